@@ -1,0 +1,247 @@
+"""Wires photos, target, history store, lock and clock together for each command.
+
+The CLI calls one function here per command and renders what it returns; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from profilesync.config import Settings, require_canvas
+from profilesync.engine.executor import Execution, InvalidImage, execute
+from profilesync.engine.model import (
+    Action,
+    Outcome,
+    Photo,
+    PhotoSet,
+    Plan,
+    PlannedAction,
+    Reason,
+    Result,
+    SyncRecord,
+)
+from profilesync.engine.planner import plan as make_plan
+from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, SafetyValveError
+from profilesync.photos import InvalidPhoto, normalise, scan_photos
+from profilesync.store import open_store
+from profilesync.store.base import HistoryStore
+from profilesync.targets.base import AvatarTarget
+from profilesync.targets.canvas import CanvasTarget, fold_key
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WORKERS = 16
+#: with no --max-uploads, a plan is "far larger than usual" when a target we have synced before would
+#: get more uploads than this share of its users (and more than SAFETY_MIN_UPLOADS): likely a renamed
+#: photo folder, a changed PROFILESYNC_MATCH or a wrong account.
+SAFETY_SHARE = 0.5
+SAFETY_MIN_UPLOADS = 100
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AvatarRequest:
+    """What the admin asked for on the command line."""
+
+    target: str = "canvas"
+    user: str | None = None
+    dry_run: bool = False
+    workers: int | None = None
+    max_uploads: int | None = None
+    force: bool = False
+
+
+@dataclass
+class SyncReport:
+    """The outcome of ``avatars sync``."""
+
+    target_id: str
+    results: list[Result]
+    requests: int = 0
+    uploads: int = 0
+    exit_code: ExitCode = ExitCode.OK
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if r.outcome is Outcome.FAILED]
+
+
+def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
+    """The target registry: each name builds its adapter from the settings."""
+    workers = request.workers or settings.workers or DEFAULT_WORKERS
+    if request.target == "canvas":
+        base_url, token = require_canvas(settings)
+        return CanvasTarget(
+            base_url,
+            token,
+            account_id=settings.canvas_account_id,
+            match=settings.match_for("canvas"),
+            max_in_flight=workers,
+            timeout_s=settings.timeout_s,
+        )
+    raise ConfigError([f"--target {request.target}: not available yet (Guru support is planned)"])
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[HistoryStore]:
+    store = open_store(settings.database_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: bool) -> PhotoSet:
+    """Scan the photo folder through the fingerprint cache; a missing or empty folder trips the safety valve."""
+    folder = settings.photos_dir
+    if not folder.is_dir():
+        raise SafetyValveError(
+            f"the photo folder {folder} does not exist",
+            advice="set PROFILESYNC_PHOTOS_DIR to the folder your SIS exports photos into",
+        )
+    result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints())
+    if save_cache and result.fresh:
+        store.save_fingerprints(result.fresh)
+    if not result.photos.photos and not result.photos.ambiguous:
+        # An empty folder usually means a failed SIS export or an unmounted share, never "remove everyone".
+        raise SafetyValveError(
+            f"the photo folder {folder} holds no photos",
+            advice="check the SIS photo export; nothing was changed",
+        )
+    return result.photos
+
+
+def compute_plan(settings: Settings, request: AvatarRequest, store: HistoryStore, target: AvatarTarget, *,
+                 save_cache: bool) -> Plan:
+    match = settings.match_for(request.target)
+    photos = scan(settings, store, match, save_cache=save_cache)
+    records = store.records(target.target_id)
+    max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
+    if request.user is not None:
+        key = fold_key(match)(request.user.strip())
+        user = target.find_user(request.user.strip())
+        if user is None:
+            missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key),
+                                    message=f"no user with {match} {request.user!r} on the target")
+            return Plan(target.target_id, (missing,))
+        return make_plan([user], photos, records, target_id=target.target_id, now=now_utc(),
+                         policy=settings.policy, max_age=max_age, report_unmatched=False)
+    return make_plan(target.list_users(), photos, records, target_id=target.target_id, now=now_utc(),
+                     policy=settings.policy, max_age=max_age)
+
+
+def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
+    """``avatars plan`` / ``sync --dry-run``: compute the plan; change nothing anywhere."""
+    target = build_target(settings, request)
+    with opened_store(settings) as store:
+        return compute_plan(settings, request, store, target, save_cache=False)
+
+
+def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
+    """Read each photo once: hash exactly the bytes that get normalised and uploaded."""
+
+    def read(photo: Photo) -> tuple[bytes, str]:
+        try:
+            data = photo.path.read_bytes()
+        except OSError as exc:
+            raise InvalidImage(f"cannot read {photo.path.name}: {exc.strerror}") from None
+        try:
+            return normalise(data, size=size), hashlib.sha256(data).hexdigest()
+        except InvalidPhoto as exc:
+            raise InvalidImage(str(exc)) from None
+
+    return read
+
+
+def check_safety_valve(plan: Plan, request: AvatarRequest, had_history: bool) -> None:
+    """Stop an unusually large plan unless ``--force`` (rclone's --max-transfer, vdirsyncer's valve)."""
+    if request.force:
+        return
+    uploads = len(plan.pending())
+    if request.max_uploads is not None:
+        if uploads > request.max_uploads:
+            raise SafetyValveError(
+                f"the plan has {uploads} uploads, more than --max-uploads {request.max_uploads}",
+                advice="review it with 'profilesync avatars plan', then run again with --force",
+            )
+        return
+    if had_history and uploads > SAFETY_MIN_UPLOADS and uploads > SAFETY_SHARE * len(plan.actions):
+        raise SafetyValveError(
+            f"the plan would change {uploads} of {len(plan.actions)} users' avatars, far more than usual",
+            advice="check PROFILESYNC_PHOTOS_DIR and PROFILESYNC_MATCH, review 'profilesync avatars plan', "
+            "then run again with --force (or set --max-uploads)",
+        )
+
+
+def lock_owner() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def avatars_sync(
+    settings: Settings, request: AvatarRequest, on_result: Callable[[Result], None] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> SyncReport:
+    """``avatars sync``: lock, plan, apply, record the run."""
+    target = build_target(settings, request)
+    with opened_store(settings) as store, store.lock(lock_owner()):
+        run_id = store.start_run(target.target_id, "avatars sync", now_utc())
+        report = SyncReport(target.target_id, [])
+        try:
+            had_history = bool(store.records(target.target_id))
+            plan = compute_plan(settings, request, store, target, save_cache=True)
+            check_safety_valve(plan, request, had_history)
+            if on_plan is not None:
+                on_plan(plan)
+            ctx = Execution(
+                target=target,
+                store=store,
+                read_image=image_reader(settings.image_size),
+                run_id=run_id,
+                workers=request.workers or settings.workers or DEFAULT_WORKERS,
+                clock=now_utc,
+                on_result=on_result or (lambda _r: None),
+            )
+            report.results = execute(plan, ctx)
+        except (FatalRemoteError, SafetyValveError) as exc:
+            report.exit_code = exc.exit_code
+            raise
+        finally:
+            report.requests, report.uploads = _request_counts(target)
+            report.counts = count_outcomes(report.results)
+            if report.exit_code is ExitCode.OK and report.counts.get(Outcome.FAILED.value):
+                report.exit_code = ExitCode.PARTIAL
+            store.finish_run(run_id, now_utc(), report.counts, int(report.exit_code))
+        return report
+
+
+def _request_counts(target: AvatarTarget) -> tuple[int, int]:
+    api = getattr(target, "api", None)
+    return (getattr(api, "requests_made", 0), getattr(target, "uploads_made", 0))
+
+
+def count_outcomes(results: list[Result]) -> dict[str, int]:
+    counts = {o.value: 0 for o in Outcome}
+    for result in results:
+        counts[result.outcome.value] += 1
+    return counts
+
+
+def avatars_history(settings: Settings, user: str | None) -> list[SyncRecord]:
+    """``avatars history``: what the history store remembers, newest first."""
+    with opened_store(settings) as store:
+        return store.history(key=user)

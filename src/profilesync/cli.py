@@ -1,0 +1,274 @@
+"""The command line: options → Settings → one app call → rendering. Errors become text and exit codes here only."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from profilesync import __version__, app, report
+from profilesync.config import Settings, load_settings
+from profilesync.demo import demo
+from profilesync.engine.model import Action, Outcome, Plan, Result
+from profilesync.errors import ExitCode, ProfilesyncError
+from profilesync.logsetup import setup_logging
+from profilesync.sandbox.command import sandbox
+
+log = logging.getLogger("profilesync")
+
+
+@dataclass
+class Context:
+    """Global options, and the settings loaded once on first use (sandbox and demo need none)."""
+
+    env_file: Path | None
+    verbose: int
+    quiet: bool
+    log_file: Path | None
+    allow_insecure_http: bool
+    _settings: Settings | None = None
+
+    def settings(self, **overrides: Any) -> Settings:
+        if self._settings is None:
+            settings = load_settings(self.env_file)
+            if self.allow_insecure_http:
+                settings = settings.with_overrides(allow_insecure_http=True)
+            secrets = [s.reveal() for s in (settings.canvas_token, settings.guru_token) if s is not None]
+            setup_logging(self.verbose, self.quiet, self.log_file, secrets)
+            self._settings = settings
+        return self._settings.with_overrides(**overrides)
+
+
+class CliGroup(click.Group):
+    """Turns ProfilesyncError into one clear message with advice, and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ProfilesyncError as exc:
+            problems = getattr(exc, "problems", None)
+            if problems and len(problems) > 1:
+                click.echo("error: the configuration has problems:", err=True)
+                for problem in problems:
+                    click.echo(f"  - {problem}", err=True)
+            else:
+                click.echo(f"error: {exc.message}", err=True)
+            if exc.advice:
+                click.echo(f"  what to do: {exc.advice}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("interrupted: the next run finishes what this one started", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=CliGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="profilesync")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), help="Read settings from this file (default: ./.env).")
+@click.option("-v", "--verbose", count=True, help="More detail (-vv: HTTP debugging, secrets masked).")
+@click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only (for cron).")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also log to this rotating file.")
+@click.option("--allow-insecure-http", is_flag=True, help="Allow an http:// base URL to a non-loopback host.")
+@click.pass_context
+def cli(ctx: click.Context, env_file: Path | None, verbose: int, quiet: bool, log_file: Path | None,
+        allow_insecure_http: bool) -> None:
+    """Carry school photos and family contacts from your SIS into Canvas (and Guru).
+
+    \b
+    Try it safely against the bundled Canvas emulator:
+      profilesync demo
+    Nightly job (cron):
+      profilesync -q --log-file /var/log/profilesync.log avatars sync
+    Exit codes: 0 done, 1 some users failed, 2 usage/configuration, 3 fatal remote error,
+    4 safety valve, 5 another run holds the lock.
+    """
+    ctx.obj = Context(env_file, verbose, quiet, log_file, allow_insecure_http)
+    setup_logging(verbose, quiet, log_file)
+
+
+@cli.group()
+def avatars() -> None:
+    """Profile pictures: photo folder → Canvas (or Guru) avatars."""
+
+
+TARGET = click.option("--target", type=click.Choice(["canvas", "guru"]), default="canvas", show_default=True,
+                      help="Where the avatars go.")
+USER = click.option("--user", "user", metavar="KEY", help="Only this user (their SIS ID, or the match field).")
+
+
+@avatars.command("plan")
+@TARGET
+@USER
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a visual review page (arrives with the operations release).")
+@click.pass_obj
+def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_file: Path | None) -> None:
+    """Show what a sync would do, changing nothing anywhere.
+
+    \b
+    Examples:
+      profilesync avatars plan
+      profilesync avatars plan --user S12345 --format json
+    """
+    if html_file is not None:
+        raise click.UsageError("--html is not available yet")
+    plan = app.avatars_plan(obj.settings(), app.AvatarRequest(target=target, user=user))
+    click.echo(report.render_plan(plan, fmt))
+
+
+@avatars.command("sync")
+@TARGET
+@USER
+@click.option("--dry-run", is_flag=True, help="Print the plan instead of applying it.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Users in flight at once (default: adaptive, up to 16).")
+@click.option("--max-uploads", type=click.IntRange(0), help="Stop (exit 4) if the plan has more uploads than this.")
+@click.option("--force", is_flag=True, help="Go ahead even when the plan is unusually large.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def avatars_sync(ctx: click.Context, target: str, user: str | None, dry_run: bool, workers: int | None,
+                 max_uploads: int | None, force: bool, fmt: str) -> None:
+    """Make every user's avatar their current photo, touching only what changed.
+
+    \b
+    Examples:
+      profilesync avatars sync
+      profilesync avatars sync --user S12345
+      profilesync -q --log-file sync.log avatars sync --max-uploads 500
+    """
+    obj: Context = ctx.obj
+    request = app.AvatarRequest(target=target, user=user, dry_run=dry_run, workers=workers,
+                                max_uploads=max_uploads, force=force)
+    settings = obj.settings()
+    if dry_run:
+        plan = app.avatars_plan(settings, request)
+        click.echo(report.render_plan(plan, "json" if fmt == "json" else "table"))
+        return
+    progress = Progress(interactive=sys.stderr.isatty() and not obj.quiet)
+    try:
+        result = app.avatars_sync(settings, request, on_result=progress.update, on_plan=progress.start)
+    finally:
+        progress.finish()
+    click.echo(report.render_sync(result, fmt))
+    ctx.exit(int(result.exit_code))
+
+
+@avatars.command("history")
+@USER
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
+    """What was synced, for whom and when, newest first.
+
+    \b
+    Example:
+      profilesync avatars history --user S12345
+    """
+    click.echo(report.render_history(app.avatars_history(obj.settings(), user), fmt))
+
+
+class Progress:
+    """A progress bar on a terminal; a plain line every few seconds under cron."""
+
+    INTERVAL_S = 15.0
+
+    def __init__(self, *, interactive: bool) -> None:
+        self.interactive = interactive
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self._bar: Any = None
+        self._last = time.monotonic()
+
+    def start(self, plan: Plan) -> None:
+        self.total = len(plan.pending())
+        if self.total == 0:
+            return
+        log.info("%d users to update", self.total)
+        if self.interactive:
+            self._bar = click.progressbar(length=self.total, label="syncing avatars", file=sys.stderr)
+            self._bar.__enter__()
+
+    def update(self, result: Result) -> None:
+        if result.planned.action not in (Action.UPLOAD, Action.REASSIGN):
+            return
+        self.done += 1
+        self.failed += result.outcome is Outcome.FAILED
+        if result.outcome is Outcome.FAILED:
+            log.warning("%s: %s", result.planned.key, result.message)
+        if self._bar is not None:
+            self._bar.update(1)
+        elif time.monotonic() - self._last >= self.INTERVAL_S:
+            self._last = time.monotonic()
+            log.info("progress: %d/%d users done, %d failed", self.done, self.total, self.failed)
+
+    def finish(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+NOT_YET = "This command arrives in a later release of profilesync; it does nothing yet."
+
+
+@cli.group()
+def observers() -> None:
+    """Parent (observer) accounts: a CSV of students and parents → paired Canvas observers."""
+
+
+@observers.command("plan")
+@click.argument("csv_file", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+def observers_plan(csv_file: Path, fmt: str) -> None:
+    """Show which parent accounts would be created and paired (not available yet).
+
+    \b
+    Example:
+      profilesync observers plan parents.csv
+    """
+    raise click.UsageError(NOT_YET)
+
+
+@observers.command("sync")
+@click.argument("csv_file", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True)
+@click.option("--method", type=click.Choice(["direct", "pairing-code"]), default="direct")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def observers_sync(csv_file: Path, dry_run: bool, method: str, fmt: str) -> None:
+    """Create missing parent accounts and pair them with their students (not available yet).
+
+    \b
+    Example:
+      profilesync observers sync parents.csv --method direct
+    """
+    raise click.UsageError(NOT_YET)
+
+
+@cli.command()
+def doctor() -> None:
+    """Check config, token, permissions, photo folder and database (not available yet).
+
+    \b
+    Example:
+      profilesync doctor
+    """
+    raise click.UsageError(NOT_YET)
+
+
+cli.add_command(sandbox)
+cli.add_command(demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="profilesync")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+__all__ = ["ExitCode", "cli", "main"]

@@ -1,0 +1,202 @@
+"""Frozen settings from the environment, ``.env`` and command-line options, with every problem reported at once."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from profilesync.engine.model import Policy
+from profilesync.errors import ConfigError
+
+MATCH_FIELDS = ("sis_user_id", "login_id", "email", "integration_id", "id")
+TARGETS = ("canvas", "guru")
+
+
+class Secret:
+    """A token that cannot leak by accident: its str/repr are masked; only ``reveal()`` gives the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('<hidden>')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a command needs to know, validated. Built once in the CLI, read everywhere else."""
+
+    canvas_base_url: str | None = None
+    canvas_token: Secret | None = field(default=None, repr=False)
+    canvas_account_id: str = "self"
+    guru_base_url: str = "https://api.getguru.com"
+    guru_user: str | None = None
+    guru_token: Secret | None = field(default=None, repr=False)
+    photos_dir: Path = Path("photos")
+    match: str | None = None  # None = the target's default (Canvas: sis_user_id, Guru: email)
+    database_url: str | None = None  # None = SQLite in the per-user data directory
+    max_age_days: int = 30
+    policy: Policy = Policy.ENFORCE
+    workers: int | None = None  # None = adaptive
+    image_size: int = 256
+    allow_insecure_http: bool = False
+    timeout_s: float = 60.0
+
+    def match_for(self, target: str) -> str:
+        """The match field in force for a target."""
+        return self.match or ("email" if target == "guru" else "sis_user_id")
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given command-line options applied (None means "not given")."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+ENV_VARS = {
+    "CANVAS_BASE_URL": "canvas_base_url",
+    "CANVAS_API_TOKEN": "canvas_token",
+    "CANVAS_ACCOUNT_ID": "canvas_account_id",
+    "GURU_BASE_URL": "guru_base_url",
+    "GURU_USER": "guru_user",
+    "GURU_API_TOKEN": "guru_token",
+    "PROFILESYNC_PHOTOS_DIR": "photos_dir",
+    "PROFILESYNC_MATCH": "match",
+    "PROFILESYNC_DATABASE_URL": "database_url",
+    "PROFILESYNC_MAX_AGE_DAYS": "max_age_days",
+    "PROFILESYNC_POLICY": "policy",
+    "PROFILESYNC_WORKERS": "workers",
+    "PROFILESYNC_IMAGE_SIZE": "image_size",
+    "PROFILESYNC_ALLOW_INSECURE_HTTP": "allow_insecure_http",
+    "PROFILESYNC_TIMEOUT": "timeout_s",
+}
+
+
+def read_environment(env_file: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The raw variables: ``.env`` (or ``env_file``) first, the process environment on top.
+
+    A named ``--env-file`` that does not exist is an error; a missing default ``.env`` is not.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    if env_file is not None:
+        if not env_file.is_file():
+            raise ConfigError([f"--env-file {env_file}: no such file"])
+        source: Path | None = env_file
+    else:
+        source = Path(".env") if Path(".env").is_file() else None
+    if source is not None:
+        values.update({k: v for k, v in dotenv_values(source).items() if v is not None})
+    values.update({k: v for k, v in environ.items() if k in ENV_VARS})
+    return values
+
+
+def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse and validate the variables; raise ConfigError listing every problem found."""
+    raw = read_environment(env_file, environ)
+    problems: list[str] = []
+    kwargs: dict[str, Any] = {}
+
+    def number(name: str, cast: type[int] | type[float], minimum: float) -> None:
+        text = raw.get(name, "").strip()
+        if not text:
+            return
+        try:
+            value = cast(text)
+        except ValueError:
+            problems.append(f"{name}={text!r} is not a number")
+            return
+        if value < minimum:
+            problems.append(f"{name}={text} must be at least {minimum:g}")
+            return
+        kwargs[ENV_VARS[name]] = value
+
+    for name in ("CANVAS_BASE_URL", "GURU_BASE_URL"):
+        if raw.get(name, "").strip():
+            kwargs[ENV_VARS[name]] = raw[name].strip().rstrip("/")
+    for name in ("CANVAS_API_TOKEN", "GURU_API_TOKEN"):
+        if raw.get(name, "").strip():
+            kwargs[ENV_VARS[name]] = Secret(raw[name].strip())
+    for name in ("CANVAS_ACCOUNT_ID", "GURU_USER", "PROFILESYNC_DATABASE_URL"):
+        if raw.get(name, "").strip():
+            kwargs[ENV_VARS[name]] = raw[name].strip()
+    if raw.get("PROFILESYNC_PHOTOS_DIR", "").strip():
+        kwargs["photos_dir"] = Path(raw["PROFILESYNC_PHOTOS_DIR"].strip()).expanduser()
+    match = raw.get("PROFILESYNC_MATCH", "").strip()
+    if match:
+        if match in MATCH_FIELDS:
+            kwargs["match"] = match
+        else:
+            problems.append(f"PROFILESYNC_MATCH={match!r} must be one of {', '.join(MATCH_FIELDS)}")
+    policy = raw.get("PROFILESYNC_POLICY", "").strip().lower()
+    if policy:
+        try:
+            kwargs["policy"] = Policy(policy)
+        except ValueError:
+            problems.append(f"PROFILESYNC_POLICY={policy!r} must be 'enforce' or 'respect'")
+    number("PROFILESYNC_MAX_AGE_DAYS", int, 0)
+    number("PROFILESYNC_WORKERS", int, 1)
+    number("PROFILESYNC_IMAGE_SIZE", int, 32)
+    number("PROFILESYNC_TIMEOUT", float, 1)
+    insecure = raw.get("PROFILESYNC_ALLOW_INSECURE_HTTP", "").strip().lower()
+    if insecure:
+        kwargs["allow_insecure_http"] = insecure in ("1", "true", "yes", "on")
+    if problems:
+        raise ConfigError(problems)
+    return Settings(**kwargs)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses, where plain http cannot leak a token to the network."""
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problems(name: str, url: str | None, *, allow_insecure_http: bool) -> list[str]:
+    """What is wrong with a base URL: missing, not http(s), or plain http to a non-loopback host."""
+    if not url:
+        return [f"{name} is not set"]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return [f"{name}={url!r} is not an http(s) URL like https://school.instructure.com"]
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback(parts.hostname):
+        return [
+            f"{name}={url!r} uses plain http to a non-loopback host, which would send the token in clear "
+            "(use https, or --allow-insecure-http if you really mean it)"
+        ]
+    return []
+
+
+def require_canvas(settings: Settings) -> tuple[str, Secret]:
+    """The Canvas URL and token, or a ConfigError naming everything missing."""
+    problems = url_problems(
+        "CANVAS_BASE_URL", settings.canvas_base_url, allow_insecure_http=settings.allow_insecure_http
+    )
+    if settings.canvas_token is None:
+        problems.append("CANVAS_API_TOKEN is not set (an admin token: Profile > Settings > New Access Token)")
+    if problems:
+        raise ConfigError(problems)
+    assert settings.canvas_base_url is not None and settings.canvas_token is not None
+    return settings.canvas_base_url, settings.canvas_token

@@ -1,0 +1,152 @@
+"""Value types shared by the planner, the executor, the targets and the history store.
+
+Glossary:
+- key: the value that names a photo file and a user (SIS ID by default, email for Guru).
+- target: where avatars go (a Canvas instance, a Guru workspace); ``target_id`` names one instance.
+- avatar_ref: a vendor-neutral fingerprint of an avatar as the target shows it (for Canvas the
+  ``<file id>/<uuid>`` of the thumbnail URL; for Guru the picture URL). Equal refs mean "the same avatar".
+- record: what the history remembers about the last verified sync of one user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+
+
+class Action(str, Enum):
+    """What the plan does for one user."""
+
+    UPLOAD = "upload"
+    REASSIGN = "reassign"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+class Reason(str, Enum):
+    """Why (DESIGN.md §2 lists the stable values; extensions are documented in the README)."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    STALE = "stale"
+    AVATAR_CHANGED = "avatar_changed"
+    UNCHANGED = "unchanged"
+    NO_PHOTO = "no_photo"
+    NO_KEY = "no_key"
+    USER_CHOICE = "user_choice"
+    INVALID_PHOTO = "invalid_photo"
+    AMBIGUOUS_PHOTO = "ambiguous_photo"
+    NOT_FOUND = "not_found"
+    INACTIVE = "inactive"  # Guru members who are not active
+
+
+class Policy(str, Enum):
+    """What to do when a user replaced the avatar we set."""
+
+    ENFORCE = "enforce"
+    RESPECT = "respect"
+
+
+@dataclass(frozen=True)
+class RemoteUser:
+    """One user as the target lists them."""
+
+    user_id: str
+    key: str | None  # the match field's value; None when the user has none
+    name: str
+    avatar_ref: str | None  # None when the user shows the default (no) avatar
+    avatar_url: str | None = None  # as shown, for reports
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One photo in the folder, fingerprinted (and validated) through the cache."""
+
+    key: str  # the file stem as the match field compares it (case-folded for emails)
+    path: Path
+    sha256: str | None  # None when the file could not be read
+    problem: str | None = None  # why it cannot be used (invalid_photo), None when it is a usable image
+
+
+@dataclass(frozen=True)
+class PhotoSet:
+    """The scanned folder: usable photos by key, plus keys that more than one file claims."""
+
+    photos: dict[str, Photo]
+    ambiguous: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """The history's memory of one user on one target."""
+
+    target_id: str
+    key: str
+    user_id: str
+    photo_sha256: str | None  # of the source file last synced; None if never synced successfully
+    file_id: str | None  # Canvas attachment id / Guru picture URL of the uploaded image
+    file_uuid: str | None  # Canvas attachment uuid (None for Guru)
+    avatar_url: str | None  # the URL we set
+    avatar_ref: str | None  # what the target showed right after we set it
+    synced_at: datetime | None  # None if never synced successfully
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One line of the plan."""
+
+    key: str | None
+    user: RemoteUser | None
+    action: Action
+    reason: Reason
+    photo: Photo | None = None
+    record: SyncRecord | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the planner decided, plus what it noticed but will never act on."""
+
+    target_id: str
+    actions: tuple[PlannedAction, ...]
+    unmatched_photos: tuple[Photo, ...] = ()
+
+    def pending(self) -> list[PlannedAction]:
+        """The actions that change something on the target."""
+        return [a for a in self.actions if a.action in (Action.UPLOAD, Action.REASSIGN)]
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """What a target returns after setting an avatar, verified."""
+
+    file_id: str | None
+    file_uuid: str | None
+    avatar_url: str
+    avatar_ref: str
+
+
+class Outcome(str, Enum):
+    """How one planned action ended (sync report counts)."""
+
+    UPLOADED = "uploaded"
+    REASSIGNED = "reassigned"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Result:
+    """The executor's report for one planned action."""
+
+    planned: PlannedAction
+    outcome: Outcome
+    message: str | None = None
+    reason: str | None = None  # for failures: the planned reason or the error kind

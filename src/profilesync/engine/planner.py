@@ -1,0 +1,117 @@
+"""The pure decision table of DESIGN.md §4: users + photos + history → one action per user. No I/O.
+
+Precedence, top to bottom (the README documents it for admins):
+1. no key → skip/no_key; inactive → skip/inactive (Guru)
+2. two photos for the key → error/ambiguous_photo; none → skip/no_photo; unusable → error/invalid_photo
+3. policy ``respect`` and the user shows an avatar we did not set → skip/user_choice (a choice is never
+   overridden, not even by a new school photo or the monthly refresh)
+4. no successful sync of this user → upload/new
+5. photo content differs from the last synced one → upload/changed
+6. last sync older than max age → upload/stale
+7. the target shows the avatar we set → skip/unchanged
+8. otherwise (policy ``enforce``) → reassign/avatar_changed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+from profilesync.engine.model import (
+    Action,
+    Photo,
+    PhotoSet,
+    Plan,
+    PlannedAction,
+    Policy,
+    Reason,
+    RemoteUser,
+    SyncRecord,
+)
+
+
+def plan(
+    users: Iterable[RemoteUser],
+    photos: PhotoSet,
+    records: Mapping[str, SyncRecord],
+    *,
+    target_id: str,
+    now: datetime,
+    policy: Policy,
+    max_age: timedelta | None,
+    report_unmatched: bool = True,
+) -> Plan:
+    """Decide for every user; photos that match no user are reported, never acted on."""
+    actions: list[PlannedAction] = []
+    seen: set[str] = set()
+    for user in users:
+        if user.key is not None:
+            seen.add(user.key)
+        actions.append(decide(user, photos, records, now=now, policy=policy, max_age=max_age))
+    unmatched: tuple[Photo, ...] = ()
+    if report_unmatched:
+        unmatched = tuple(sorted((p for k, p in photos.photos.items() if k not in seen), key=lambda p: p.key))
+    return Plan(target_id=target_id, actions=tuple(actions), unmatched_photos=unmatched)
+
+
+def decide(
+    user: RemoteUser,
+    photos: PhotoSet,
+    records: Mapping[str, SyncRecord],
+    *,
+    now: datetime,
+    policy: Policy,
+    max_age: timedelta | None,
+) -> PlannedAction:
+    """The decision for one user."""
+    key = user.key
+    if key is None:
+        return PlannedAction(None, user, Action.SKIP, Reason.NO_KEY)
+    if not user.active:
+        return PlannedAction(key, user, Action.SKIP, Reason.INACTIVE)
+    if key in photos.ambiguous:
+        names = ", ".join(p.name for p in photos.ambiguous[key])
+        return PlannedAction(key, user, Action.ERROR, Reason.AMBIGUOUS_PHOTO, message=f"several photos: {names}")
+    photo = photos.photos.get(key)
+    if photo is None:
+        return PlannedAction(key, user, Action.SKIP, Reason.NO_PHOTO)
+    if photo.problem is not None:
+        # The current avatar is left alone: a bad file must never replace a good picture.
+        return PlannedAction(key, user, Action.ERROR, Reason.INVALID_PHOTO, photo, message=photo.problem)
+
+    record = records.get(key)
+    if record is not None and (record.synced_at is None or record.user_id != user.user_id):
+        record_for_user = None  # never synced, or the key now belongs to another account
+    else:
+        record_for_user = record
+    shows_ours = (
+        record_for_user is not None
+        and record_for_user.avatar_ref is not None
+        and user.avatar_ref == record_for_user.avatar_ref
+    )
+    if policy is Policy.RESPECT and not shows_ours and _someone_chose(user, record_for_user):
+        return PlannedAction(key, user, Action.SKIP, Reason.USER_CHOICE, photo, record)
+
+    def act(action: Action, reason: Reason) -> PlannedAction:
+        return PlannedAction(key, user, action, reason, photo, record)
+
+    if record_for_user is None or record_for_user.synced_at is None:
+        return act(Action.UPLOAD, Reason.NEW)
+    if record_for_user.photo_sha256 != photo.sha256:
+        return act(Action.UPLOAD, Reason.CHANGED)
+    if max_age is not None and now - record_for_user.synced_at > max_age:
+        return act(Action.UPLOAD, Reason.STALE)
+    if shows_ours:
+        return act(Action.SKIP, Reason.UNCHANGED)
+    return act(Action.REASSIGN, Reason.AVATAR_CHANGED)
+
+
+def _someone_chose(user: RemoteUser, record: SyncRecord | None) -> bool:
+    """Under ``respect``: did someone other than us pick the avatar the user shows now?
+
+    With no history, only a real picture counts (the default silhouette is nobody's choice). Once we
+    have synced the user, anything other than our avatar — a removal included — was their choice.
+    """
+    if record is None:
+        return user.avatar_ref is not None
+    return True

@@ -1,0 +1,398 @@
+"""HTTP plumbing shared by the targets: one session, timeouts, throttle-aware concurrency, safe retries,
+status-to-exception mapping in one place, pagination and redaction.
+
+Canvas meters every token with a leaky bucket (canvas-api.md §4): each request in flight reserves
+``up_front_cost`` (50) units and the request is refused once the bucket reaches the high-water mark.
+``RateGate`` therefore limits requests in flight from the ``X-Rate-Limit-Remaining`` the server reports,
+instead of guessing a fixed worker count, and pauses every thread together when the server says "throttled".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from profilesync import __version__
+from profilesync.errors import (
+    FatalRemoteError,
+    NotFoundError,
+    PermissionDeniedError,
+    RemoteError,
+    TransientError,
+)
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"profilesync/{__version__} (+https://github.com/profilesync/profilesync)"
+CONNECT_TIMEOUT_S = 10.0
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+SECRET_QUERY_KEYS = frozenset({"access_token", "api_key", "token", "policy", "signature", "x-amz-signature"})
+
+
+def make_session(pool_size: int = 32) -> requests.Session:
+    """One session per target: keep-alive connections shared by every worker thread, no automatic retries."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    return session
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to log: secret-looking query values hidden."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = "&".join(
+        f"{k}=<hidden>" if k.lower().rstrip("[]") in SECRET_QUERY_KEYS else f"{k}={v}"
+        for k, v in (p.split("=", 1) if "=" in p else (p, "") for p in parts.query.split("&"))
+    )
+    return urlunsplit(parts._replace(query=query))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of a URL, for deciding whether a request may carry the token."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class RateGate:
+    """Limits requests in flight to what the server's leaky bucket can take, and pauses all on throttling.
+
+    ``allowed = remaining // up_front_cost - 1`` keeps one reservation of headroom: with Canvas's defaults
+    (hwm 600, 50 per request) that is 11 at a full bucket, shrinking as the bucket fills.
+    """
+
+    def __init__(self, max_in_flight: int, up_front_cost: float = 50.0) -> None:
+        self.max_in_flight = max(1, max_in_flight)
+        self.up_front_cost = up_front_cost
+        self._allowed = self.max_in_flight
+        self._in_flight = 0
+        self._paused_until = 0.0
+        self._throttle_streak = 0
+        self._cond = threading.Condition()
+        self.throttled = 0  # how many throttled answers we got (reported by the benchmark)
+
+    def __enter__(self) -> None:
+        with self._cond:
+            while True:
+                wait = self._paused_until - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                elif self._in_flight >= self._allowed:
+                    self._cond.wait(1.0)
+                else:
+                    self._in_flight += 1
+                    return
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def observe(self, remaining: float | None) -> None:
+        """Adapt to the ``X-Rate-Limit-Remaining`` of a successful answer."""
+        if remaining is None:
+            return
+        with self._cond:
+            self._throttle_streak = 0
+            self._allowed = max(1, min(self.max_in_flight, int(remaining // self.up_front_cost) - 1))
+            self._cond.notify_all()
+
+    def throttle(self, remaining: float | None) -> float:
+        """Record a throttled answer; pause everyone long enough for the bucket to drain. Returns the pause."""
+        with self._cond:
+            self.throttled += 1
+            self._throttle_streak += 1
+            self._allowed = 1
+            # Canvas leaks 10 units/s by default; we need room for at least one reservation again.
+            deficit = self.up_front_cost - (remaining or 0.0)
+            base = max(0.5, deficit / 10.0)
+            pause = min(30.0, base * (1.5 ** (self._throttle_streak - 1))) * random.uniform(1.0, 1.25)
+            self._paused_until = max(self._paused_until, time.monotonic() + pause)
+            self._cond.notify_all()
+            return pause
+
+    @property
+    def in_flight_limit(self) -> int:
+        return self._allowed
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often to retry transient failures (5xx, dropped connections, timeouts) of safe requests."""
+
+    attempts: int = 5
+    base_delay_s: float = 0.5
+    max_delay_s: float = 20.0
+    max_throttle_wait_s: float = 600.0  # give up on a user only after this long of continuous throttling
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay_s, self.base_delay_s * 2**attempt) * random.uniform(0.8, 1.2))
+
+
+def is_throttled(response: requests.Response) -> bool:
+    """Canvas throttling: 429 (hosted, since 2025) or 403 with a text body (canvas-api.md §4.3)."""
+    if response.status_code == 429:
+        return True
+    return response.status_code == 403 and "rate limit exceeded" in response.text[:200].lower()
+
+
+def remaining_of(response: requests.Response) -> float | None:
+    value = response.headers.get("X-Rate-Limit-Remaining")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def parse_json(response: requests.Response) -> Any:
+    """The JSON body whatever the Content-Type says (multipart answers come as text/html, §1.4),
+    tolerating Canvas's ``while(1);`` CSRF prefix."""
+    text = response.text
+    if text.startswith("while(1);"):
+        text = text[len("while(1);") :]
+    return json.loads(text) if text.strip() else None
+
+
+def error_message(response: requests.Response) -> str:
+    """The human part of a Canvas error body, in any of its shapes (§2, §12)."""
+    try:
+        body = parse_json(response)
+    except ValueError:
+        snippet = re.sub(r"\s+", " ", response.text[:200]).strip()
+        return snippet or response.reason or f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+        errors = body.get("errors")
+        if isinstance(errors, str):
+            return errors
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return "; ".join(str(e.get("message", e)) for e in errors)
+        if isinstance(errors, dict):
+            return _flatten_errors(errors) or str(errors)
+    return f"HTTP {response.status_code}"
+
+
+def _flatten_errors(errors: Mapping[str, Any], prefix: str = "") -> str:
+    found: list[str] = []
+    for key, value in errors.items():
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict) and "message" in item:
+                    found.append(f"{prefix}{key}: {item['message']}")
+        elif isinstance(value, dict):
+            nested = _flatten_errors(value, f"{prefix}{key}.")
+            if nested:
+                found.append(nested)
+    return "; ".join(found)
+
+
+def looks_like_html(response: requests.Response) -> bool:
+    return response.text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
+
+
+# The Canvas invalid-token messages (§2) — any of them makes every later request pointless.
+BAD_TOKEN = re.compile(r"(invalid|revoked|expired) access token|insufficient scopes", re.IGNORECASE)
+
+
+def raise_for_status(response: requests.Response, what: str) -> None:
+    """Map a non-2xx answer to the project's exceptions. The one place status codes become meaning."""
+    status = response.status_code
+    if status < 400:
+        return
+    message = error_message(response)
+    if status == 401 and BAD_TOKEN.search(message):
+        raise FatalRemoteError(
+            f"Canvas rejected the API token: {message}",
+            advice="create a new token (Account > Settings > New Access Token) and set CANVAS_API_TOKEN",
+        )
+    if status in (401, 403):
+        raise PermissionDeniedError(f"{what}: not permitted ({message})", status=status)
+    if status == 404:
+        raise NotFoundError(f"{what}: not found", status=status)
+    if status >= 500:
+        raise TransientError(f"{what}: server error {status} ({message})", status=status)
+    raise RemoteError(f"{what}: {message}", status=status)
+
+
+class Api:
+    """A JSON API on one base URL, authenticated with a bearer token that never leaves that origin."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth_header: Callable[[], str],
+        *,
+        session: requests.Session | None = None,
+        gate: RateGate | None = None,
+        retry: Retry | None = None,
+        timeout_s: float = 60.0,
+        name: str = "Canvas",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth_header = auth_header
+        self._origin = origin(self.base_url)
+        self.session = session or make_session()
+        self.gate = gate or RateGate(16)
+        self.retry = retry or Retry()
+        self.timeout = (CONNECT_TIMEOUT_S, timeout_s)
+        self.name = name
+        self.requests_made = 0  # every request sent to the API host (what Canvas charges for)
+        self._count_lock = threading.Lock()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def same_origin(self, url: str) -> bool:
+        return origin(url) == self._origin
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        data: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        retry_unsafe: bool = False,
+    ) -> requests.Response:
+        """Send one API request with the token, through the rate gate, retrying what is safe to retry.
+
+        Throttled answers are always retried (the server did not run the request). 5xx answers and
+        connection failures are retried for idempotent methods, or when the caller says the POST is
+        harmless to repeat (``retry_unsafe``).
+        """
+        url = self.url(path)
+        if not self.same_origin(url):
+            raise ValueError(f"refusing to send the {self.name} token to another host: {redact_url(url)}")
+        safe = method in IDEMPOTENT or retry_unsafe
+        attempt = 0
+        throttled_since: float | None = None
+        while True:
+            try:
+                with self.gate:
+                    self._count()
+                    started = time.monotonic()
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=data,
+                        headers={"Authorization": self._auth_header()},
+                        timeout=self.timeout,
+                        allow_redirects=False,
+                    )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not safe or attempt >= self.retry.attempts:
+                    raise TransientError(
+                        f"{what}: cannot reach {self.name} ({type(exc).__name__})",
+                        advice=f"check the network and {self.base_url}",
+                    ) from None
+                delay = self.retry.delay(attempt)
+                log.debug("%s %s failed (%s); retry in %.1fs", method, redact_url(url), type(exc).__name__, delay)
+                attempt += 1
+                time.sleep(delay)
+                continue
+            elapsed = time.monotonic() - started
+            log.debug(
+                "%s %s -> %s in %.0f ms (cost %s, remaining %s)",
+                method,
+                redact_url(response.url),
+                response.status_code,
+                elapsed * 1000,
+                response.headers.get("X-Request-Cost", "-"),
+                response.headers.get("X-Rate-Limit-Remaining", "-"),
+            )
+            if is_throttled(response):
+                throttled_since = throttled_since or time.monotonic()
+                if time.monotonic() - throttled_since > self.retry.max_throttle_wait_s:
+                    raise TransientError(f"{what}: {self.name} kept throttling for too long")
+                pause = self.gate.throttle(remaining_of(response))
+                log.info("%s throttled the request; pausing %.1fs", self.name, pause)
+                continue
+            self.gate.observe(remaining_of(response))
+            if response.status_code >= 500 and safe and attempt < self.retry.attempts:
+                delay = self.retry.delay(attempt)
+                log.debug("%s %s answered %s; retry in %.1fs", method, redact_url(url), response.status_code, delay)
+                attempt += 1
+                time.sleep(delay)
+                continue
+            return response
+
+    def json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
+        """A request whose 2xx answer must be a JSON document; everything else raises."""
+        response = self.request(method, path, what=what, **kwargs)
+        raise_for_status(response, what)
+        try:
+            return parse_json(response)
+        except ValueError:
+            raise FatalRemoteError(
+                f"{what}: {redact_url(response.url)} did not answer with JSON"
+                + (" (an HTML page)" if looks_like_html(response) else ""),
+                advice=f"check that {self.base_url} is your Canvas address",
+            ) from None
+
+    def paginate(
+        self, path: str, *, what: str, params: list[tuple[str, Any]], per_page: int = 100
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield pages following ``Link: rel="next"``, stopping on an empty or short page.
+
+        Canvas's account users listing has ``next`` on every full page, even past the end, and clamps
+        ``per_page`` silently (canvas-api.md §3.3, §17.10): a page is short when it holds fewer rows than the
+        per_page the server applied, which its own links tell us.
+        """
+        url: str | None = self.url(path)
+        query: list[tuple[str, Any]] | None = [*params, ("per_page", per_page)]
+        while url:
+            response = self.request("GET", url, what=what, params=query)
+            raise_for_status(response, what)
+            try:
+                page = parse_json(response)
+            except ValueError:
+                raise FatalRemoteError(
+                    f"{what}: the answer is not JSON" + (" (an HTML page)" if looks_like_html(response) else ""),
+                    advice=f"check that {self.base_url} is your Canvas address",
+                ) from None
+            if not isinstance(page, list):
+                raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
+            if not page:
+                return
+            yield page
+            applied = applied_per_page(response) or min(per_page, 100)
+            if len(page) < applied:
+                return
+            next_url = response.links.get("next", {}).get("url")
+            if next_url and not self.same_origin(next_url):
+                raise FatalRemoteError(f"{what}: the next-page link points to another host")
+            url, query = next_url, None
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self.requests_made += 1
+
+
+def applied_per_page(response: requests.Response) -> int | None:
+    """The per_page the server really used, read from its own ``current`` (or any) link."""
+    for rel in ("current", "next", "first"):
+        link = response.links.get(rel, {}).get("url")
+        if link:
+            values = parse_qs(urlsplit(link).query).get("per_page")
+            if values and values[0].isdigit():
+                return int(values[0])
+    return None

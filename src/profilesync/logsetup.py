@@ -1,0 +1,58 @@
+"""Logging, configured once by the CLI: stderr for people, an optional rotating file for cron, secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from collections.abc import Iterable
+from pathlib import Path
+
+FORMAT_FILE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactSecrets(logging.Filter):
+    """Last line of defence: replaces any secret value that reaches a log record, however it got there."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            if any(s in message for s in self.secrets):
+                for secret in self.secrets:
+                    message = message.replace(secret, "<hidden>")
+                record.msg, record.args = message, None
+        return True
+
+
+def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: Iterable[str] = ()) -> None:
+    """-q: warnings only; default: info; -v: debug for profilesync; -vv: debug for libraries too."""
+    level = logging.WARNING if quiet else logging.INFO if verbosity == 0 else logging.DEBUG
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_profilesync", False):
+            root.removeHandler(handler)
+            handler.close()
+    redact = RedactSecrets(secrets)
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(message)s" if verbosity == 0 else FORMAT_FILE))
+    console.setLevel(level)
+    handlers: list[logging.Handler] = [console]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        # Rotating, so a nightly job can log for years without filling the disk.
+        file_handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        file_handler.setFormatter(logging.Formatter(FORMAT_FILE))
+        file_handler.setLevel(logging.DEBUG if verbosity else logging.INFO)
+        handlers.append(file_handler)
+    for handler in handlers:
+        handler.addFilter(redact)
+        handler._profilesync = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(min(h.level for h in handlers))
+    logging.getLogger("profilesync").setLevel(root.level)
+    # Library chatter (connection pool, PIL) only at -vv.
+    for noisy in ("urllib3", "PIL", "requests"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)

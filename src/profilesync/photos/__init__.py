@@ -1,0 +1,38 @@
+"""The photo folder: scanning it (with a fingerprint cache), validating photos, normalising them for upload.
+
+- ``scan.py``: ``scan_photos`` lists the folder and fingerprints each photo through the cache.
+- ``image.py``: ``check_image`` / ``normalise`` and every limit a photo must respect.
+- ``formats.py``: which extensions and decoders count, end-of-file checks per format.
+"""
+
+from __future__ import annotations
+
+from profilesync.photos.formats import HEIF_SUPPORTED, IMAGE_EXTENSIONS
+from profilesync.photos.image import (
+    JPEG_QUALITY,
+    MAX_ASPECT,
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    MIN_SIDE,
+    InvalidPhoto,
+    check_image,
+    normalise,
+    read_photo,
+)
+from profilesync.photos.scan import ScanResult, scan_photos
+
+__all__ = [
+    "HEIF_SUPPORTED",
+    "IMAGE_EXTENSIONS",
+    "JPEG_QUALITY",
+    "MAX_ASPECT",
+    "MAX_FILE_BYTES",
+    "MAX_PIXELS",
+    "MIN_SIDE",
+    "InvalidPhoto",
+    "ScanResult",
+    "check_image",
+    "normalise",
+    "read_photo",
+    "scan_photos",
+]

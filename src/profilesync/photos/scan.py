@@ -1,0 +1,164 @@
+"""The photo folder: one file per person, ``<key>.<ext>``, fingerprinted through a (path, size, mtime) cache.
+
+A nightly run over an unchanged folder only lists it and stats each file: the SHA-256 and the validation
+verdict come from the cache. A file is read (once, for both) only when it is new or its size or mtime changed.
+Nothing a file can be or contain makes the scan raise: every oddity becomes a ``Photo`` with a ``problem``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from profilesync.engine.model import Photo, PhotoSet
+from profilesync.photos.formats import IMAGE_EXTENSIONS
+from profilesync.photos.image import MAX_FILE_BYTES, check_image, too_large_reason
+from profilesync.store.base import Fingerprint
+
+# Without the dot, to save a string concatenation per file.
+_EXTENSIONS = frozenset(ext[1:] for ext in IMAGE_EXTENSIONS)
+# O_NONBLOCK: should a file turn into a FIFO between stat and open, the open must not hang the nightly run.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+NOT_A_FILE = "not a regular file (a folder or a device named like a photo)"
+LINK_OUTSIDE = "a symbolic link to a file outside the photo folder (not followed)"
+BROKEN_LINK = "a broken symbolic link"
+VANISHED = "the file disappeared during the scan"
+CHANGING = "the file changed while it was being read (still being copied?)"
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """The scanned folder, and the cache entries computed this time (for the caller to save)."""
+
+    photos: PhotoSet
+    fresh: list[Fingerprint]
+
+
+def scan_photos(
+    folder: Path, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint]
+) -> ScanResult:
+    """Every photo directly in ``folder`` by key (``fold_key`` of the file stem); not recursive.
+
+    ``cache`` maps absolute paths (as ``Fingerprint.path``) to earlier fingerprints. Raises FileNotFoundError
+    when the folder does not exist; never raises for anything about the files in it.
+    """
+    root = os.path.abspath(folder)  # cache keys must not depend on the directory cron starts us in
+    by_key: dict[str, list[os.DirEntry[str]]] = {}
+    with os.scandir(root) as entries:
+        for entry in entries:
+            name = entry.name
+            stem, dot, ext = name.rpartition(".")
+            # Hidden files include macOS "._S1.jpg" resource forks, which carry an image extension.
+            if not dot or not stem or name[0] == "." or ext.lower() not in _EXTENSIONS:
+                continue
+            by_key.setdefault(_key(stem, fold_key), []).append(entry)
+
+    scanner = _Scanner(os.path.join(os.path.realpath(root), ""), cache)
+    photos: dict[str, Photo] = {}
+    ambiguous: dict[str, tuple[Path, ...]] = {}
+    for key in sorted(by_key):
+        claims = by_key[key]
+        if len(claims) > 1:  # K.jpg and K.png: which one is meant is the admin's call, not ours
+            ambiguous[key] = tuple(sorted(Path(entry.path) for entry in claims))
+        else:
+            photos[key] = scanner.photo(key, claims[0])
+    return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh)
+
+
+def _key(stem: str, fold_key: Callable[[str], str]) -> str:
+    """The match key of a file stem; names that are not valid UTF-8 get a printable, escaped key."""
+    if stem.isascii():  # the common case (SIS IDs), and it needs neither check below
+        return fold_key(stem)
+    if not _is_utf8(stem):
+        return printable(stem)
+    # macOS writes file names decomposed (NFD); the SIS and Canvas compose them (NFC).
+    return fold_key(unicodedata.normalize("NFC", stem))
+
+
+def _is_utf8(name: str) -> bool:
+    """False for names os.fsdecode could only carry as lone surrogates (bytes that are not UTF-8)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A file name safe to print and store, the undecodable bytes written as \\xNN escapes."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # lone surrogates from a Windows (UTF-16) name
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+class _Scanner:
+    """Turns one directory entry into a Photo, through the cache; collects the fresh fingerprints."""
+
+    def __init__(self, real_root: str, cache: Mapping[str, Fingerprint]) -> None:
+        self.real_root = real_root  # resolved, with a trailing separator, for the symlink containment test
+        self.cache = cache
+        self.fresh: list[Fingerprint] = []
+
+    def photo(self, key: str, entry: os.DirEntry[str]) -> Photo:
+        path = entry.path
+        if not _is_utf8(entry.name):
+            # Such a path cannot be printed or stored (the history is UTF-8); the admin must rename the file.
+            problem = f"the file name is not valid UTF-8 ({printable(entry.name)!r}): rename the file"
+            return Photo(key, Path(printable(path)), None, problem)
+        if entry.is_symlink() and not os.path.realpath(path).startswith(self.real_root):
+            return Photo(key, Path(path), None, LINK_OUTSIDE)
+        try:
+            info = entry.stat()  # follows a symlink that stays inside the folder
+        except FileNotFoundError:
+            return Photo(key, Path(path), None, BROKEN_LINK if entry.is_symlink() else VANISHED)
+        except OSError as exc:
+            return Photo(key, Path(path), None, _unreadable(exc))
+        if not stat.S_ISREG(info.st_mode):
+            return Photo(key, Path(path), None, NOT_A_FILE)
+
+        cached = self.cache.get(path)
+        if cached is not None and cached.size == info.st_size and cached.mtime_ns == info.st_mtime_ns:
+            return Photo(key, Path(path), cached.sha256, cached.problem)
+        return self._fingerprint(key, path, info)
+
+    def _fingerprint(self, key: str, path: str, info: os.stat_result) -> Photo:
+        """Read the file once: its SHA-256 and its validation verdict, cached under the size/mtime read."""
+        if info.st_size > MAX_FILE_BYTES:  # refused unread; the verdict holds while size and mtime do
+            return self._remember(key, path, info, None, too_large_reason(info.st_size))
+        try:
+            fd = os.open(path, _OPEN_FLAGS)
+            with os.fdopen(fd, "rb") as file:
+                before = os.fstat(fd)
+                if not stat.S_ISREG(before.st_mode):
+                    return Photo(key, Path(path), None, NOT_A_FILE)
+                data = file.read(MAX_FILE_BYTES + 1)
+                after = os.fstat(fd)
+        except OSError as exc:  # not cached: fixing permissions changes no mtime
+            return Photo(key, Path(path), None, _unreadable(exc))
+        steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+        if not steady or len(data) != after.st_size:
+            return Photo(key, Path(path), None, CHANGING)  # not cached, so the next run looks again
+        if len(data) > MAX_FILE_BYTES:
+            return self._remember(key, path, after, None, too_large_reason(len(data)))
+        return self._remember(key, path, after, hashlib.sha256(data).hexdigest(), check_image(data))
+
+    def _remember(
+        self, key: str, path: str, info: os.stat_result, sha256: str | None, problem: str | None
+    ) -> Photo:
+        self.fresh.append(Fingerprint(path, info.st_size, info.st_mtime_ns, sha256, problem))
+        return Photo(key, Path(path), sha256, problem)
+
+
+def _unreadable(exc: OSError) -> str:
+    """The reason for a file the operating system would not let us read."""
+    if isinstance(exc, PermissionError):
+        return "the file cannot be read: permission denied (let the account running profilesync read it)"
+    return f"the file cannot be read: {exc.strerror or exc}"

@@ -1,0 +1,144 @@
+"""Renderings of plans, sync reports and history: table for people, JSON and CSV for scripts (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from profilesync.engine.model import Action, Plan, PlannedAction, SyncRecord
+
+if TYPE_CHECKING:
+    from profilesync.app import SyncReport
+
+PLAN_COLUMNS = ("key", "user_id", "name", "action", "reason", "photo", "message")
+
+
+def action_row(planned: PlannedAction) -> dict[str, Any]:
+    return {
+        "key": planned.key,
+        "user_id": planned.user.user_id if planned.user else None,
+        "name": planned.user.name if planned.user else None,
+        "action": planned.action.value,
+        "reason": planned.reason.value,
+        "photo": planned.photo.path.name if planned.photo else None,
+        "message": planned.message,
+    }
+
+
+def plan_counts(plan: Plan) -> dict[str, int]:
+    counts = Counter(a.action.value for a in plan.actions)
+    return {a.value: counts.get(a.value, 0) for a in Action}
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    return {
+        "target": plan.target_id,
+        "actions": [action_row(a) for a in plan.actions],
+        "counts": plan_counts(plan),
+        "reasons": dict(sorted(Counter(a.reason.value for a in plan.actions).items())),
+        "unmatched_photos": [{"photo": p.path.name, "key": p.key} for p in plan.unmatched_photos],
+    }
+
+
+def render_plan(plan: Plan, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(plan_document(plan), indent=2, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=PLAN_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for planned in plan.actions:
+            writer.writerow(action_row(planned))
+        return out.getvalue().rstrip("\n")
+    # The table shows what will change or needs attention; the thousands of skips are only counted.
+    rows = [action_row(a) for a in plan.actions if a.action is not Action.SKIP]
+    lines = [table(rows, ("key", "name", "action", "reason", "photo", "message"))] if rows else []
+    counts = plan_counts(plan)
+    reasons = Counter(a.reason.value for a in plan.actions)
+    lines.append(
+        f"{plan.target_id}: {len(plan.actions)} users — "
+        + ", ".join(f"{n} {action}" for action, n in counts.items())
+        + " (" + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) + ")"
+    )
+    if plan.unmatched_photos:
+        sample = ", ".join(p.path.name for p in plan.unmatched_photos[:5])
+        more = "…" if len(plan.unmatched_photos) > 5 else ""
+        lines.append(f"{len(plan.unmatched_photos)} photos match no user: {sample}{more}")
+    return "\n".join(lines)
+
+
+def sync_document(report: SyncReport) -> dict[str, Any]:
+    return {
+        "target": report.target_id,
+        "counts": report.counts,
+        "failures": [
+            {"key": r.planned.key, "reason": r.reason, "message": r.message} for r in report.failures()
+        ],
+        "requests": {"api": report.requests, "uploads": report.uploads},
+        "exit_code": int(report.exit_code),
+    }
+
+
+def render_sync(report: SyncReport, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(sync_document(report), indent=2, ensure_ascii=False)
+    lines = []
+    failures = report.failures()
+    if failures:
+        rows = [{"key": r.planned.key, "reason": r.reason, "message": r.message} for r in failures]
+        lines.append(table(rows, ("key", "reason", "message")))
+    c = report.counts
+    lines.append(
+        f"{report.target_id}: {c.get('uploaded', 0)} uploaded, {c.get('reassigned', 0)} reassigned, "
+        f"{c.get('unchanged', 0)} unchanged, {c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed "
+        f"({report.requests} API requests, {report.uploads} uploads)"
+    )
+    return "\n".join(lines)
+
+
+def history_row(record: SyncRecord) -> dict[str, Any]:
+    return {
+        "target": record.target_id,
+        "key": record.key,
+        "user_id": record.user_id,
+        "synced_at": iso(record.synced_at),
+        "photo_sha256": record.photo_sha256,
+        "file_id": record.file_id,
+        "avatar_url": record.avatar_url,
+        "last_error": record.last_error,
+        "last_error_at": iso(record.last_error_at),
+    }
+
+
+def render_history(records: Sequence[SyncRecord], fmt: str) -> str:
+    rows = [history_row(r) for r in records]
+    if fmt == "json":
+        return json.dumps({"records": rows}, indent=2, ensure_ascii=False)
+    if not rows:
+        return "no history yet: run 'profilesync avatars sync'"
+    for row in rows:
+        row["photo_sha256"] = (row["photo_sha256"] or "")[:12]
+    return table(rows, ("key", "user_id", "synced_at", "photo_sha256", "file_id", "last_error", "target"))
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_width: int = 60) -> str:
+    """A plain aligned text table (no dependency; cron mails and terminals both read it)."""
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    header = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
+    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join([header.rstrip(), *body])

@@ -1,0 +1,125 @@
+"""The sandbox's knobs: one frozen dataclass, every field with a default that behaves like a stock Canvas.
+
+Section numbers refer to ``docs/canvas-api.md``. The defaults follow that spec (throttle on with Canvas's
+own numbers, the 50 MB user quota, avatars service on with the ``enabled`` setting); the fault knobs are off.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+UploadMode = Literal["instfs", "local"]
+AvatarsSetting = Literal["enabled", "enabled_pending", "sis_only", "disabled"]
+MasqueradeDenied = Literal["invalid_as_user_id", "unauthorized"]
+
+AVATARS_SETTINGS: tuple[str, ...] = ("enabled", "enabled_pending", "sis_only", "disabled")
+UPLOAD_MODES: tuple[str, ...] = ("instfs", "local")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SandboxConfig:
+    """Everything that shapes one sandbox run (hosts, population, Canvas settings, throttle, faults)."""
+
+    # -- where it listens (port 0 = an ephemeral port chosen by the OS)
+    host: str = "127.0.0.1"
+    port: int = 0
+    upload_port: int = 0
+
+    # -- who is in it: ``users`` generated users, or a scenario (a JSON file or an already-parsed mapping;
+    #    see profilesync.sandbox.scenario for the format). ``seed`` makes generation reproducible.
+    users: int = 50
+    scenario: Path | Mapping[str, Any] | None = None
+    seed: int = 0
+    unenrolled_rate: float = 0.05  # share of generated students with no enrollment (pairing codes fail, §14.2)
+    missing_sis_rate: float = 0.0  # share of generated users without an SIS id
+    tricky_sis_ids: bool = False  # give some generated users SIS ids with '/', ' ', '+', '.json' (§7)
+    admin_token: str | None = None  # None: derived from the seed, so a restarted sandbox keeps its token
+
+    # -- timing
+    latency_ms: float = 0.0  # slept on every request, on both hosts, while the throttle reservation is held
+    thumbnail_lag_s: float = 0.0  # a confirmed image stays out of /avatars this long (§10)
+    upload_expiry_s: float = 1800.0  # the upload policy / token lifetime (§12.2: 30 minutes)
+
+    # -- uploads (§12)
+    upload_mode: UploadMode = "instfs"
+    instfs_body_ids: bool = True  # inst-fs 201 body carries the file JSON (id, uuid...) besides location
+    default_quota: int = 52_428_800  # §13: 50 MB
+
+    # -- avatars (§9, §10, §11)
+    avatars_service_enabled: bool = True  # False: the avatar_url key is absent from user JSON
+    avatars_setting: AvatarsSetting = "enabled"
+    gravatar_enabled: bool = False  # list a gravatar option first in /avatars
+    cdn_host: str | None = None  # serve the no-avatar fallback from this host instead of the Canvas host
+    external_avatar_url_pattern: str = r"^https://[a-zA-Z0-9.-]+\.instructure\.com/"  # §11.2
+    clear_avatar_on_delete: bool = True  # deleting/overwriting a file clears an avatar that showed it (§12.5)
+    users_can_edit_name: bool = True
+
+    # -- errors and auth (§1.2, §2)
+    api_auth_error_updates: bool = False  # permission errors answer 403 instead of 401
+    masquerade_denied: MasqueradeDenied = "invalid_as_user_id"  # body when the caller may not masquerade
+
+    # -- throttle (§4)
+    throttle: bool = True
+    hwm: float = 600.0
+    maximum: float = 800.0
+    outflow: float = 10.0
+    up_front_cost: float = 50.0
+    request_cost: float | Mapping[str, float] = 1.0  # or per route key ("GET /api/v1/users/:id"), plus "default"
+    throttle_status: Literal[403, 429] = 403
+
+    # -- faults
+    error_rate: float = 0.0  # share of requests answering 500/502/503 with a Canvas error body
+    drop_rate: float = 0.0  # share of requests whose connection is closed with no response
+    drop_after: bool = False  # drop after the request took effect (the response is lost) instead of before
+    fault_seed: int = 0
+
+    # -- time zone of rendered user timestamps (§1.4: offsets, not always Z)
+    utc_offset_minutes: int = -420
+
+    def problems(self) -> list[str]:
+        """Every problem with these values at once (an empty list when the config is usable)."""
+        found: list[str] = []
+        if self.users < 0:
+            found.append("users must be 0 or more")
+        if self.upload_mode not in UPLOAD_MODES:
+            found.append(f"upload_mode must be one of {', '.join(UPLOAD_MODES)}")
+        if self.avatars_setting not in AVATARS_SETTINGS:
+            found.append(f"avatars_setting must be one of {', '.join(AVATARS_SETTINGS)}")
+        if self.throttle_status not in (403, 429):
+            found.append("throttle_status must be 403 or 429")
+        for name in ("error_rate", "drop_rate", "unenrolled_rate", "missing_sis_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                found.append(f"{name} must be between 0 and 1")
+        for name in ("latency_ms", "thumbnail_lag_s", "outflow", "up_front_cost", "default_quota"):
+            if getattr(self, name) < 0:
+                found.append(f"{name} must not be negative")
+        if self.maximum < self.hwm:
+            found.append("maximum must be at least hwm")
+        for name in ("port", "upload_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                found.append(f"{name} must be between 0 and 65535")
+        return found
+
+    def cost_for(self, route_key: str | None) -> float:
+        """The deterministic request cost charged to the throttle bucket for one route (§4.4)."""
+        if isinstance(self.request_cost, int | float):
+            return float(self.request_cost)
+        if route_key is not None and route_key in self.request_cost:
+            return float(self.request_cost[route_key])
+        return float(self.request_cost.get("default", 1.0))
+
+    def with_settings(self, settings: Mapping[str, Any]) -> SandboxConfig:
+        """A copy with a scenario's ``settings`` applied (unknown or structural keys are refused)."""
+        allowed = {f.name for f in fields(self)} - {"scenario", "host", "port", "upload_port"}
+        unknown = sorted(set(settings) - allowed)
+        if unknown:
+            raise ValueError(f"unknown scenario settings: {', '.join(unknown)}")
+        return replace(self, **dict(settings))
+
+
+DEFAULT_CONFIG = SandboxConfig()
+ALL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SandboxConfig))

@@ -1,0 +1,53 @@
+"""The history store: what was synced, the photo fingerprint cache, runs, and the one-run-at-a-time lock.
+
+``open_store(url)`` is the one way in: ``None`` opens the default SQLite file, ``"memory://"`` the in-memory
+twin, anything else is a SQLAlchemy URL (schema migrations are applied on open).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+
+from profilesync.store.base import Fingerprint, HistoryStore, RunEvent, RunRecord
+from profilesync.store.lock import LockSettings
+from profilesync.store.memory import MemoryDatabase, MemoryStore
+from profilesync.store.migrations import SchemaTooNewError
+from profilesync.store.sql import SqlStore
+
+__all__ = [
+    "MEMORY_URL",
+    "Fingerprint",
+    "HistoryStore",
+    "LockSettings",
+    "MemoryDatabase",
+    "MemoryStore",
+    "RunEvent",
+    "RunRecord",
+    "SchemaTooNewError",
+    "SqlStore",
+    "default_database_path",
+    "open_store",
+]
+
+MEMORY_URL = "memory://"  # not a SQLAlchemy URL: the in-memory twin, for tests and throwaway runs
+
+
+def default_database_path() -> Path:
+    """Where the history lives when PROFILESYNC_DATABASE_URL is unset (a per-user data directory)."""
+    return Path(platformdirs.user_data_dir("profilesync", appauthor=False)) / "history.sqlite3"
+
+
+def open_store(url: str | None = None, *, lock_settings: LockSettings | None = None) -> HistoryStore:
+    """Open (creating and migrating as needed) the history store at a SQLAlchemy URL.
+
+    Raises ConfigError for a URL that cannot be opened or a database written by a newer profilesync.
+    """
+    if url == MEMORY_URL:
+        return MemoryStore(lock_settings=lock_settings)
+    if url is None:
+        path = default_database_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path}"
+    return SqlStore(url, lock_settings=lock_settings)

@@ -1,0 +1,110 @@
+"""The history store interface: what was synced, the photo fingerprint cache, runs, and the run lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from profilesync.engine.model import SyncRecord, Uploaded
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A cached content hash (and validation verdict) of one photo file, keyed by (path, size, mtime)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One recorded run of a command."""
+
+    run_id: int
+    target_id: str
+    command: str
+    started_at: datetime
+    ended_at: datetime | None
+    counts: Mapping[str, int]
+    exit_code: int | None
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One user's (or row's) outcome in a run; unchanged users are not logged, to keep the table small."""
+
+    run_id: int
+    key: str
+    user_id: str | None
+    outcome: str
+    reason: str | None
+    message: str | None
+    at: datetime
+
+
+class HistoryStore(Protocol):
+    """Implemented by the SQLAlchemy store and by its in-memory twin; both pass the same contract tests."""
+
+    # -- sync records -------------------------------------------------------------------------------
+    def records(self, target_id: str) -> dict[str, SyncRecord]:
+        """Every record of one target, by key."""
+        ...
+
+    def record_success(
+        self, target_id: str, key: str, user_id: str, photo_sha256: str, uploaded: Uploaded, at: datetime
+    ) -> None:
+        """Remember a verified sync (clears any earlier error)."""
+        ...
+
+    def record_failure(self, target_id: str, key: str, user_id: str, error: str, at: datetime) -> None:
+        """Remember a failure without touching what was last synced successfully."""
+        ...
+
+    def history(self, target_id: str | None = None, key: str | None = None) -> list[SyncRecord]:
+        """Records, newest sync first, optionally for one target and/or key."""
+        ...
+
+    # -- photo fingerprint cache --------------------------------------------------------------------
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        """The whole cache, by path."""
+        ...
+
+    def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:
+        """Insert or replace cache entries."""
+        ...
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def start_run(self, target_id: str, command: str, at: datetime) -> int:
+        """Record a run's start; returns its id."""
+        ...
+
+    def log_event(self, event: RunEvent) -> None:
+        """Record one user's outcome in a run."""
+        ...
+
+    def finish_run(self, run_id: int, at: datetime, counts: Mapping[str, int], exit_code: int) -> None:
+        """Record a run's end."""
+        ...
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        """Recent runs, newest first."""
+        ...
+
+    def events(self, run_id: int | None = None, key: str | None = None) -> Iterator[RunEvent]:
+        """Run events, newest first, optionally for one run and/or key."""
+        ...
+
+    # -- the run lock --------------------------------------------------------------------------------
+    def lock(self, owner: str) -> AbstractContextManager[None]:
+        """Hold the one-run-at-a-time lock of this database, or raise LockedError at once."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

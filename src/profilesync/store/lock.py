@@ -1,0 +1,186 @@
+"""The one-run-at-a-time lock, kept in the history database itself as a leased row.
+
+A lock row names its holder (owner, host, pid) and carries a lease (``expires_at``) that a heartbeat thread
+renews while the run goes on. Living in the database makes the lock work for SQLite and PostgreSQL alike,
+across hosts sharing one database, and lets it survive nothing but the lease: a run killed with ``kill -9``
+stops renewing, so its lock is taken over once the lease runs out, or at once from the same host when its
+pid is gone.
+
+The algorithm is written once, over a tiny :class:`LockBackend` (insert-if-absent, read,
+compare-and-swap on the owner token, renew, delete) that the SQL store and the in-memory twin implement.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+from profilesync.errors import LockedError
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "run"  # one lock per database; the column leaves room for finer locks later
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    """How the lock leases and identifies its holder; tests shorten the lease or fake a pid."""
+
+    lease: timedelta = timedelta(seconds=120)
+    heartbeat: timedelta = timedelta(seconds=30)
+    hostname: str | None = None  # None: this machine's name
+    pid: int | None = None  # None: this process's id
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+
+    def host(self) -> str:
+        return self.hostname if self.hostname is not None else socket.gethostname()
+
+    def process_id(self) -> int:
+        return self.pid if self.pid is not None else os.getpid()
+
+
+@dataclass(frozen=True)
+class LockRow:
+    """Who holds the lock, and until when their lease runs."""
+
+    token: str  # unique per acquisition: release and renew only ever touch one's own row
+    owner: str  # what the holder is doing, e.g. "avatars sync"
+    hostname: str
+    pid: int
+    acquired_at: datetime
+    expires_at: datetime
+
+
+class LockBackend(Protocol):
+    """The few atomic operations on the single lock row that the algorithm needs."""
+
+    def insert_lock(self, row: LockRow) -> bool:
+        """Insert the row if no lock row exists; False when one does."""
+        ...
+
+    def read_lock(self) -> LockRow | None:
+        """The current lock row, if any."""
+        ...
+
+    def replace_lock(self, expected_token: str, row: LockRow) -> bool:
+        """Replace the lock row only if it still carries ``expected_token``."""
+        ...
+
+    def renew_lock(self, token: str, expires_at: datetime) -> bool:
+        """Extend one's own lease; False when the row is no longer ours."""
+        ...
+
+    def delete_lock(self, token: str) -> None:
+        """Remove the lock row if it is ours."""
+        ...
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (signal 0 probes without signalling)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    except OSError:
+        return True  # cannot tell (e.g. Windows quirks): assume alive, the lease still frees it
+    return True
+
+
+def _takeable(current: LockRow, now: datetime, host: str) -> bool:
+    """A lock can be taken over when its lease ran out or its holder on this host is gone."""
+    if current.expires_at <= now:
+        return True
+    return current.hostname == host and not pid_alive(current.pid)
+
+
+def _locked_error(current: LockRow) -> LockedError:
+    since = current.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    until = current.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return LockedError(
+        f"another profilesync run ({current.owner!r}) holds the lock on this database: "
+        f"host {current.hostname}, pid {current.pid}, since {since}",
+        advice=(
+            "wait for that run to finish; if it was killed, its lock is taken over automatically "
+            f"when its lease ends ({until}), or at once by a run on the same host"
+        ),
+    )
+
+
+class LeaseLock:
+    """Acquires, renews and releases the lock row through a backend."""
+
+    def __init__(self, backend: LockBackend, settings: LockSettings) -> None:
+        self._backend = backend
+        self._settings = settings
+
+    def acquire(self, owner: str) -> LockRow:
+        """Take the lock or raise LockedError naming the holder; never waits for it."""
+        s = self._settings
+        host = s.host()
+        # A few rounds only: each lost round means another contender changed the row in between.
+        for _ in range(5):
+            now = s.clock()
+            mine = LockRow(uuid.uuid4().hex, owner, host, s.process_id(), now, now + s.lease)
+            if self._backend.insert_lock(mine):
+                return mine
+            current = self._backend.read_lock()
+            if current is None:
+                continue  # released between our insert and our read: try again
+            if not _takeable(current, now, host):
+                raise _locked_error(current)
+            if self._backend.replace_lock(current.token, mine):
+                log.warning(
+                    "took over a stale lock from host %s pid %s (lease ended %s)",
+                    current.hostname,
+                    current.pid,
+                    current.expires_at.isoformat(),
+                )
+                return mine
+        current = self._backend.read_lock()
+        if current is not None:
+            raise _locked_error(current)
+        raise LockedError("the run lock kept changing hands", advice="another run is starting; try again")
+
+    @contextmanager
+    def hold(self, owner: str) -> Iterator[None]:
+        """Hold the lock for a with-block, renewing the lease from a heartbeat thread."""
+        row = self.acquire(owner)
+        stop = threading.Event()
+        beat = threading.Thread(
+            target=self._heartbeat, args=(row, stop), name="profilesync-lock-heartbeat", daemon=True
+        )
+        beat.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat.join()
+            self._backend.delete_lock(row.token)
+
+    def _heartbeat(self, row: LockRow, stop: threading.Event) -> None:
+        s = self._settings
+        while not stop.wait(s.heartbeat.total_seconds()):
+            try:
+                if not self._backend.renew_lock(row.token, s.clock() + s.lease):
+                    # Someone took the lock over (our lease ran out, e.g. the machine slept): say so loudly.
+                    log.error("lost the run lock to another run; this run is no longer exclusive")
+                    return
+            except Exception:  # a database hiccup must not kill the heartbeat; the next beat retries
+                log.warning("could not renew the run lock lease", exc_info=True)
+
+
+def renewed(row: LockRow, expires_at: datetime) -> LockRow:
+    """A copy of a lock row with a new lease end (for backends that store rows whole)."""
+    return replace(row, expires_at=expires_at)

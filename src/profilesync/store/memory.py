@@ -1,0 +1,174 @@
+"""The in-memory twin of the history store: plain dicts behind a lock, for fast engine tests."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from profilesync.engine.model import SyncRecord, Uploaded
+from profilesync.store.base import Fingerprint, RunEvent, RunRecord
+from profilesync.store.lock import LeaseLock, LockRow, LockSettings, renewed
+from profilesync.store.utc import to_utc
+
+
+@dataclass
+class MemoryDatabase:
+    """What one database holds; several MemoryStores may share one, like processes sharing a file."""
+
+    mutex: threading.RLock = field(default_factory=threading.RLock)
+    records: dict[tuple[str, str], SyncRecord] = field(default_factory=dict)
+    fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    runs: dict[int, RunRecord] = field(default_factory=dict)
+    events: list[tuple[int, RunEvent]] = field(default_factory=list)  # (sequence, event)
+    lock: LockRow | None = None
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class MemoryStore:
+    """:class:`~profilesync.store.base.HistoryStore` in memory; thread-safe, gone when dropped."""
+
+    def __init__(
+        self, database: MemoryDatabase | None = None, *, lock_settings: LockSettings | None = None
+    ) -> None:
+        self.database = database if database is not None else MemoryDatabase()
+        self._lease = LeaseLock(_MemoryLockBackend(self.database), lock_settings or LockSettings())
+
+    # -- sync records -------------------------------------------------------------------------------
+    def records(self, target_id: str) -> dict[str, SyncRecord]:
+        with self.database.mutex:
+            return {k: r for (t, k), r in self.database.records.items() if t == target_id}
+
+    def record_success(
+        self, target_id: str, key: str, user_id: str, photo_sha256: str, uploaded: Uploaded, at: datetime
+    ) -> None:
+        record = SyncRecord(
+            target_id=target_id,
+            key=key,
+            user_id=user_id,
+            photo_sha256=photo_sha256,
+            file_id=uploaded.file_id,
+            file_uuid=uploaded.file_uuid,
+            avatar_url=uploaded.avatar_url,
+            avatar_ref=uploaded.avatar_ref,
+            synced_at=to_utc(at),
+        )
+        with self.database.mutex:
+            self.database.records[(target_id, key)] = record
+
+    def record_failure(self, target_id: str, key: str, user_id: str, error: str, at: datetime) -> None:
+        at = to_utc(at)
+        with self.database.mutex:
+            old = self.database.records.get((target_id, key))
+            if old is None:
+                new = SyncRecord(target_id, key, user_id, None, None, None, None, None, None, error, at)
+            else:  # keep the last verified sync as it was
+                new = replace(old, last_error=error, last_error_at=at)
+            self.database.records[(target_id, key)] = new
+
+    def history(self, target_id: str | None = None, key: str | None = None) -> list[SyncRecord]:
+        with self.database.mutex:
+            found = [
+                r
+                for r in self.database.records.values()
+                if (target_id is None or r.target_id == target_id) and (key is None or r.key == key)
+            ]
+        # Same order as the SQL store: newest sync first, never-synced last, then by target and key.
+        found.sort(key=lambda r: (r.target_id, r.key))
+        found.sort(key=lambda r: r.synced_at.timestamp() if r.synced_at else 0.0, reverse=True)
+        found.sort(key=lambda r: r.synced_at is None)
+        return found
+
+    # -- photo fingerprint cache --------------------------------------------------------------------
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        with self.database.mutex:
+            return dict(self.database.fingerprints)
+
+    def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:
+        batch = {e.path: e for e in entries}
+        with self.database.mutex:
+            self.database.fingerprints.update(batch)
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def start_run(self, target_id: str, command: str, at: datetime) -> int:
+        at = to_utc(at)
+        with self.database.mutex:
+            run_id = next(self.database.ids)
+            self.database.runs[run_id] = RunRecord(run_id, target_id, command, at, None, {}, None)
+            return run_id
+
+    def log_event(self, event: RunEvent) -> None:
+        event = replace(event, at=to_utc(event.at))
+        with self.database.mutex:
+            if event.run_id not in self.database.runs:
+                raise KeyError(event.run_id)
+            self.database.events.append((len(self.database.events), event))
+
+    def finish_run(self, run_id: int, at: datetime, counts: Mapping[str, int], exit_code: int) -> None:
+        at = to_utc(at)
+        with self.database.mutex:
+            run = self.database.runs[run_id]  # KeyError for an unknown run, as the SQL store raises
+            self.database.runs[run_id] = replace(run, ended_at=at, counts=dict(counts), exit_code=exit_code)
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        with self.database.mutex:
+            found = list(self.database.runs.values())
+        found.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+        return found[:limit]
+
+    def events(self, run_id: int | None = None, key: str | None = None) -> Iterator[RunEvent]:
+        with self.database.mutex:
+            found = [
+                (seq, e)
+                for seq, e in self.database.events
+                if (run_id is None or e.run_id == run_id) and (key is None or e.key == key)
+            ]
+        found.sort(key=lambda pair: (pair[1].at, pair[0]), reverse=True)
+        return iter([e for _, e in found])
+
+    # -- the run lock --------------------------------------------------------------------------------
+    def lock(self, owner: str) -> AbstractContextManager[None]:
+        return self._lease.hold(owner)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class _MemoryLockBackend:
+    """The lock row as one attribute of the shared database, changed under its mutex."""
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+
+    def insert_lock(self, row: LockRow) -> bool:
+        with self._db.mutex:
+            if self._db.lock is not None:
+                return False
+            self._db.lock = row
+            return True
+
+    def read_lock(self) -> LockRow | None:
+        with self._db.mutex:
+            return self._db.lock
+
+    def replace_lock(self, expected_token: str, row: LockRow) -> bool:
+        with self._db.mutex:
+            if self._db.lock is None or self._db.lock.token != expected_token:
+                return False
+            self._db.lock = row
+            return True
+
+    def renew_lock(self, token: str, expires_at: datetime) -> bool:
+        with self._db.mutex:
+            if self._db.lock is None or self._db.lock.token != token:
+                return False
+            self._db.lock = renewed(self._db.lock, expires_at)
+            return True
+
+    def delete_lock(self, token: str) -> None:
+        with self._db.mutex:
+            if self._db.lock is not None and self._db.lock.token == token:
+                self._db.lock = None

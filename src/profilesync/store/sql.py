@@ -1,0 +1,293 @@
+"""The history store on any SQLAlchemy database (SQLite by default, PostgreSQL in bigger setups)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import URL, Connection, and_, delete, make_url, select, update
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+
+from profilesync.engine.model import SyncRecord, Uploaded
+from profilesync.errors import ConfigError
+from profilesync.store.base import Fingerprint, RunEvent, RunRecord
+from profilesync.store.connect import create_store_engine, is_sqlite_memory, write_transaction
+from profilesync.store.lock import LOCK_NAME, LeaseLock, LockRow, LockSettings
+from profilesync.store.migrations import MIGRATIONS, Migration, migrate
+from profilesync.store.schema import photo_fingerprints, run_events, run_lock, runs, sync_records
+from profilesync.store.upsert import upsert
+from profilesync.store.utc import to_utc
+
+_SUCCESS_COLUMNS = (
+    "user_id",
+    "photo_sha256",
+    "file_id",
+    "file_uuid",
+    "avatar_url",
+    "avatar_ref",
+    "synced_at",
+    "last_error",
+    "last_error_at",
+)
+_FINGERPRINT_COLUMNS = ("size", "mtime_ns", "sha256", "problem")
+# Selected in the dataclasses' field order so rows unpack positionally: attribute access on 20,000 rows
+# costs more than the query itself.
+_RECORD_COLUMNS = tuple(sync_records.c[f.name] for f in fields(SyncRecord))
+_FINGERPRINT_SELECT = tuple(photo_fingerprints.c[f.name] for f in fields(Fingerprint))
+
+
+class SqlStore:
+    """:class:`~profilesync.store.base.HistoryStore` over SQLAlchemy Core; safe to share between threads."""
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        lock_settings: LockSettings | None = None,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        try:
+            self.url = make_url(url)
+            self._engine = create_store_engine(self.url)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise _open_error(url, exc) from exc
+        sqlite = self.url.get_backend_name() == "sqlite"
+        # SQLite has one writer at a time: queue our own threads here rather than in its busy handler.
+        self._write_lock: AbstractContextManager[Any] = threading.RLock() if sqlite else nullcontext()
+        # A private in-memory SQLite database is one connection: reads must queue too.
+        self._read_lock = self._write_lock if is_sqlite_memory(self.url) else nullcontext()
+        try:
+            migrate(self._engine, migrations)
+        except OperationalError as exc:
+            self._engine.dispose()
+            raise _open_error(self.url, exc) from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+        self._lease = LeaseLock(_SqlLockBackend(self), lock_settings or LockSettings())
+
+    @property
+    def display_url(self) -> str:
+        """The database URL with any password hidden, for logs and ``doctor``."""
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_lock, write_transaction(self._engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._read_lock, self._engine.connect() as conn:
+            yield conn
+
+    # -- sync records -------------------------------------------------------------------------------
+    def records(self, target_id: str) -> dict[str, SyncRecord]:
+        with self._read() as conn:
+            rows = conn.execute(select(*_RECORD_COLUMNS).where(sync_records.c.target_id == target_id)).all()
+        return {row[1]: SyncRecord(*row) for row in rows}
+
+    def record_success(
+        self, target_id: str, key: str, user_id: str, photo_sha256: str, uploaded: Uploaded, at: datetime
+    ) -> None:
+        row = {
+            "target_id": target_id,
+            "key": key,
+            "user_id": user_id,
+            "photo_sha256": photo_sha256,
+            "file_id": uploaded.file_id,
+            "file_uuid": uploaded.file_uuid,
+            "avatar_url": uploaded.avatar_url,
+            "avatar_ref": uploaded.avatar_ref,
+            "synced_at": to_utc(at),
+            "last_error": None,
+            "last_error_at": None,
+        }
+        with self._write() as conn:
+            upsert(conn, sync_records, [row], ("target_id", "key"), _SUCCESS_COLUMNS)
+
+    def record_failure(self, target_id: str, key: str, user_id: str, error: str, at: datetime) -> None:
+        row = {
+            "target_id": target_id,
+            "key": key,
+            "user_id": user_id,
+            "last_error": error,
+            "last_error_at": to_utc(at),
+        }
+        # On an existing record only the error columns change: the last verified sync stays as it was.
+        with self._write() as conn:
+            upsert(conn, sync_records, [row], ("target_id", "key"), ("last_error", "last_error_at"))
+
+    def history(self, target_id: str | None = None, key: str | None = None) -> list[SyncRecord]:
+        query = select(*_RECORD_COLUMNS).order_by(
+            sync_records.c.synced_at.is_(None),  # never-synced last, portably (no NULLS LAST needed)
+            sync_records.c.synced_at.desc(),
+            sync_records.c.target_id,
+            sync_records.c.key,
+        )
+        if target_id is not None:
+            query = query.where(sync_records.c.target_id == target_id)
+        if key is not None:
+            query = query.where(sync_records.c.key == key)
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [SyncRecord(*row) for row in rows]
+
+    # -- photo fingerprint cache --------------------------------------------------------------------
+    def fingerprints(self) -> dict[str, Fingerprint]:
+        with self._read() as conn:
+            rows = conn.execute(select(*_FINGERPRINT_SELECT)).all()
+        return {row[0]: Fingerprint(*row) for row in rows}
+
+    def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:
+        # Last entry wins for a repeated path, as a plain dict update would; ON CONFLICT refuses repeats in
+        # one statement on PostgreSQL.
+        rows = {
+            e.path: {
+                "path": e.path,
+                "size": e.size,
+                "mtime_ns": e.mtime_ns,
+                "sha256": e.sha256,
+                "problem": e.problem,
+            }
+            for e in entries
+        }
+        if not rows:
+            return
+        with self._write() as conn:
+            upsert(conn, photo_fingerprints, rows.values(), ("path",), _FINGERPRINT_COLUMNS)
+
+    # -- runs ----------------------------------------------------------------------------------------
+    def start_run(self, target_id: str, command: str, at: datetime) -> int:
+        values = {"target_id": target_id, "command": command, "started_at": to_utc(at), "counts": "{}"}
+        with self._write() as conn:
+            new_key = conn.execute(runs.insert().values(values)).inserted_primary_key
+        assert new_key is not None
+        return int(new_key[0])
+
+    def log_event(self, event: RunEvent) -> None:
+        values = {
+            "run_id": event.run_id,
+            "key": event.key,
+            "user_id": event.user_id,
+            "outcome": event.outcome,
+            "reason": event.reason,
+            "message": event.message,
+            "at": to_utc(event.at),
+        }
+        try:
+            with self._write() as conn:
+                conn.execute(run_events.insert().values(values))
+        except IntegrityError as exc:  # the foreign key: no such run
+            raise KeyError(event.run_id) from exc
+
+    def finish_run(self, run_id: int, at: datetime, counts: Mapping[str, int], exit_code: int) -> None:
+        values = {"ended_at": to_utc(at), "counts": _dump_counts(counts), "exit_code": exit_code}
+        with self._write() as conn:
+            if conn.execute(update(runs).where(runs.c.id == run_id).values(values)).rowcount == 0:
+                raise KeyError(run_id)
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
+        with self._read() as conn:
+            return [
+                RunRecord(
+                    run_id=r.id,
+                    target_id=r.target_id,
+                    command=r.command,
+                    started_at=r.started_at,
+                    ended_at=r.ended_at,
+                    counts=json.loads(r.counts),
+                    exit_code=r.exit_code,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def events(self, run_id: int | None = None, key: str | None = None) -> Iterator[RunEvent]:
+        query = select(run_events).order_by(run_events.c.at.desc(), run_events.c.id.desc())
+        if run_id is not None:
+            query = query.where(run_events.c.run_id == run_id)
+        if key is not None:
+            query = query.where(run_events.c.key == key)
+        # Fetched whole, so no connection stays checked out while the caller iterates.
+        with self._read() as conn:
+            found = [
+                RunEvent(r.run_id, r.key, r.user_id, r.outcome, r.reason, r.message, r.at)
+                for r in conn.execute(query)
+            ]
+        return iter(found)
+
+    # -- the run lock --------------------------------------------------------------------------------
+    def lock(self, owner: str) -> AbstractContextManager[None]:
+        return self._lease.hold(owner)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+class _SqlLockBackend:
+    """The lock row operations, each its own short transaction."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def insert_lock(self, row: LockRow) -> bool:
+        try:
+            with self._store._write() as conn:
+                conn.execute(run_lock.insert().values(name=LOCK_NAME, **_lock_values(row)))
+        except IntegrityError:  # the primary key: somebody holds it
+            return False
+        return True
+
+    def read_lock(self) -> LockRow | None:
+        with self._store._read() as conn:
+            r = conn.execute(select(run_lock).where(run_lock.c.name == LOCK_NAME)).first()
+        if r is None:
+            return None
+        return LockRow(r.token, r.owner, r.hostname, r.pid, r.acquired_at, r.expires_at)
+
+    def replace_lock(self, expected_token: str, row: LockRow) -> bool:
+        # Compare-and-swap: of several contenders replacing the same stale row, exactly one matches.
+        where = and_(run_lock.c.name == LOCK_NAME, run_lock.c.token == expected_token)
+        with self._store._write() as conn:
+            return conn.execute(update(run_lock).where(where).values(_lock_values(row))).rowcount == 1
+
+    def renew_lock(self, token: str, expires_at: datetime) -> bool:
+        where = and_(run_lock.c.name == LOCK_NAME, run_lock.c.token == token)
+        with self._store._write() as conn:
+            return conn.execute(update(run_lock).where(where).values(expires_at=expires_at)).rowcount == 1
+
+    def delete_lock(self, token: str) -> None:
+        with self._store._write() as conn:
+            conn.execute(delete(run_lock).where(run_lock.c.name == LOCK_NAME, run_lock.c.token == token))
+
+
+def _lock_values(row: LockRow) -> dict[str, Any]:
+    return {
+        "token": row.token,
+        "owner": row.owner,
+        "hostname": row.hostname,
+        "pid": row.pid,
+        "acquired_at": row.acquired_at,
+        "expires_at": row.expires_at,
+    }
+
+
+def _dump_counts(counts: Mapping[str, int]) -> str:
+    return json.dumps({str(k): int(v) for k, v in counts.items()}, sort_keys=True)
+
+
+def _open_error(url: str | URL, exc: BaseException) -> ConfigError:
+    shown = url.render_as_string(hide_password=True) if isinstance(url, URL) else "(unparseable URL)"
+    reason = getattr(exc, "orig", None) or exc  # the driver's own words, without SQLAlchemy's boilerplate
+    error = ConfigError([f"cannot open the history database {shown}: {reason}"])
+    error.advice = (
+        "check PROFILESYNC_DATABASE_URL (a SQLAlchemy URL such as sqlite:///path/history.sqlite3 or "
+        "postgresql+psycopg://user@host/db; PostgreSQL needs `pip install 'profilesync[postgres]'`)"
+    )
+    return error

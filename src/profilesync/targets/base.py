@@ -1,0 +1,31 @@
+"""The interface every avatar target implements; vendor quirks stay inside each adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
+
+
+class AvatarTarget(Protocol):
+    """A place avatars go. Canvas and Guru implement it; the engine knows nothing else."""
+
+    #: names this target instance in the history, e.g. ``canvas:https://school.instructure.com``
+    target_id: str
+
+    def list_users(self) -> Iterator[RemoteUser]:
+        """Stream every user the sync covers, with their current avatar, in as few requests as possible."""
+        ...
+
+    def find_user(self, key: str) -> RemoteUser | None:
+        """Look one user up by key directly (``--user``); None when the target has no such user."""
+        ...
+
+    def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
+        """Upload the normalised JPEG as the user's avatar, assign it and verify it; raise on failure."""
+        ...
+
+    def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
+        """Put back the avatar we uploaded earlier; None when that file is gone (the caller uploads again)."""
+        ...

@@ -1,0 +1,401 @@
+"""Canvas as an avatar target: listing, lookups, the masqueraded two-phase upload, avatar assignment.
+
+Every vendor quirk lives here, each with the canvas-api.md section that documents it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from profilesync.config import Secret
+from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
+from profilesync.errors import (
+    FatalRemoteError,
+    NotFoundError,
+    PermissionDeniedError,
+    QuotaError,
+    RemoteError,
+    TransientError,
+)
+from profilesync.http import (
+    Api,
+    RateGate,
+    Retry,
+    error_message,
+    make_session,
+    parse_json,
+    raise_for_status,
+    redact_url,
+)
+
+log = logging.getLogger(__name__)
+
+#: one stable name per user, whatever the source format, so ``on_duplicate=overwrite`` replaces the
+#: previous upload instead of piling files up in "profile pictures" (canvas-api.md §12.5)
+AVATAR_FILE_NAME = "profilesync-avatar.jpg"
+PROFILE_PICTURES = "profile pictures"
+NO_AVATAR_SUFFIX = "/images/messages/avatar-50.png"  # §9: detect by path, the host may be a CDN
+THUMBNAIL = re.compile(r"/images/thumbnails/(\d+)/([^/?#]+)")
+CONFIRM_PATH = re.compile(r"/api/v1/files/(\d+)/create_success")
+# The user JSON field each match mode reads, and the lookup prefix for /users/:id (§5, §7).
+MATCH_JSON_FIELD = {
+    "sis_user_id": "sis_user_id",
+    "login_id": "login_id",
+    "email": "email",
+    "integration_id": "integration_id",
+    "id": "id",
+}
+LOOKUP_PREFIX = {"sis_user_id": "sis_user_id:", "login_id": "sis_login_id:", "integration_id": "sis_integration_id:"}
+# Thumbnails lag behind uploads on local/S3 storage (§10, §17.6): poll the avatar options this often.
+THUMBNAIL_POLL_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 8.0)
+UPLOAD_ATTEMPTS = 3
+MASQUERADE_FAILURES_BEFORE_FATAL = 3
+
+
+def avatar_ref(url: str | None) -> str | None:
+    """The vendor-neutral identity of an avatar URL: ``attachment:<id>/<uuid>``, the URL itself, or None."""
+    if not url:
+        return None
+    path = urlsplit(url).path
+    if path.endswith(NO_AVATAR_SUFFIX):
+        return None
+    match = THUMBNAIL.search(path)
+    return f"attachment:{match[1]}/{match[2]}" if match else url
+
+
+def user_id_path(match: str, key: str) -> str | None:
+    """The ``/users/:id`` form for a key (§7), or None when the match field has no direct lookup (email)."""
+    if match == "id":
+        return key if key.isdigit() else None
+    prefix = LOOKUP_PREFIX.get(match)
+    if prefix is None:
+        return None
+    if key.strip().lower().endswith(".json"):
+        # Canvas eats a trailing ".json" as the format, and requests turns %2E back into "." — the
+        # deprecated-but-supported hex form sidesteps both (§7, DESIGN.md §5).
+        return f"hex:{prefix}{key.encode('utf-8').hex()}"
+    return prefix + quote(key, safe="")
+
+
+def fold_key(match: str) -> Callable[[str], str]:
+    """How keys compare: SIS and integration ids are case-sensitive in Canvas, logins and emails are not."""
+    return str.casefold if match in ("login_id", "email") else str
+
+
+class CanvasTarget:
+    """The Canvas adapter behind the ``AvatarTarget`` protocol."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret,
+        *,
+        account_id: str = "self",
+        match: str = "sis_user_id",
+        max_in_flight: int = 16,
+        timeout_s: float = 60.0,
+        retry: Retry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.target_id = f"canvas:{base_url.rstrip('/')}"
+        self.match = match
+        self.account_id = account_id
+        self._fold = fold_key(match)
+        self._sleep = sleep
+        session = make_session(pool_size=max(32, max_in_flight * 2))
+        self.api = Api(
+            base_url,
+            lambda: f"Bearer {token.reveal()}",
+            session=session,
+            gate=RateGate(max_in_flight),
+            retry=retry,
+            timeout_s=timeout_s,
+        )
+        self._timeout = (10.0, timeout_s)
+        self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
+        self._masquerade_ok = False
+        self._masquerade_failures = 0
+        self._lock = threading.Lock()
+
+    # -- listing and lookup --------------------------------------------------------------------------
+    def list_users(self) -> Iterator[RemoteUser]:
+        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&per_page=100`` (§6)."""
+        params: list[tuple[str, Any]] = [("include[]", "avatar_url")]
+        if self.match == "email":
+            params.append(("include[]", "email"))
+        checked = False
+        what = "listing the account's users"
+        for page in self.api.paginate(f"/api/v1/accounts/{quote(self.account_id)}/users", what=what, params=params):
+            if not checked:
+                self._check_listing_fields(page[0])
+                checked = True
+            for raw in page:
+                yield self._remote_user(raw)
+
+    def find_user(self, key: str) -> RemoteUser | None:
+        """:calls: ``GET /api/v1/users/sis_user_id:<key>`` (or the match field's form, §7); email searches."""
+        path = user_id_path(self.match, key)
+        if path is None:
+            return self._search_user(key)
+        try:
+            raw = self.api.json("GET", f"/api/v1/users/{path}", what=f"looking up user {key!r}")
+        except NotFoundError:
+            return None
+        if not isinstance(raw, dict):
+            return None
+        self._check_listing_fields(raw)
+        return self._remote_user(raw)
+
+    def _search_user(self, key: str) -> RemoteUser | None:
+        """:calls: ``GET /api/v1/accounts/:id/users?search_term=<email>`` filtered to the exact, folded key."""
+        if len(key) < 3:
+            return None
+        params: list[tuple[str, Any]] = [("search_term", key), ("include[]", "avatar_url"), ("include[]", "email")]
+        what = f"searching for user {key!r}"
+        for page in self.api.paginate(f"/api/v1/accounts/{quote(self.account_id)}/users", what=what, params=params):
+            for raw in page:
+                user = self._remote_user(raw)
+                if user.key == self._fold(key):
+                    return user
+        return None
+
+    def _check_listing_fields(self, raw: dict[str, Any]) -> None:
+        """Fail the run at once when Canvas hides what every user's decision needs (§5, §17.14)."""
+        if "avatar_url" not in raw:
+            raise FatalRemoteError(
+                "Canvas returns no avatar_url: user avatars are disabled on this account",
+                advice="enable them in Admin > Account > Settings > 'Enable profile pictures for users'",
+            )
+        field = MATCH_JSON_FIELD[self.match]
+        if field not in raw:
+            permission = {
+                "sis_user_id": "'Users - view SIS information' (read_sis)",
+                "integration_id": "'Users - view SIS information' (read_sis)",
+                "login_id": "'Users - view login IDs' (view_user_logins)",
+                "email": "'Users - view primary email address' (read_email_addresses)",
+            }.get(self.match, "read_sis")
+            raise FatalRemoteError(
+                f"Canvas does not show the users' {field}: the token's user lacks a permission",
+                advice=f"give the token's admin role {permission}, or change PROFILESYNC_MATCH",
+            )
+
+    def _remote_user(self, raw: dict[str, Any]) -> RemoteUser:
+        value = raw.get(MATCH_JSON_FIELD[self.match])
+        key = self._fold(str(value)) if value not in (None, "") else None
+        url = raw.get("avatar_url")
+        return RemoteUser(
+            user_id=str(raw["id"]),
+            key=key,
+            name=str(raw.get("name") or raw.get("sortable_name") or raw["id"]),
+            avatar_ref=avatar_ref(url),
+            avatar_url=url,
+        )
+
+    # -- setting avatars -----------------------------------------------------------------------------
+    def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
+        """Upload as the user, then assign and verify as the admin (§16.1)."""
+        file_id, file_uuid = self._upload(user, image)
+        uploaded = self._assign(user, file_id, file_uuid, poll=True)
+        assert uploaded is not None  # poll=True raises instead of returning None
+        return uploaded
+
+    def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
+        """Put our earlier upload back if it is still among the user's avatar options."""
+        if not record.file_id:
+            return None
+        return self._assign(user, record.file_id, record.file_uuid, poll=False)
+
+    def _upload(self, user: RemoteUser, image: bytes) -> tuple[str, str | None]:
+        """Preflight + bytes + finish, redone from a fresh preflight when the upload host fails.
+
+        Redoing is safe: the stable file name with ``on_duplicate=overwrite`` replaces any copy a lost
+        answer left behind, so a user never ends with two files for one photo.
+        """
+        for attempt in range(UPLOAD_ATTEMPTS):
+            preflight = self._preflight(user, len(image))
+            try:
+                return self._send_bytes(user, preflight, image)
+            except TransientError:
+                if attempt == UPLOAD_ATTEMPTS - 1:
+                    raise
+                log.debug("upload for user %s failed; starting over with a new preflight", user.user_id)
+                self._sleep(0.5 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _preflight(self, user: RemoteUser, size: int) -> dict[str, Any]:
+        """:calls: ``POST /api/v1/users/self/files?as_user_id=<id>`` — admins can only upload by masquerading (§12.1)."""
+        what = f"preparing the upload for user {user.user_id}"
+        response = self.api.request(
+            "POST",
+            "/api/v1/users/self/files",
+            what=what,
+            params=[("as_user_id", user.user_id)],
+            data={
+                "name": AVATAR_FILE_NAME,
+                "size": size,
+                "content_type": "image/jpeg",
+                "parent_folder_path": PROFILE_PICTURES,
+                "on_duplicate": "overwrite",
+            },
+            # a repeated preflight only leaves an invisible pending attachment behind (§12.2)
+            retry_unsafe=True,
+        )
+        if response.status_code in (401, 403):
+            self._masquerade_failed(user, response)
+        if response.status_code == 400 and "quota" in error_message(response).lower():
+            raise QuotaError(
+                f"user {user.user_id}'s Canvas file quota is full ({error_message(response)})",
+                advice="free space in the user's files or raise their quota, then run again",
+            )
+        raise_for_status(response, what)
+        with self._lock:
+            self._masquerade_ok = True
+        body = parse_json(response)
+        if not isinstance(body, dict) or "upload_url" not in body:
+            raise RemoteError(f"{what}: Canvas's answer has no upload_url")
+        return body
+
+    def _masquerade_failed(self, user: RemoteUser, response: requests.Response) -> None:
+        """A refused masquerade: one user's problem, unless it never worked this run (a token without
+        "Become other users"), which would fail every user — then stop at once."""
+        message = error_message(response)
+        with self._lock:
+            self._masquerade_failures += 1
+            fatal = not self._masquerade_ok and self._masquerade_failures >= MASQUERADE_FAILURES_BEFORE_FATAL
+        advice = (
+            "the token's admin role needs the 'Users - act as' permission (\"Become other users\"): "
+            "Canvas lets admins upload into a user's files only by acting as them"
+        )
+        if fatal:
+            raise FatalRemoteError(f"Canvas refused to let the token act as users ({message})", advice=advice)
+        raise PermissionDeniedError(
+            f"Canvas refused to act as user {user.user_id} ({message})", advice=advice, status=response.status_code
+        )
+
+    def _send_bytes(self, user: RemoteUser, preflight: dict[str, Any], image: bytes) -> tuple[str, str | None]:
+        """POST the bytes to ``upload_url`` — never with the token, never following redirects (§12.3)."""
+        upload_url = str(preflight["upload_url"])
+        fields = [(str(k), str(v)) for k, v in (preflight.get("upload_params") or {}).items()]
+        file_param = str(preflight.get("file_param") or "file")
+        what = f"uploading the photo of user {user.user_id}"
+        try:
+            with self._lock:
+                self.uploads_made += 1
+            # A bare requests call: the shared session carries no Authorization header, and this one
+            # must not either, whether the upload host is inst-fs, S3 or Canvas's own /files_api.
+            response = self.api.session.post(
+                upload_url,
+                data=fields,
+                files=[(file_param, (AVATAR_FILE_NAME, image, "image/jpeg"))],
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"{what}: the upload host did not answer ({type(exc).__name__})") from None
+        log.debug("POST %s -> %s", redact_url(upload_url), response.status_code)
+        if response.status_code in (301, 302, 303, 307, 308):
+            return self._confirm(user, response.headers.get("Location", ""))
+        if response.status_code >= 500:
+            raise TransientError(f"{what}: the upload host answered {response.status_code}")
+        if response.status_code >= 400:
+            message = error_message(response)
+            if "quota" in message.lower():
+                raise QuotaError(f"user {user.user_id}'s Canvas file quota is full ({message})")
+            raise RemoteError(f"{what}: the upload host refused it ({message})", status=response.status_code)
+        body = parse_json(response) if response.content else {}
+        if isinstance(body, dict) and body.get("id") is not None:
+            return str(body["id"]), body.get("uuid")
+        # inst-fs may answer with only a location (§12.3): ask Canvas for the file.
+        location = (body or {}).get("location") if isinstance(body, dict) else None
+        location = location or response.headers.get("Location")
+        if not location:
+            raise RemoteError(f"{what}: the upload host's answer names no file")
+        return self._file(str(location), what)
+
+    def _confirm(self, user: RemoteUser, location: str) -> tuple[str, str | None]:
+        """:calls: ``POST /api/v1/files/:id/create_success`` — once only (§12.4, §17.8).
+
+        A lost answer cannot be retried (a second confirm is a 400), so we ask for the file instead.
+        """
+        what = f"confirming the upload of user {user.user_id}"
+        if not self.api.same_origin(location):
+            raise RemoteError(f"{what}: the upload host redirected to an unexpected host")
+        match = CONFIRM_PATH.search(urlsplit(location).path)
+        try:
+            body = self.api.json("POST", location, what=what)
+        except (TransientError, RemoteError) as exc:
+            if match is None or isinstance(exc, (PermissionDeniedError, QuotaError)):
+                raise
+            if "quota" in str(exc).lower():
+                raise QuotaError(f"user {user.user_id}'s Canvas file quota is full ({exc})") from None
+            log.debug("confirm failed (%s); checking whether the file exists", exc)
+            return self._file(f"/api/v1/files/{match[1]}", what)
+        if not isinstance(body, dict) or body.get("id") is None:
+            raise RemoteError(f"{what}: Canvas's answer names no file")
+        return str(body["id"]), body.get("uuid")
+
+    def _file(self, location: str, what: str) -> tuple[str, str | None]:
+        """:calls: ``GET /api/v1/files/:id`` (§12.6)."""
+        if not self.api.same_origin(location) and location.startswith("http"):
+            raise RemoteError(f"{what}: the file location points to an unexpected host")
+        body = self.api.json("GET", location, what=what)
+        if not isinstance(body, dict) or body.get("id") is None:
+            raise RemoteError(f"{what}: Canvas did not return the uploaded file")
+        if body.get("upload_status") not in (None, "success"):
+            raise TransientError(f"{what}: the upload is {body.get('upload_status')}")
+        return str(body["id"]), body.get("uuid")
+
+    def _assign(self, user: RemoteUser, file_id: str, file_uuid: str | None, *, poll: bool) -> Uploaded | None:
+        """Find our file among the avatar options, PUT its token as the admin, and verify (§10, §11).
+
+        The PUT is made without masquerading so the avatar becomes ``approved`` and replaces a locked one
+        (§17.4); a 200 proves nothing, so the answer's ``avatar_url`` must name our file (§17.2).
+        """
+        option = self._avatar_option(user, file_id, poll=poll)
+        if option is None:
+            return None
+        what = f"setting the avatar of user {user.user_id}"
+        for attempt in range(2):
+            body = self.api.json(
+                "PUT", f"/api/v1/users/{user.user_id}", what=what, data={"user[avatar][token]": option["token"]}
+            )
+            url = body.get("avatar_url") if isinstance(body, dict) else None
+            if url and f"/images/thumbnails/{file_id}/" in urlsplit(url).path:
+                ref = avatar_ref(url)
+                assert ref is not None
+                return Uploaded(file_id=file_id, file_uuid=file_uuid or option.get("uuid"), avatar_url=url, avatar_ref=ref)
+            if attempt == 0:
+                # A silent no-op (stale token, thumbnail not ready): fetch a fresh token once.
+                refreshed = self._avatar_option(user, file_id, poll=True)
+                if refreshed is None:
+                    break
+                option = refreshed
+        raise RemoteError(
+            f"{what}: Canvas answered 200 but the avatar did not change",
+            advice="the user's avatar may be locked or avatars may need approval (enabled_pending) on this account",
+        )
+
+    def _avatar_option(self, user: RemoteUser, file_id: str, *, poll: bool) -> dict[str, Any] | None:
+        """:calls: ``GET /api/v1/users/:id/avatars`` — polled while the new file's thumbnail is generated."""
+        delays = THUMBNAIL_POLL_DELAYS_S if poll else (0.0,)
+        for delay in delays:
+            if delay:
+                self._sleep(delay)
+            options = self.api.json("GET", f"/api/v1/users/{user.user_id}/avatars", what="reading avatar options")
+            for option in options if isinstance(options, list) else ():
+                if option.get("type") == "attachment" and str(option.get("id")) == str(file_id) and option.get("token"):
+                    return dict(option)
+        if not poll:
+            return None
+        raise TransientError(
+            f"the photo of user {user.user_id} was uploaded but never appeared among the avatar options",
+            advice="Canvas may be slow generating thumbnails; the next run will finish it",
+        )
