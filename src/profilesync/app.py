@@ -122,8 +122,9 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
     return result.photos
 
 
-def compute_plan(settings: Settings, request: AvatarRequest, store: HistoryStore, target: AvatarTarget, *,
-                 save_cache: bool) -> Plan:
+def compute_plan(
+    settings: Settings, request: AvatarRequest, store: HistoryStore, target: AvatarTarget, *, save_cache: bool
+) -> Plan:
     match = settings.match_for(request.target)
     photos = scan(settings, store, match, save_cache=save_cache)
     records = store.records(target.target_id)
@@ -132,13 +133,34 @@ def compute_plan(settings: Settings, request: AvatarRequest, store: HistoryStore
         key = fold_key(match)(request.user.strip())
         user = target.find_user(request.user.strip())
         if user is None:
-            missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key),
-                                    message=f"no user with {match} {request.user!r} on the target")
+            missing = PlannedAction(
+                key,
+                None,
+                Action.ERROR,
+                Reason.NOT_FOUND,
+                photos.photos.get(key),
+                message=f"no user with {match} {request.user!r} on the target",
+            )
             return Plan(target.target_id, (missing,))
-        return make_plan([user], photos, records, target_id=target.target_id, now=now_utc(),
-                         policy=settings.policy, max_age=max_age, report_unmatched=False)
-    return make_plan(target.list_users(), photos, records, target_id=target.target_id, now=now_utc(),
-                     policy=settings.policy, max_age=max_age)
+        return make_plan(
+            [user],
+            photos,
+            records,
+            target_id=target.target_id,
+            now=now_utc(),
+            policy=settings.policy,
+            max_age=max_age,
+            report_unmatched=False,
+        )
+    return make_plan(
+        target.list_users(),
+        photos,
+        records,
+        target_id=target.target_id,
+        now=now_utc(),
+        policy=settings.policy,
+        max_age=max_age,
+    )
 
 
 def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
@@ -193,7 +215,9 @@ def lock_owner() -> str:
 
 
 def avatars_sync(
-    settings: Settings, request: AvatarRequest, on_result: Callable[[Result], None] | None = None,
+    settings: Settings,
+    request: AvatarRequest,
+    on_result: Callable[[Result], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> SyncReport:
     """``avatars sync``: lock, plan, apply, record the run."""

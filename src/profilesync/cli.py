@@ -68,14 +68,26 @@ class CliGroup(click.Group):
 
 @click.group(cls=CliGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="profilesync")
-@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), help="Read settings from this file (default: ./.env).")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read settings from this file (default: ./.env).",
+)
 @click.option("-v", "--verbose", count=True, help="More detail (-vv: HTTP debugging, secrets masked).")
 @click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only (for cron).")
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also log to this rotating file.")
+@click.option(
+    "--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also log to this rotating file."
+)
 @click.option("--allow-insecure-http", is_flag=True, help="Allow an http:// base URL to a non-loopback host.")
 @click.pass_context
-def cli(ctx: click.Context, env_file: Path | None, verbose: int, quiet: bool, log_file: Path | None,
-        allow_insecure_http: bool) -> None:
+def cli(
+    ctx: click.Context,
+    env_file: Path | None,
+    verbose: int,
+    quiet: bool,
+    log_file: Path | None,
+    allow_insecure_http: bool,
+) -> None:
     """Carry school photos and family contacts from your SIS into Canvas (and Guru).
 
     \b
@@ -95,17 +107,30 @@ def avatars() -> None:
     """Profile pictures: photo folder → Canvas (or Guru) avatars."""
 
 
-TARGET = click.option("--target", type=click.Choice(["canvas", "guru"]), default="canvas", show_default=True,
-                      help="Where the avatars go.")
-USER = click.option("--user", "user", metavar="KEY", help="Only this user (their SIS ID, or the match field).")
+TARGET = click.option(
+    "--target",
+    type=click.Choice(["canvas", "guru"]),
+    default="canvas",
+    show_default=True,
+    help="Where the avatars go.",
+)
+USER = click.option(
+    "--user", "user", metavar="KEY", help="Only this user (their SIS ID, or the match field)."
+)
 
 
 @avatars.command("plan")
 @TARGET
 @USER
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
-@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write a visual review page (arrives with the operations release).")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a visual review page (arrives with the operations release).",
+)
 @click.pass_obj
 def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_file: Path | None) -> None:
     """Show what a sync would do, changing nothing anywhere.
@@ -125,13 +150,25 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
 @TARGET
 @USER
 @click.option("--dry-run", is_flag=True, help="Print the plan instead of applying it.")
-@click.option("--workers", type=click.IntRange(1, 64), help="Users in flight at once (default: adaptive, up to 16).")
-@click.option("--max-uploads", type=click.IntRange(0), help="Stop (exit 4) if the plan has more uploads than this.")
+@click.option(
+    "--workers", type=click.IntRange(1, 64), help="Users in flight at once (default: adaptive, up to 16)."
+)
+@click.option(
+    "--max-uploads", type=click.IntRange(0), help="Stop (exit 4) if the plan has more uploads than this."
+)
 @click.option("--force", is_flag=True, help="Go ahead even when the plan is unusually large.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def avatars_sync(ctx: click.Context, target: str, user: str | None, dry_run: bool, workers: int | None,
-                 max_uploads: int | None, force: bool, fmt: str) -> None:
+def avatars_sync(
+    ctx: click.Context,
+    target: str,
+    user: str | None,
+    dry_run: bool,
+    workers: int | None,
+    max_uploads: int | None,
+    force: bool,
+    fmt: str,
+) -> None:
     """Make every user's avatar their current photo, touching only what changed.
 
     \b
@@ -141,8 +178,9 @@ def avatars_sync(ctx: click.Context, target: str, user: str | None, dry_run: boo
       profilesync -q --log-file sync.log avatars sync --max-uploads 500
     """
     obj: Context = ctx.obj
-    request = app.AvatarRequest(target=target, user=user, dry_run=dry_run, workers=workers,
-                                max_uploads=max_uploads, force=force)
+    request = app.AvatarRequest(
+        target=target, user=user, dry_run=dry_run, workers=workers, max_uploads=max_uploads, force=force
+    )
     settings = obj.settings()
     if dry_run:
         plan = app.avatars_plan(settings, request)

@@ -43,7 +43,9 @@ def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: I
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         # Rotating, so a nightly job can log for years without filling the disk.
-        file_handler = logging.handlers.RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        file_handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
+        )
         file_handler.setFormatter(logging.Formatter(FORMAT_FILE))
         file_handler.setLevel(logging.DEBUG if verbosity else logging.INFO)
         handlers.append(file_handler)

@@ -56,20 +56,30 @@ def render_plan(plan: Plan, fmt: str) -> str:
             writer.writerow(action_row(planned))
         return out.getvalue().rstrip("\n")
     # The table shows what will change or needs attention; the thousands of skips are only counted.
-    rows = [action_row(a) for a in plan.actions if a.action is not Action.SKIP]
-    lines = [table(rows, ("key", "name", "action", "reason", "photo", "message"))] if rows else []
+    rows = [a for a in plan.actions if a.action is not Action.SKIP]
+    return "\n".join(([plan_table(rows)] if rows else []) + plan_summary(plan))
+
+
+def plan_table(actions: Sequence[PlannedAction]) -> str:
+    return table([action_row(a) for a in actions], ("key", "name", "action", "reason", "photo", "message"))
+
+
+def plan_summary(plan: Plan) -> list[str]:
+    """The counts line, and the photos that match nobody."""
     counts = plan_counts(plan)
     reasons = Counter(a.reason.value for a in plan.actions)
-    lines.append(
-        f"{plan.target_id}: {len(plan.actions)} users — "
+    lines = [
+        f"{plan.target_id}: {len(plan.actions)} users: "
         + ", ".join(f"{n} {action}" for action, n in counts.items())
-        + " (" + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) + ")"
-    )
+        + " ("
+        + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
+        + ")"
+    ]
     if plan.unmatched_photos:
         sample = ", ".join(p.path.name for p in plan.unmatched_photos[:5])
         more = "…" if len(plan.unmatched_photos) > 5 else ""
         lines.append(f"{len(plan.unmatched_photos)} photos match no user: {sample}{more}")
-    return "\n".join(lines)
+    return lines
 
 
 def sync_document(report: SyncReport) -> dict[str, Any]:

@@ -29,8 +29,8 @@ def make_portrait(key: str, *, size: int = 512, variant: int = 0) -> bytes:
 
     # Shoulders: the top half of a wide ellipse rising from the bottom edge; then the neck and the head.
     draw.ellipse((2.5 * unit, 11 * unit, 13.5 * unit, 21 * unit), fill=figure)
-    draw.rectangle((7 * unit, 8.5 * unit, 9 * unit, 11.5 * unit), fill=figure)
-    draw.ellipse((5.25 * unit, 3 * unit, 10.75 * unit, 9.5 * unit), fill=figure)
+    draw.rectangle((7 * unit, 9 * unit, 9 * unit, 11.5 * unit), fill=figure)
+    draw.ellipse((5.25 * unit, 3.5 * unit, 10.75 * unit, 10 * unit), fill=figure)
 
     text_colour = (255, 255, 255)
     band = (0, round(13.25 * unit), size, round(15.5 * unit))
@@ -88,6 +88,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
+        os.chmod(temp, 0o644)  # mkstemp makes it private; a photo folder is shared with the sync account
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

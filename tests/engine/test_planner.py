@@ -24,7 +24,9 @@ MAX_AGE = timedelta(days=30)
 OURS = "attachment:501/uuid-501"
 
 
-def user(key: str | None = "S1", avatar_ref: str | None = None, user_id: str = "1001", active: bool = True) -> RemoteUser:
+def user(
+    key: str | None = "S1", avatar_ref: str | None = None, user_id: str = "1001", active: bool = True
+) -> RemoteUser:
     return RemoteUser(user_id=user_id, key=key, name="Ada Lovelace", avatar_ref=avatar_ref, active=active)
 
 
@@ -32,11 +34,23 @@ def photo(key: str = "S1", sha: str = "aaa", problem: str | None = None) -> Phot
     return Photo(key=key, path=Path(f"/photos/{key}.jpg"), sha256=sha, problem=problem)
 
 
-def record(key: str = "S1", sha: str = "aaa", ref: str | None = OURS, age_days: float = 1, user_id: str = "1001",
-           synced: bool = True) -> SyncRecord:
+def record(
+    key: str = "S1",
+    sha: str = "aaa",
+    ref: str | None = OURS,
+    age_days: float = 1,
+    user_id: str = "1001",
+    synced: bool = True,
+) -> SyncRecord:
     return SyncRecord(
-        target_id="canvas:x", key=key, user_id=user_id, photo_sha256=sha if synced else None, file_id="501",
-        file_uuid="uuid-501", avatar_url="https://x/images/thumbnails/501/uuid-501", avatar_ref=ref if synced else None,
+        target_id="canvas:x",
+        key=key,
+        user_id=user_id,
+        photo_sha256=sha if synced else None,
+        file_id="501",
+        file_uuid="uuid-501",
+        avatar_url="https://x/images/thumbnails/501/uuid-501",
+        avatar_ref=ref if synced else None,
         synced_at=NOW - timedelta(days=age_days) if synced else None,
     )
 
@@ -45,8 +59,13 @@ def photos(*items: Photo, ambiguous: dict[str, tuple[Path, ...]] | None = None) 
     return PhotoSet(photos={p.key: p for p in items}, ambiguous=ambiguous or {})
 
 
-def run(u: RemoteUser, ps: PhotoSet, recs: dict[str, SyncRecord], policy: Policy = Policy.ENFORCE,
-        max_age: timedelta | None = MAX_AGE) -> tuple[Action, Reason]:
+def run(
+    u: RemoteUser,
+    ps: PhotoSet,
+    recs: dict[str, SyncRecord],
+    policy: Policy = Policy.ENFORCE,
+    max_age: timedelta | None = MAX_AGE,
+) -> tuple[Action, Reason]:
     planned = decide(u, ps, recs, now=NOW, policy=policy, max_age=max_age)
     return planned.action, planned.reason
 
@@ -94,12 +113,18 @@ def test_history_of_another_account_uploads_new() -> None:
 
 def test_changed_content_uploads_changed() -> None:
     """A photo whose SHA-256 differs from the synced one is upload/changed."""
-    assert run(user(avatar_ref=OURS), photos(photo(sha="bbb")), {"S1": record()}) == (Action.UPLOAD, Reason.CHANGED)
+    assert run(user(avatar_ref=OURS), photos(photo(sha="bbb")), {"S1": record()}) == (
+        Action.UPLOAD,
+        Reason.CHANGED,
+    )
 
 
 def test_old_sync_uploads_stale() -> None:
     """A sync older than the max age is upload/stale."""
-    assert run(user(avatar_ref=OURS), photos(photo()), {"S1": record(age_days=31)}) == (Action.UPLOAD, Reason.STALE)
+    assert run(user(avatar_ref=OURS), photos(photo()), {"S1": record(age_days=31)}) == (
+        Action.UPLOAD,
+        Reason.STALE,
+    )
 
 
 def test_max_age_zero_never_goes_stale() -> None:
@@ -121,7 +146,10 @@ def test_replaced_avatar_is_reassigned_under_enforce() -> None:
 
 def test_removed_avatar_is_reassigned_under_enforce() -> None:
     """A user back on the default avatar under enforce gets ours back."""
-    assert run(user(avatar_ref=None), photos(photo()), {"S1": record()}) == (Action.REASSIGN, Reason.AVATAR_CHANGED)
+    assert run(user(avatar_ref=None), photos(photo()), {"S1": record()}) == (
+        Action.REASSIGN,
+        Reason.AVATAR_CHANGED,
+    )
 
 
 def test_replaced_avatar_is_left_under_respect() -> None:
@@ -155,8 +183,15 @@ def test_inactive_member_is_skipped() -> None:
 
 def test_unmatched_photos_are_reported_not_acted_on() -> None:
     """Photos naming no user appear in unmatched_photos and in no action."""
-    result = plan([user()], photos(photo(), photo("GHOST")), {}, target_id="t", now=NOW, policy=Policy.ENFORCE,
-                  max_age=MAX_AGE)
+    result = plan(
+        [user()],
+        photos(photo(), photo("GHOST")),
+        {},
+        target_id="t",
+        now=NOW,
+        policy=Policy.ENFORCE,
+        max_age=MAX_AGE,
+    )
     assert [p.key for p in result.unmatched_photos] == ["GHOST"]
     assert [a.key for a in result.actions] == ["S1"]
 
@@ -165,16 +200,22 @@ keys = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_
 
 
 @given(
-    entries=st.dictionaries(keys, st.tuples(st.sampled_from(["aaa", "bbb"]), st.integers(0, 29)), max_size=30),
+    entries=st.dictionaries(
+        keys, st.tuples(st.sampled_from(["aaa", "bbb"]), st.integers(0, 29)), max_size=30
+    ),
     policy=st.sampled_from(list(Policy)),
 )
-def test_second_run_with_no_change_plans_no_upload(entries: dict[str, tuple[str, int]], policy: Policy) -> None:
+def test_second_run_with_no_change_plans_no_upload(
+    entries: dict[str, tuple[str, int]], policy: Policy
+) -> None:
     """After a verified sync of every user, an unchanged world plans no upload and no reassign."""
     users, recs, ps = [], {}, []
     for index, (key, (sha, age)) in enumerate(sorted(entries.items())):
         ref = f"attachment:{index}/u{index}"
         users.append(user(key=key, avatar_ref=ref, user_id=str(index)))
-        recs[key] = SyncRecord("t", key, str(index), sha, str(index), f"u{index}", "url", ref, NOW - timedelta(days=age))
+        recs[key] = SyncRecord(
+            "t", key, str(index), sha, str(index), f"u{index}", "url", ref, NOW - timedelta(days=age)
+        )
         ps.append(photo(key, sha))
     result = plan(users, photos(*ps), recs, target_id="t", now=NOW, policy=policy, max_age=MAX_AGE)
     assert result.pending() == []

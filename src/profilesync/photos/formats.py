@@ -12,7 +12,8 @@ import struct
 
 # Decoders allowed to open a photo. Content decides the format (a PNG named .jpg is fine), but only these:
 # Pillow can also open EPS (which runs Ghostscript), PSD, ICO, FITS... none of which is a school photo.
-PILLOW_FORMATS: tuple[str, ...] = ("JPEG", "MPO", "PNG", "GIF", "BMP", "TIFF", "WEBP")
+# (Multi-picture JPEGs open through the JPEG entry and come back with format "MPO".)
+PILLOW_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 )

@@ -37,7 +37,7 @@ MAX_ASPECT: Final = 5
 # Quality 85 with optimised Huffman tables: visually lossless at avatar sizes, ~15-30 KB at 256 px.
 JPEG_QUALITY: Final = 85
 
-_SUPPORTED = ", ".join(f for f in PILLOW_FORMATS if f != "MPO")
+_SUPPORTED = ", ".join(PILLOW_FORMATS)
 _ALPHA_MODES: Final = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _WIDE_MODES: Final = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})  # more than 8 bits per sample
 _CHECK_EDGE: Final = 64  # check_image decodes at this edge: the verdict does not depend on the size

@@ -1,0 +1,79 @@
+"""Canvas's error answers, byte for byte where canvas-api.md §2 knows them.
+
+Handlers raise ``ApiError(response)``; the Canvas app renders it like any other response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from profilesync.sandbox.wire import Response, empty_response, json_response, text_response
+
+WWW_AUTHENTICATE = ("WWW-Authenticate", 'Bearer realm="canvas-lms"')
+NOT_FOUND_MESSAGE = "The specified resource does not exist."
+
+
+class ApiError(Exception):
+    """Stop the handler and answer ``response``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def invalid_token() -> ApiError:
+    """§2: a token was sent but is unknown."""
+    return ApiError(json_response(401, {"errors": [{"message": "Invalid access token."}]}, [WWW_AUTHENTICATE]))
+
+
+def unauthenticated() -> ApiError:
+    """§2 ``require_user``: no user at all."""
+    body = {"status": "unauthenticated", "errors": [{"message": "user authorization required"}]}
+    return ApiError(json_response(401, body, [WWW_AUTHENTICATE]))
+
+
+def unauthorized(auth_error_updates: bool) -> ApiError:
+    """§2 ``render_unauthorized_action``: 401, or 403 behind the ``api_auth_error_updates`` flag."""
+    body = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
+    return ApiError(json_response(403 if auth_error_updates else 401, body))
+
+
+def not_found() -> ApiError:
+    return ApiError(json_response(404, {"errors": [{"message": NOT_FOUND_MESSAGE}]}))
+
+
+def bad_request(message: str, status: int = 400) -> ApiError:
+    """``RequestError`` / ``params.require``: ``{"errors":[{"message":...}]}``."""
+    return ApiError(json_response(status, {"errors": [{"message": message}]}))
+
+
+def message_error(status: int, message: str) -> ApiError:
+    """The files API's top-level ``{"message": ...}`` bodies (§12.2, §12.4)."""
+    return ApiError(json_response(status, {"message": message}))
+
+
+def validation_error(status: int, errors: dict[str, Any]) -> ApiError:
+    return ApiError(json_response(status, {"errors": errors}))
+
+
+def invalid_as_user_id() -> ApiError:
+    """§1.2: note ``errors`` is a string here."""
+    return ApiError(json_response(401, {"errors": "Invalid as_user_id"}))
+
+
+def empty(status: int) -> ApiError:
+    return ApiError(empty_response(status))
+
+
+def internal_error_body(report_id: int) -> dict[str, Any]:
+    return {
+        "errors": [{"message": "An error occurred.", "error_code": "internal_server_error"}],
+        "error_report_id": report_id,
+    }
+
+
+def throttled_response(status: int) -> Response:
+    """§4.3: text/plain, no X-Request-Cost (429 on newer hosted Canvas)."""
+    if status == 429:
+        return text_response(429, "429 Too Many Requests (Rate Limit Exceeded)\n")
+    return text_response(403, "403 Forbidden (Rate Limit Exceeded)\n")

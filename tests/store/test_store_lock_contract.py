@@ -1,0 +1,202 @@
+"""The run-lock contract: one holder per database, stale locks taken over; every implementation passes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from profilesync.errors import ExitCode, LockedError
+from profilesync.store import HistoryStore, LockSettings
+
+if TYPE_CHECKING:
+    from conftest import Backend
+
+RunThreads = Callable[[int, Callable[[int], None]], None]
+
+# What a second cron run does: open the same database, try the lock, exit 5 if it is held.
+CHILD = """
+import sys
+from profilesync.errors import LockedError
+from profilesync.store import open_store
+store = open_store(sys.argv[1])
+try:
+    with store.lock("child"):
+        print("acquired")
+except LockedError as exc:
+    print(exc)
+    sys.exit(exc.exit_code)
+"""
+
+
+def dead_pid() -> int:
+    """The pid of a process of this host that has already exited (and been reaped)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+Held = Callable[..., AbstractContextManager[None]]
+
+
+@pytest.fixture
+def held(backend: Backend) -> Iterator[Held]:
+    """Enters a store's lock and leaves it entered, as a run still going (or killed) would; exits at teardown.
+
+    The context manager must stay referenced: dropping it would run its cleanup and release the lock.
+    """
+    entered: list[AbstractContextManager[None]] = []
+
+    def enter(store: HistoryStore, owner: str = "first") -> AbstractContextManager[None]:
+        lock = store.lock(owner)
+        lock.__enter__()
+        entered.append(lock)
+        return lock
+
+    yield enter
+    for lock in reversed(entered):
+        lock.__exit__(None, None, None)
+
+
+class TestRunLock:
+    def test_second_acquire_while_held_raises(self, backend: Backend) -> None:
+        """While one store holds the lock, another store of the same database gets LockedError."""
+        first, second = backend.open(), backend.open()
+        with first.lock("avatars sync"), pytest.raises(LockedError) as raised, second.lock("avatars sync"):
+            pass
+        assert raised.value.exit_code == ExitCode.LOCKED
+
+    def test_locked_error_names_the_holder(self, backend: Backend) -> None:
+        """The refusal names the holder's host, pid and start time, and gives advice."""
+        first, second = backend.open(), backend.open()
+        with first.lock("avatars sync"), pytest.raises(LockedError) as raised, second.lock("x"):
+            pass
+        message = str(raised.value)
+        assert socket.gethostname() in message and f"pid {os.getpid()}" in message
+        assert "since 20" in message and "'avatars sync'" in message and raised.value.advice
+
+    def test_same_store_cannot_nest(self, store: HistoryStore) -> None:
+        """Even the holding store cannot take the lock twice."""
+        with store.lock("outer"), pytest.raises(LockedError), store.lock("inner"):
+            pass
+
+    def test_released_after_block(self, backend: Backend) -> None:
+        """Leaving the with-block frees the lock for the next run."""
+        first, second = backend.open(), backend.open()
+        with first.lock("one"):
+            pass
+        with second.lock("two"):
+            pass
+
+    def test_released_after_exception(self, backend: Backend) -> None:
+        """An exception inside the with-block still frees the lock."""
+        first, second = backend.open(), backend.open()
+        with pytest.raises(RuntimeError), first.lock("one"):
+            raise RuntimeError("run crashed")
+        with second.lock("two"):
+            pass
+
+    def test_expired_lease_taken_over(self, backend: Backend, held: Held) -> None:
+        """A lock whose lease has run out is taken over (a holder on another host that vanished)."""
+        ghost = backend.open(LockSettings(lease=timedelta(seconds=-1), hostname="gone.example"))
+        held(ghost)
+        with backend.open().lock("next night"):
+            pass
+
+    def test_dead_pid_on_this_host_taken_over_at_once(self, backend: Backend, held: Held) -> None:
+        """A lock held by a pid of this host that no longer exists is taken over before its lease ends."""
+        killed = backend.open(LockSettings(pid=dead_pid()))
+        held(killed)
+        with backend.open().lock("next run"):
+            pass
+
+    def test_dead_pid_on_other_host_waits_for_lease(self, backend: Backend, held: Held) -> None:
+        """A pid of another host cannot be checked here, so its unexpired lock stands."""
+        remote = backend.open(LockSettings(pid=dead_pid(), hostname="other-host.example"))
+        held(remote)
+        with pytest.raises(LockedError, match=r"other-host\.example"), backend.open().lock("x"):
+            pass
+
+    def test_stale_holder_exit_keeps_new_holders_lock(self, backend: Backend, held: Held) -> None:
+        """When a taken-over holder finally exits, it does not free its successor's lock."""
+        stale = backend.open(LockSettings(lease=timedelta(seconds=-1)))
+        stale_lock = held(stale)
+        successor = backend.open()
+        with successor.lock("successor"):
+            stale_lock.__exit__(None, None, None)
+            with pytest.raises(LockedError, match="'successor'"), backend.open().lock("third"):
+                pass
+
+    def test_heartbeat_keeps_lease_alive(self, backend: Backend) -> None:
+        """A holder's heartbeat renews a short lease, so the lock stays held past it."""
+        settings = LockSettings(lease=timedelta(seconds=0.6), heartbeat=timedelta(seconds=0.1))
+        with backend.open(settings).lock("long run"):
+            time.sleep(1.5)
+            with pytest.raises(LockedError), backend.open(LockSettings(hostname="elsewhere")).lock("x"):
+                pass
+
+    def test_threaded_race_has_one_winner(self, backend: Backend, held: Held, run_threads: RunThreads) -> None:
+        """Eight stores racing for a free lock: exactly one wins, seven get LockedError."""
+        stores = [backend.open() for _ in range(8)]
+        start, attempted = threading.Barrier(8), threading.Barrier(8)
+        winners: list[int] = []
+        refused: list[int] = []
+
+        def contend(n: int) -> None:
+            start.wait()
+            try:
+                lock = held(stores[n], f"racer {n}")
+            except LockedError:
+                refused.append(n)
+                attempted.wait()
+                return
+            winners.append(n)
+            attempted.wait()  # hold until everyone has tried
+            lock.__exit__(None, None, None)
+
+        run_threads(8, contend)
+        assert (len(winners), len(refused)) == (1, 7)
+
+    def test_threaded_race_over_stale_lock_has_one_winner(
+        self, backend: Backend, held: Held, run_threads: RunThreads
+    ) -> None:
+        """Eight stores racing to take over one expired lock: exactly one wins."""
+        held(backend.open(LockSettings(lease=timedelta(seconds=-1), hostname="gone.example")))
+        stores = [backend.open() for _ in range(8)]
+        start, attempted = threading.Barrier(8), threading.Barrier(8)
+        winners: list[int] = []
+
+        def contend(n: int) -> None:
+            start.wait()
+            try:
+                lock = held(stores[n], f"racer {n}")
+            except LockedError:
+                attempted.wait()
+                return
+            winners.append(n)
+            attempted.wait()
+            lock.__exit__(None, None, None)
+
+        run_threads(8, contend)
+        assert len(winners) == 1
+
+    def test_second_process_is_refused(self, backend: Backend) -> None:
+        """Another process opening the same database exits 5 while the lock is held, and runs after."""
+        if backend.url is None:
+            pytest.skip("the in-memory store lives in one process")
+        with backend.open().lock("cron run"):
+            blocked = subprocess.run(
+                [sys.executable, "-c", CHILD, backend.url], capture_output=True, text=True, timeout=120
+            )
+        after = subprocess.run([sys.executable, "-c", CHILD, backend.url], capture_output=True, text=True, timeout=120)
+        assert (blocked.returncode, after.returncode) == (5, 0), blocked.stderr + after.stderr
+        assert f"pid {os.getpid()}" in blocked.stdout and "acquired" in after.stdout
