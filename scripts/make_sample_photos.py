@@ -13,9 +13,7 @@ from profilesync.samples import write_sample_photos
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="where to write the photos (created if missing)")
     parser.add_argument("count", type=int, help="how many photos")
     parser.add_argument("--prefix", default="S", help="key prefix before the 5-digit number (default: S)")

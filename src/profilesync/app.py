@@ -190,17 +190,21 @@ def check_safety_valve(plan: Plan, request: AvatarRequest, had_history: bool) ->
     """Stop an unusually large plan unless ``--force`` (rclone's --max-transfer, vdirsyncer's valve)."""
     if request.force:
         return
-    uploads = len(plan.pending())
+    uploads = [a for a in plan.actions if a.action is Action.UPLOAD]
     if request.max_uploads is not None:
-        if uploads > request.max_uploads:
+        if len(uploads) > request.max_uploads:
             raise SafetyValveError(
-                f"the plan has {uploads} uploads, more than --max-uploads {request.max_uploads}",
+                f"the plan has {len(uploads)} uploads, more than --max-uploads {request.max_uploads}",
                 advice="review it with 'profilesync avatars plan', then run again with --force",
             )
         return
-    if had_history and uploads > SAFETY_MIN_UPLOADS and uploads > SAFETY_SHARE * len(plan.actions):
+    # The monthly refresh (stale) is routine; a flood of new or changed photos on a target we already
+    # synced says the folder, the matching or the account changed.
+    surprising = sum(1 for a in uploads if a.reason in (Reason.NEW, Reason.CHANGED))
+    if had_history and surprising > SAFETY_MIN_UPLOADS and surprising > SAFETY_SHARE * len(plan.actions):
         raise SafetyValveError(
-            f"the plan would change {uploads} of {len(plan.actions)} users' avatars, far more than usual",
+            f"the plan would upload {surprising} new or changed photos for {len(plan.actions)} users, "
+            "far more than usual",
             advice="check PROFILESYNC_PHOTOS_DIR and PROFILESYNC_MATCH, review 'profilesync avatars plan', "
             "then run again with --force (or set --max-uploads)",
         )

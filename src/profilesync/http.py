@@ -163,7 +163,8 @@ def remaining_of(response: requests.Response) -> float | None:
 def parse_json(response: requests.Response) -> Any:
     """The JSON body whatever the Content-Type says (multipart answers come as text/html, §1.4),
     tolerating Canvas's ``while(1);`` CSRF prefix."""
-    text = response.text
+    # JSON is UTF-8 (RFC 8259); response.text would decode a charset-less text/html answer as Latin-1.
+    text = response.content.decode("utf-8")
     if text.startswith("while(1);"):
         text = text[len("while(1);") :]
     return json.loads(text) if text.strip() else None
@@ -214,8 +215,16 @@ BAD_TOKEN = re.compile(r"(invalid|revoked|expired) access token|insufficient sco
 def raise_for_status(response: requests.Response, what: str) -> None:
     """Map a non-2xx answer to the project's exceptions. The one place status codes become meaning."""
     status = response.status_code
-    if status < 400:
+    if status < 300:
         return
+    if status < 400:
+        # The API answers token requests directly; a redirect means the base URL is not Canvas's own address
+        # (http -> https, an old or vanity domain). Reading its empty body as "no data" would be wrong.
+        location = redact_url(response.headers.get("Location", "")) or "an unnamed location"
+        raise FatalRemoteError(
+            f"{what}: the server redirected the request ({status}) to {location}",
+            advice="set the Canvas URL to the https address it redirects to",
+        )
     message = error_message(response)
     if status == 401 and BAD_TOKEN.search(message):
         raise FatalRemoteError(

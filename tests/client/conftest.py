@@ -71,7 +71,7 @@ def target(make_target: Any) -> CanvasTarget:
 
 def calls_to(rsps: responses.RequestsMock, method: str, url_prefix: str) -> list[Any]:
     """The recorded calls with this method whose URL starts with the prefix."""
-    return [c for c in rsps.calls if c.request.method == method and c.request.url.startswith(url_prefix)]
+    return [c for c in rsps.calls if c.request.method == method and str(c.request.url).startswith(url_prefix)]
 
 
 def multipart_fields(request: requests.PreparedRequest) -> list[tuple[str, bytes, str | None]]:
@@ -82,5 +82,7 @@ def multipart_fields(request: requests.PreparedRequest) -> list[tuple[str, bytes
     fields = []
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        fields.append((str(name), part.get_payload(decode=True), part.get_filename()))
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        fields.append((str(name), payload, part.get_filename()))
     return fields

@@ -13,4 +13,4 @@ from support.world import USERS, World, make_world
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    yield from make_world(tmp_path, monkeypatch, SandboxConfig(users=USERS, missing_sis_rate=0.03))
+    yield from make_world(tmp_path, monkeypatch, SandboxConfig(users=USERS, missing_sis_rate=0.03, request_cost=0.05))

@@ -35,7 +35,7 @@ def test_plan_lists_exactly_the_expected_uploads(world: World) -> None:
 def any_upload_world(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[World]:
-    config = SandboxConfig(users=120, upload_mode=request.param, thumbnail_lag_s=0.3)
+    config = SandboxConfig(users=120, upload_mode=request.param, thumbnail_lag_s=0.3, request_cost=0.05)
     yield from make_world(tmp_path, monkeypatch, config)
 
 

@@ -74,3 +74,10 @@ def close_to(actual: object, expected: tuple[int, int, int], tolerance: int = 40
     """Whether an RGB pixel is within ``tolerance`` of ``expected`` on every channel (JPEG is lossy)."""
     assert isinstance(actual, tuple)
     return all(abs(int(a) - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+def exif_orientation(value: int) -> Image.Exif:
+    """An EXIF block holding only the orientation tag."""
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -317,3 +318,38 @@ def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive") as caught:
         normalise(photo_bytes(), size=0)
     assert not isinstance(caught.value, InvalidPhoto)
+
+
+def test_broken_icc_profile_does_not_reject_the_photo() -> None:
+    """An embedded colour profile that cannot be parsed is ignored (and still stripped)."""
+    out = normalise(encode(Image.new("RGB", (80, 80), GREEN), "JPEG", icc_profile=b"not a profile" * 10), size=64)
+    assert close_to(open_avatar(out, 64).getpixel((32, 32)), GREEN)
+
+
+def test_concurrent_normalisation_gives_the_same_bytes() -> None:
+    """normalise() is safe to call from worker threads: eight at once give identical results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = noisy_jpeg((600, 800))
+    expected = normalise(data, size=256)
+    sources = [data, png_header_only(12_000, 12_000)] * 8
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda d: check_image(d) if d is not data else normalise(d, size=256), sources))
+    assert results[0::2] == [expected] * 8
+    assert all("too large" in str(r) for r in results[1::2])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX-only")
+def test_named_pipe_path_is_refused_without_blocking(tmp_path: Path) -> None:
+    """normalise() on a FIFO named like a photo refuses it instead of waiting for a writer."""
+    os.mkfifo(tmp_path / "S1.jpg")
+    with pytest.raises(InvalidPhoto, match="not a regular file"):
+        normalise(tmp_path / "S1.jpg", size=256)
+
+
+def test_oversized_path_is_refused_unread(tmp_path: Path) -> None:
+    """normalise() on a 41 MB file refuses it from its size."""
+    with open(tmp_path / "S1.jpg", "wb") as file:
+        file.truncate(41_000_000)  # sparse
+    with pytest.raises(InvalidPhoto, match="too large"):
+        normalise(tmp_path / "S1.jpg", size=256)

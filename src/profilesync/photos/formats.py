@@ -14,9 +14,7 @@ import struct
 # Pillow can also open EPS (which runs Ghostscript), PSD, ICO, FITS... none of which is a school photo.
 # (Multi-picture JPEGs open through the JPEG entry and come back with format "MPO".)
 PILLOW_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-)
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
 
 
 def _register_heif() -> bool:

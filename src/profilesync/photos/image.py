@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import threading
 import warnings
 from typing import Final
@@ -26,7 +27,7 @@ except ImportError:  # Pillow built without littlecms: colours are converted wit
 # -- thresholds ---------------------------------------------------------------------------------------------
 # A 40 MB source is far beyond any school portrait (a 24-megapixel camera JPEG is ~10 MB; an uncompressed
 # 50-megapixel TIFF would not fit, which is fine) and bounds the memory one scan or upload can take.
-MAX_FILE_BYTES: Final = 40 * 1024 * 1024
+MAX_FILE_BYTES: Final = 40_000_000
 # 50 megapixels decodes to at most ~200 MB (RGBA). It allows any current camera sensor and is stricter than
 # Pillow's own bomb threshold (~89 MP), so our check decides whatever a caller set Image.MAX_IMAGE_PIXELS to.
 MAX_PIXELS: Final = 50_000_000
@@ -45,6 +46,9 @@ _CHECK_EDGE: Final = 64  # check_image decodes at this edge: the verdict does no
 # The warnings filter that turns it into an error is process-wide, so it is set only around Image.open (a
 # header parse, microseconds) and under a lock so that two threads never interleave catch_warnings blocks.
 _OPEN_LOCK = threading.Lock()
+# O_NONBLOCK: should a file be (or turn into) a FIFO named like a photo, opening it must not hang the run.
+OPEN_FLAGS: Final = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+NOT_A_FILE: Final = "not a regular file (a folder or a device named like a photo)"
 
 
 class InvalidPhoto(ValueError):
@@ -56,15 +60,18 @@ class InvalidPhoto(ValueError):
 
 
 def read_photo(path: str | os.PathLike[str]) -> bytes:
-    """The file's bytes; InvalidPhoto if unreadable or over MAX_FILE_BYTES (then it is not read at all)."""
+    """The file's bytes; InvalidPhoto if unreadable, not a file, or over MAX_FILE_BYTES (then it is not read)."""
     try:
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            if size > MAX_FILE_BYTES:
-                raise InvalidPhoto(too_large_reason(size))
-            data = file.read(MAX_FILE_BYTES + 1)
+        fd = os.open(path, OPEN_FLAGS)
+        with os.fdopen(fd, "rb") as stream:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise InvalidPhoto(NOT_A_FILE)
+            if info.st_size > MAX_FILE_BYTES:
+                raise InvalidPhoto(too_large_reason(info.st_size))
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise InvalidPhoto(f"the file cannot be read: {exc.strerror or exc}") from exc
+        raise InvalidPhoto(unreadable_reason(exc)) from exc
     if len(data) > MAX_FILE_BYTES:  # it grew while we read it
         raise InvalidPhoto(too_large_reason(len(data)))
     return data
@@ -73,6 +80,13 @@ def read_photo(path: str | os.PathLike[str]) -> bytes:
 def too_large_reason(size: int) -> str:
     """The reason given for a file over MAX_FILE_BYTES."""
     return f"the file is too large ({size / 1e6:.1f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB)"
+
+
+def unreadable_reason(exc: OSError) -> str:
+    """The reason given for a file the operating system would not let us read."""
+    if isinstance(exc, PermissionError):
+        return "the file cannot be read: permission denied (let the account running profilesync read it)"
+    return f"the file cannot be read: {exc.strerror or exc}"
 
 
 def check_image(data: bytes) -> str | None:
@@ -152,9 +166,7 @@ def _check_shape(width: int, height: int) -> None:
             f"not a portrait: {width}×{height} pixels (one side is more than {MAX_ASPECT} times the other)"
         )
     if short < MIN_SIDE:
-        raise InvalidPhoto(
-            f"the image is too small: {width}×{height} pixels (at least {MIN_SIDE} on each side)"
-        )
+        raise InvalidPhoto(f"the image is too small: {width}×{height} pixels (at least {MIN_SIDE} on each side)")
 
 
 def _upright(image: Image.Image) -> Image.Image:

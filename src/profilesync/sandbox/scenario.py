@@ -76,6 +76,7 @@ _LAST = (
     "d'Arcy", "Andersen", "Zhou", "Walker", "Moreau", "Popescu", "Abara",
 )  # fmt: skip
 # §7 encoding traps for clients: slash, space, plus, a trailing ".json", leading zeros, lower case
+_UUID_ALPHABET = string.ascii_letters + string.digits
 _TRICKY = ("S/{n}", "S {n}", "S+{n}", "S{n}.json", "00{n}", "s{n}x")
 
 
@@ -104,7 +105,7 @@ def load_scenario(source: Path | Mapping[str, Any]) -> dict[str, Any]:
 
 def random_uuid(rng: random.Random, length: int = 40) -> str:
     """A Canvas-style uuid: ``length`` letters and digits."""
-    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(length))
+    return "".join(rng.choices(_UUID_ALPHABET, k=length))
 
 
 def derived_token(seed: int, role: str) -> str:
@@ -169,7 +170,7 @@ def _generated(config: SandboxConfig, count: int, base: datetime, rng: random.Ra
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
         sis: str | None = f"S{n:06d}"
         if config.tricky_sis_ids and n % 10 == 0:
-            sis = _TRICKY[(n // 10) % len(_TRICKY)].format(n=n)
+            sis = _TRICKY[(n // 10 - 1) % len(_TRICKY)].format(n=n)
         if rng.random() < config.missing_sis_rate:
             sis = None
         login = f"{ascii_slug(first)}.{ascii_slug(last)}{n}@students.example.edu"
@@ -230,13 +231,15 @@ def _scenario_user(raw: Mapping[str, Any], user_id: int, base: datetime, rng: ra
     first, _, last = name.rpartition(" ")
     sortable = str(raw.get("sortable_name") or (f"{last}, {first}" if first else name))
     default_login = f"{ascii_slug(name) or 'user'}{user_id}@example.edu"
-    login = raw["login_id"] if "login_id" in raw else default_login
+    login = raw.get("login_id", default_login)  # an explicit null means "no login"
     roots = [int(a) for a in raw.get("root_account_ids", [DOMAIN_ROOT_ACCOUNT_ID])]
     email = raw.get("email", login if login and "@" in login else None)
     admin = raw.get("admin", False)
     perms = ALL_PERMISSIONS if admin is True else frozenset(admin or ())
     enrollments = [
-        Enrollment(e) if isinstance(e, str) else Enrollment(
+        Enrollment(e)
+        if isinstance(e, str)
+        else Enrollment(
             type=str(e["type"]),
             state=str(e.get("state", "active")),
             root_account_id=int(e.get("root_account_id", roots[0] if roots else DOMAIN_ROOT_ACCOUNT_ID)),

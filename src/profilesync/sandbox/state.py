@@ -66,6 +66,8 @@ class SandboxState:
         self.tokens: dict[str, int] = dict(population.tokens)
         self.folders: dict[int, FolderRecord] = {}
         self.file_records: dict[int, FileRecord] = {}
+        self.user_files: dict[int, list[FileRecord]] = {}  # per-user indexes: /avatars and quota stay O(own files)
+        self.user_folders: dict[int, list[FolderRecord]] = {}
         self.links: list[ObservationLink] = list(population.links)
         self.codes: dict[str, PairingCode] = {}
         self.emails: list[EmailSent] = []

@@ -59,16 +59,14 @@ def is_real_image(data: bytes, content_type: str) -> bool:
 
 
 def _children(state: SandboxState, user: UserRecord, parent_id: int | None) -> list[FolderRecord]:
-    return sorted(
-        (f for f in state.folders.values() if f.user_id == user.id and f.parent_id == parent_id and not f.deleted),
-        key=lambda f: f.id,
-    )
+    return [f for f in state.user_folders.get(user.id, []) if f.parent_id == parent_id and not f.deleted]
 
 
 def _make_folder(state: SandboxState, user: UserRecord, name: str, parent_id: int | None) -> FolderRecord:
     folder = FolderRecord(state.next_folder_id, user.id, name, parent_id, state.clock.now())
     state.next_folder_id += 1
     state.folders[folder.id] = folder
+    state.user_folders.setdefault(user.id, []).append(folder)  # ids only grow, so the list stays sorted
     return folder
 
 
@@ -91,10 +89,7 @@ def assert_path(state: SandboxState, user: UserRecord, path: str) -> FolderRecor
 
 def profile_pics_folder(state: SandboxState, user: UserRecord) -> FolderRecord:
     """The first active folder named "profile pictures" anywhere, else a new one under my files (§12.7)."""
-    named = sorted(
-        (f for f in state.folders.values() if f.user_id == user.id and f.name == PROFILE_PICTURES and not f.deleted),
-        key=lambda f: f.id,
-    )
+    named = [f for f in state.user_folders.get(user.id, []) if f.name == PROFILE_PICTURES and not f.deleted]
     if named:
         return named[0]
     return _make_folder(state, user, PROFILE_PICTURES, root_folder(state, user).id)
@@ -121,11 +116,7 @@ def quota(state: SandboxState, user: UserRecord) -> int:
 
 
 def quota_used(state: SandboxState, user: UserRecord) -> int:
-    return sum(
-        max(f.size, MIN_QUOTA_SIZE)
-        for f in state.file_records.values()
-        if f.user_id == user.id and f.state == "available"
-    )
+    return sum(max(f.size, MIN_QUOTA_SIZE) for f in state.user_files.get(user.id, []) if f.state == "available")
 
 
 # -- files
@@ -160,6 +151,7 @@ def new_file(
     )
     state.next_file_id += 1
     state.file_records[record.id] = record
+    state.user_files.setdefault(user.id, []).append(record)
     return record
 
 
@@ -181,11 +173,8 @@ def _handle_duplicates(state: SandboxState, record: FileRecord) -> None:
     """§12.5: overwrite deletes same-named siblings (the new file keeps its new id); rename suffixes it."""
     siblings = [
         f
-        for f in state.file_records.values()
-        if f.id != record.id
-        and f.user_id == record.user_id
-        and f.folder_id == record.folder_id
-        and f.state == "available"
+        for f in state.user_files.get(record.user_id, [])
+        if f.id != record.id and f.folder_id == record.folder_id and f.state == "available"
     ]
     if record.on_duplicate == "overwrite":
         for old in siblings:

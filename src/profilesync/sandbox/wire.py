@@ -84,9 +84,7 @@ class Request:
     body_error: str | None = None  # an unparseable JSON body
 
     @classmethod
-    def parse(
-        cls, method: str, target: str, headers: dict[str, str], body: bytes, client: str
-    ) -> Request:
+    def parse(cls, method: str, target: str, headers: dict[str, str], body: bytes, client: str) -> Request:
         raw_path, _, query_string = target.partition("?")
         request = cls(method, raw_path, query_string, headers, body, client)
         request.query = parse_qsl(query_string, keep_blank_values=True)

@@ -31,9 +31,7 @@ class MemoryDatabase:
 class MemoryStore:
     """:class:`~profilesync.store.base.HistoryStore` in memory; thread-safe, gone when dropped."""
 
-    def __init__(
-        self, database: MemoryDatabase | None = None, *, lock_settings: LockSettings | None = None
-    ) -> None:
+    def __init__(self, database: MemoryDatabase | None = None, *, lock_settings: LockSettings | None = None) -> None:
         self.database = database if database is not None else MemoryDatabase()
         self._lease = LeaseLock(_MemoryLockBackend(self.database), lock_settings or LockSettings())
 

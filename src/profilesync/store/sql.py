@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import URL, Connection, and_, delete, make_url, select, update
-from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from profilesync.engine.model import SyncRecord, Uploaded
 from profilesync.errors import ConfigError
@@ -53,9 +53,12 @@ class SqlStore:
     ) -> None:
         try:
             self.url = make_url(url)
+        except ArgumentError as exc:
+            raise _open_error(None, exc) from exc
+        try:
             self._engine = create_store_engine(self.url)
-        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
-            raise _open_error(url, exc) from exc
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:  # unknown backend, driver not installed
+            raise _open_error(self.url, exc) from exc
         sqlite = self.url.get_backend_name() == "sqlite"
         # SQLite has one writer at a time: queue our own threads here rather than in its busy handler.
         self._write_lock: AbstractContextManager[Any] = threading.RLock() if sqlite else nullcontext()
@@ -63,7 +66,7 @@ class SqlStore:
         self._read_lock = self._write_lock if is_sqlite_memory(self.url) else nullcontext()
         try:
             migrate(self._engine, migrations)
-        except OperationalError as exc:
+        except DBAPIError as exc:  # unreachable, refused, no such database, no permission to create tables
             self._engine.dispose()
             raise _open_error(self.url, exc) from exc
         except BaseException:
@@ -217,8 +220,7 @@ class SqlStore:
         # Fetched whole, so no connection stays checked out while the caller iterates.
         with self._read() as conn:
             found = [
-                RunEvent(r.run_id, r.key, r.user_id, r.outcome, r.reason, r.message, r.at)
-                for r in conn.execute(query)
+                RunEvent(r.run_id, r.key, r.user_id, r.outcome, r.reason, r.message, r.at) for r in conn.execute(query)
             ]
         return iter(found)
 
@@ -282,8 +284,9 @@ def _dump_counts(counts: Mapping[str, int]) -> str:
     return json.dumps({str(k): int(v) for k, v in counts.items()}, sort_keys=True)
 
 
-def _open_error(url: str | URL, exc: BaseException) -> ConfigError:
-    shown = url.render_as_string(hide_password=True) if isinstance(url, URL) else "(unparseable URL)"
+def _open_error(url: URL | None, exc: BaseException) -> ConfigError:
+    # Never echo an unparseable URL: it may hold a password SQLAlchemy could not find to hide.
+    shown = url.render_as_string(hide_password=True) if url is not None else "(unparseable URL)"
     reason = getattr(exc, "orig", None) or exc  # the driver's own words, without SQLAlchemy's boilerplate
     error = ConfigError([f"cannot open the history database {shown}: {reason}"])
     error.advice = (

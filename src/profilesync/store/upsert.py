@@ -21,18 +21,14 @@ def _batches(rows: Iterable[Row], size: int) -> Iterable[list[Row]]:
         yield batch
 
 
-def upsert(
-    conn: Connection, table: Table, rows: Iterable[Row], keys: Sequence[str], update: Sequence[str]
-) -> None:
+def upsert(conn: Connection, table: Table, rows: Iterable[Row], keys: Sequence[str], update: Sequence[str]) -> None:
     """Insert each row, or on a conflict on ``keys`` overwrite only the ``update`` columns."""
     dialect = conn.dialect.name
     for batch in _batches(rows, BATCH):
         if dialect in ("sqlite", "postgresql"):
             # Both spell it INSERT ... ON CONFLICT (keys) DO UPDATE SET col = excluded.col.
             ins = sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
-            stmt = ins.on_conflict_do_update(
-                index_elements=list(keys), set_={c: ins.excluded[c] for c in update}
-            )
+            stmt = ins.on_conflict_do_update(index_elements=list(keys), set_={c: ins.excluded[c] for c in update})
             conn.execute(stmt, batch)
         else:
             _update_then_insert(conn, table, batch, keys, update)

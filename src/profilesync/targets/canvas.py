@@ -26,6 +26,7 @@ from profilesync.errors import (
     TransientError,
 )
 from profilesync.http import (
+    BAD_TOKEN,
     Api,
     RateGate,
     Retry,
@@ -124,6 +125,7 @@ class CanvasTarget:
         self._masquerade_ok = False
         self._masquerade_failures = 0
         self._lock = threading.Lock()
+        self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
@@ -133,7 +135,7 @@ class CanvasTarget:
             params.append(("include[]", "email"))
         checked = False
         what = "listing the account's users"
-        for page in self.api.paginate(f"/api/v1/accounts/{quote(self.account_id)}/users", what=what, params=params):
+        for page in self.api.paginate(self._users_path, what=what, params=params):
             if not checked:
                 self._check_listing_fields(page[0])
                 checked = True
@@ -160,7 +162,8 @@ class CanvasTarget:
             return None
         params: list[tuple[str, Any]] = [("search_term", key), ("include[]", "avatar_url"), ("include[]", "email")]
         what = f"searching for user {key!r}"
-        for page in self.api.paginate(f"/api/v1/accounts/{quote(self.account_id)}/users", what=what, params=params):
+        for page in self.api.paginate(self._users_path, what=what, params=params):
+            self._check_listing_fields(page[0])
             for raw in page:
                 user = self._remote_user(raw)
                 if user.key == self._fold(key):
@@ -248,7 +251,8 @@ class CanvasTarget:
             # a repeated preflight only leaves an invisible pending attachment behind (§12.2)
             retry_unsafe=True,
         )
-        if response.status_code in (401, 403):
+        # A bad token is not a refused masquerade: raise_for_status below makes it fatal with token advice.
+        if response.status_code in (401, 403) and not BAD_TOKEN.search(error_message(response)):
             self._masquerade_failed(user, response)
         if response.status_code == 400 and "quota" in error_message(response).lower():
             raise QuotaError(
@@ -258,7 +262,10 @@ class CanvasTarget:
         raise_for_status(response, what)
         with self._lock:
             self._masquerade_ok = True
-        body = parse_json(response)
+        try:
+            body = parse_json(response)
+        except ValueError:  # not JSON: reported below as an answer without upload_url, not a crash
+            body = None
         if not isinstance(body, dict) or "upload_url" not in body:
             raise RemoteError(f"{what}: Canvas's answer has no upload_url")
         return body
@@ -310,7 +317,10 @@ class CanvasTarget:
             if "quota" in message.lower():
                 raise QuotaError(f"user {user.user_id}'s Canvas file quota is full ({message})")
             raise RemoteError(f"{what}: the upload host refused it ({message})", status=response.status_code)
-        body = parse_json(response) if response.content else {}
+        try:
+            body = parse_json(response) if response.content else {}
+        except ValueError:  # an HTML or XML page: only the Location header can still name the file
+            body = {}
         if isinstance(body, dict) and body.get("id") is not None:
             return str(body["id"]), body.get("uuid")
         # inst-fs may answer with only a location (§12.3): ask Canvas for the file.
@@ -368,19 +378,19 @@ class CanvasTarget:
                 "PUT", f"/api/v1/users/{user.user_id}", what=what, data={"user[avatar][token]": option["token"]}
             )
             url = body.get("avatar_url") if isinstance(body, dict) else None
-            if url and f"/images/thumbnails/{file_id}/" in urlsplit(url).path:
-                ref = avatar_ref(url)
-                assert ref is not None
-                return Uploaded(file_id=file_id, file_uuid=file_uuid or option.get("uuid"), avatar_url=url, avatar_ref=ref)
+            ref = avatar_ref(url)
+            if url and ref and f"/images/thumbnails/{file_id}/" in urlsplit(url).path:
+                uuid = file_uuid or option.get("uuid")
+                return Uploaded(file_id=file_id, file_uuid=uuid, avatar_url=url, avatar_ref=ref)
             if attempt == 0:
                 # A silent no-op (stale token, thumbnail not ready): fetch a fresh token once.
-                refreshed = self._avatar_option(user, file_id, poll=True)
+                refreshed = self._avatar_option(user, file_id, poll=poll)
                 if refreshed is None:
-                    break
+                    return None  # reassigning: our file left the options in between; the caller uploads
                 option = refreshed
         raise RemoteError(
             f"{what}: Canvas answered 200 but the avatar did not change",
-            advice="the user's avatar may be locked or avatars may need approval (enabled_pending) on this account",
+            advice="the avatar may be locked, or avatars may need approval (enabled_pending) on this account",
         )
 
     def _avatar_option(self, user: RemoteUser, file_id: str, *, poll: bool) -> dict[str, Any] | None:
@@ -391,7 +401,9 @@ class CanvasTarget:
                 self._sleep(delay)
             options = self.api.json("GET", f"/api/v1/users/{user.user_id}/avatars", what="reading avatar options")
             for option in options if isinstance(options, list) else ():
-                if option.get("type") == "attachment" and str(option.get("id")) == str(file_id) and option.get("token"):
+                if not isinstance(option, dict) or option.get("type") != "attachment" or not option.get("token"):
+                    continue
+                if str(option.get("id")) == str(file_id):
                     return dict(option)
         if not poll:
             return None

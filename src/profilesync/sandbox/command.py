@@ -1,0 +1,130 @@
+"""``profilesync sandbox``: run the Canvas emulator on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import click
+
+from profilesync.sandbox.config import AVATARS_SETTINGS, UPLOAD_MODES, SandboxConfig
+from profilesync.sandbox.emulator import Sandbox
+from profilesync.sandbox.server import request_log
+
+EPILOG = """\b
+Example:
+  profilesync sandbox --users 300 --latency-ms 50 --thumbnail-lag 0.5
+  profilesync sandbox --port 8900 --upload-port 8901 --scenario school.json --upload-mode local
+
+The admin token is derived from --seed, so a restarted sandbox on the same ports keeps working with the
+same .env. The scenario format is documented in profilesync.sandbox.scenario.
+"""
+
+
+def wait_for_interrupt(sb: Sandbox) -> None:
+    """Block until Ctrl-C (a seam for tests, which raise KeyboardInterrupt themselves)."""
+    threading.Event().wait()
+
+
+@click.command("sandbox", epilog=EPILOG)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it loopback).")
+@click.option("--port", type=int, default=0, help="Canvas host port (default: any free port).")
+@click.option("--upload-port", type=int, default=0, help="Upload host port (default: any free port).")
+@click.option("--users", type=click.IntRange(min=0), default=50, show_default=True, help="Users to generate.")
+@click.option(
+    "--scenario",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON file of users and settings (instead of --users).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for generated users and the token.")
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Delay added to every request.")
+@click.option("--upload-mode", type=click.Choice(UPLOAD_MODES), default="instfs", show_default=True)
+@click.option(
+    "--thumbnail-lag", type=click.FloatRange(min=0), default=0.0, help="Seconds before an upload is an avatar option."
+)
+@click.option("--throttle/--no-throttle", default=True, show_default=True, help="Refuse requests over the hwm.")
+@click.option("--hwm", type=float, default=600.0, show_default=True, help="Throttle high-water mark.")
+@click.option("--throttle-status", type=click.Choice(["403", "429"]), default="403", show_default=True)
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of requests answering 5xx.")
+@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of connections dropped.")
+@click.option("--avatars-setting", type=click.Choice(AVATARS_SETTINGS), default="enabled", show_default=True)
+@click.option("--no-avatars-service", is_flag=True, help="Turn the avatars service off (avatar_url disappears).")
+@click.option("--auth-errors-403", is_flag=True, help="Permission errors answer 403 (api_auth_error_updates).")
+@click.option("--cdn-host", help="Serve the no-avatar picture URL from this host.")
+@click.option("--tricky-sis-ids", is_flag=True, help="Give some users SIS ids with '/', ' ', '+', '.json'.")
+@click.option("--log-requests", is_flag=True, help="Print every request as it is served.")
+def sandbox(
+    host: str,
+    port: int,
+    upload_port: int,
+    users: int,
+    scenario: Path | None,
+    seed: int,
+    latency_ms: float,
+    upload_mode: str,
+    thumbnail_lag: float,
+    throttle: bool,
+    hwm: float,
+    throttle_status: str,
+    error_rate: float,
+    drop_rate: float,
+    avatars_setting: str,
+    no_avatars_service: bool,
+    auth_errors_403: bool,
+    cdn_host: str | None,
+    tricky_sis_ids: bool,
+    log_requests: bool,
+) -> None:
+    """Run a local Canvas emulator (API host + separate upload host) for trying profilesync safely."""
+    config = SandboxConfig(
+        host=host,
+        port=port,
+        upload_port=upload_port,
+        users=users,
+        scenario=scenario,
+        seed=seed,
+        latency_ms=latency_ms,
+        upload_mode=upload_mode,  # type: ignore[arg-type]  # click.Choice already checked it
+        thumbnail_lag_s=thumbnail_lag,
+        throttle=throttle,
+        hwm=hwm,
+        maximum=max(800.0, hwm),
+        throttle_status=int(throttle_status),  # type: ignore[arg-type]
+        error_rate=error_rate,
+        drop_rate=drop_rate,
+        avatars_setting=avatars_setting,  # type: ignore[arg-type]
+        avatars_service_enabled=not no_avatars_service,
+        api_auth_error_updates=auth_errors_403,
+        cdn_host=cdn_host,
+        tricky_sis_ids=tricky_sis_ids,
+    )
+    problems = config.problems()
+    if problems:
+        raise click.UsageError("; ".join(problems))
+    if log_requests:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        request_log.addHandler(handler)
+        request_log.setLevel(logging.DEBUG)
+        request_log.propagate = False
+    try:
+        sb = Sandbox(config)
+        sb.start()
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot start the sandbox: {exc}") from exc
+    listed = len(sb.state.sorted_users(1))
+    click.echo(f"Canvas sandbox running with {listed} users.")
+    click.echo(f"  Canvas URL:          {sb.base_url}")
+    click.echo(f"  Upload URL:          {sb.upload_base_url}  (a separate host: it must never see the token)")
+    click.echo(f"  Admin token:         {sb.admin_token}")
+    click.echo(f"  No-masquerade token: {sb.no_masquerade_token}")
+    click.echo("\nPaste into .env:\n")
+    click.echo(sb.env_snippet())
+    click.echo("Open the Canvas URL in a browser to see the users' avatars. Press Ctrl-C to stop.")
+    try:
+        wait_for_interrupt(sb)
+    except KeyboardInterrupt:
+        click.echo("\nStopping the sandbox.")
+    finally:
+        sb.stop()

@@ -1,0 +1,114 @@
+"""``Sandbox``: one emulated Canvas (API host + separate upload host) on loopback, started and stopped as a unit."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+from profilesync.sandbox import canvas_routes, observers, pages, uploads
+from profilesync.sandbox.canvas_app import CanvasApp
+from profilesync.sandbox.config import SandboxConfig
+from profilesync.sandbox.faults import Faults
+from profilesync.sandbox.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
+from profilesync.sandbox.server import EmulatorServer, Pipeline
+from profilesync.sandbox.state import SandboxState
+from profilesync.sandbox.throttle import Throttle
+
+
+class Sandbox:
+    """A running Canvas emulator.
+
+    >>> with Sandbox(SandboxConfig(users=300)) as sb:      # doctest: +SKIP
+    ...     requests.get(f"{sb.base_url}/api/v1/users/self", headers={"Authorization": f"Bearer {sb.admin_token}"})
+    """
+
+    def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
+        config = config or SandboxConfig()
+        if overrides:
+            config = replace(config, **overrides)
+        scenario = load_scenario(config.scenario) if config.scenario is not None else None
+        if scenario is not None and scenario.get("settings"):
+            config = config.with_settings(scenario["settings"])
+        problems = config.problems()
+        if problems:
+            raise ValueError("invalid sandbox config: " + "; ".join(problems))
+        self.config = config
+        population = build_population(config, scenario)
+        self.state = SandboxState(config, population)
+        self.faults = Faults(config)
+        self.throttle = Throttle(config)
+        by_user = {user_id: token for token, user_id in population.tokens.items()}
+        self.admin_token = by_user[ADMIN_USER_ID]
+        self.no_masquerade_token = by_user[HELPDESK_USER_ID]  # every admin right except "Become other users"
+        routes = canvas_routes.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES
+        canvas = Pipeline(
+            CanvasApp(self.state, routes),
+            faults=self.faults,
+            throttle=self.throttle,
+            latency_ms=config.latency_ms,
+            cost=config.cost_for,
+            record=self.state.record_request,
+        )
+        upload = Pipeline(
+            uploads.UploadApp(self.state),
+            faults=self.faults,
+            throttle=None,
+            latency_ms=config.latency_ms,
+            cost=config.cost_for,
+            record=self.state.record_request,
+        )
+        self._canvas = EmulatorServer(canvas, config.host, config.port)
+        self._upload = EmulatorServer(upload, config.host, config.upload_port)
+        self._running = False
+
+    def start(self) -> Sandbox:
+        """Bind both hosts and serve them on background threads."""
+        if self._running:
+            return self
+        self._canvas.start()
+        try:
+            self._upload.start()
+        except OSError:
+            self._canvas.stop()
+            raise
+        with self.state.lock:
+            self.state.canvas_base_url = self._canvas.base_url
+            self.state.upload_base_url = self._upload.base_url
+        self._running = True
+        self.state.seed_avatars()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection."""
+        if not self._running:
+            return
+        self._upload.stop()
+        self._canvas.stop()
+        self._running = False
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The Canvas host, e.g. ``http://127.0.0.1:54321``."""
+        return self._canvas.base_url
+
+    @property
+    def upload_base_url(self) -> str:
+        """The separate upload host (another port): the token must never go there."""
+        return self._upload.base_url
+
+    def token_for(self, user_id: int) -> str:
+        """A fresh API token that authenticates as ``user_id`` (e.g. a student's own token)."""
+        return self.state.add_token(user_id)
+
+    def env_snippet(self) -> str:
+        """Lines for a ``.env`` file that point profilesync at this sandbox."""
+        return f"CANVAS_BASE_URL={self.base_url}\nCANVAS_API_TOKEN={self.admin_token}\n"

@@ -1,0 +1,284 @@
+"""The HTTP plumbing both emulated hosts share, and the per-request pipeline around an app.
+
+Pipeline, in the order real infrastructure would apply it: outage (the load balancer answers 503) →
+scripted/random drop before the app → throttle reservation (§4; token requests on the Canvas host only)
+→ injected latency (slept while the reservation is held, like server time) → scripted/random error →
+the app → throttle settlement and headers → scripted/random drop after the app → answer.
+
+``ThreadingHTTPServer`` with HTTP/1.1 keep-alive: clients reuse connections, so every answer carries an
+exact Content-Length. The Guru emulator, when it comes, is another ``App`` served by this same class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+
+from profilesync.sandbox.errors import throttled_response
+from profilesync.sandbox.faults import Faults
+from profilesync.sandbox.records import RequestRecord
+from profilesync.sandbox.throttle import Throttle, ruby_float
+from profilesync.sandbox.wire import Request, Response, text_response
+
+log = logging.getLogger("profilesync.sandbox")
+request_log = logging.getLogger("profilesync.sandbox.requests")  # one DEBUG line per request
+
+_OUTAGE_PAGE = "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>\n"
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """Which route a request hit: its key (``"GET /api/v1/users/:id"``) and decoded path arguments."""
+
+    key: str
+    args: dict[str, str]
+    handler: Any
+    needs_user: bool = True
+
+
+class App(Protocol):
+    """One emulated host's behaviour."""
+
+    host_name: str  # "canvas" or "upload": the name in the request log and in fault rules
+
+    def match(self, request: Request) -> RouteMatch | None: ...
+
+    def token(self, request: Request) -> str | None:
+        """The token that names the throttle bucket (None: not throttled, no rate headers)."""
+        ...
+
+    def handle(self, request: Request, match: RouteMatch | None) -> Response:
+        """A fully rendered answer."""
+        ...
+
+    def fault_response(self, request: Request, status: int, body: Any) -> Response: ...
+
+
+class Pipeline:
+    """Faults, throttle and latency around an app, plus the request log."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        faults: Faults,
+        throttle: Throttle | None,
+        latency_ms: float,
+        cost: Any,
+        record: Any,
+    ) -> None:
+        self.app = app
+        self.faults = faults
+        self.throttle = throttle
+        self.latency_s = latency_ms / 1000.0
+        self.cost = cost  # route key → cost
+        self.record = record  # RequestRecord → None
+
+    def run(self, request: Request) -> Response | None:
+        """The answer, or None when the connection must be dropped without one."""
+        started = time.time()
+        match = self.app.match(request)
+        route = match.key if match else None
+        host = self.app.host_name
+        response = self._run(request, match, host)
+        self.record(
+            RequestRecord(
+                method=request.method,
+                host=host,
+                path=request.raw_path,
+                query=request.query_string,
+                status=response.status if response else 0,
+                had_authorization=request.header("authorization") is not None,
+                as_user_id=request.params.get("as_user_id"),
+                timestamp=started,
+                route=route,
+                dropped=response is None,
+            )
+        )
+        return response
+
+    def _run(self, request: Request, match: RouteMatch | None, host: str) -> Response | None:
+        method, path = request.method, request.raw_path
+        if self.faults.in_outage():
+            self._sleep()
+            return text_response(503, _OUTAGE_PAGE, "text/html; charset=utf-8")
+        drop_after = self.faults.config.drop_after
+        if self.faults.take("drop", host, method, path) or (not drop_after and self.faults.random_drop()):
+            self._sleep()
+            return None
+        token = self.app.token(request)
+        key = Throttle.key_for(token) if (token and self.throttle) else None
+        if key and self.throttle and not self.throttle.reserve(key):
+            remaining = self.throttle.settle(key, 0.0)  # refused requests cost nothing but the refund (§4.2)
+            self._sleep()
+            response = throttled_response(self.faults.config.throttle_status)
+            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
+            return response
+        try:
+            self._sleep()
+            rule = self.faults.take("fail", host, method, path)
+            status = rule.status if rule else self.faults.random_error()
+            if status is not None:
+                response = self.app.fault_response(request, status, rule.body if rule else None)
+            else:
+                response = self.app.handle(request, match)
+        finally:
+            if key and self.throttle:
+                cost = self.cost(match.key if match else None)
+                remaining = self.throttle.settle(key, cost)
+        if key:
+            response.headers.append(("X-Request-Cost", ruby_float(cost)))
+            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
+        if self.faults.take("drop", host, method, path, after=True) or (drop_after and self.faults.random_drop()):
+            return None
+        return response
+
+    def _sleep(self) -> None:
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server: _Server
+    timeout = 120  # idle keep-alive connections give up eventually
+    disable_nagle_algorithm = True  # headers and body go out in two writes: without this, +40 ms per request
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.send_error(400)
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        request = Request.parse(self.command, self.path, headers, body, self.client_address[0])
+        try:
+            response = self.server.pipeline.run(request)
+        except Exception:  # the emulator must never hang a client: answer 500 and say why in the log
+            log.exception("sandbox %s failed on %s %s", self.server.pipeline.app.host_name, self.command, self.path)
+            response = text_response(500, "sandbox internal error\n")
+        if response is None:
+            self._drop()
+            return
+        request_log.debug(
+            "%s %s %s -> %s", self.server.pipeline.app.host_name, self.command, self.path, response.status
+        )
+        self.send_response(response.status)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        if response.close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _drop(self) -> None:
+        """Close the connection with no answer at all (the client sees a reset / remote disconnect)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _serve logs each request once, at DEBUG on profilesync.sandbox.requests
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256  # concurrency tests open many connections at once
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_all(self) -> None:
+        with self.connections_lock:
+            open_now = list(self.connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+
+class EmulatorServer:
+    """One emulated host on its own port and thread."""
+
+    def __init__(self, pipeline: Pipeline, host: str, port: int) -> None:
+        self.pipeline = pipeline
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._bound_port: int | None = None  # kept after stop(), so URLs stay printable
+
+    def start(self) -> None:
+        self._server = _Server(self._address, self.pipeline)
+        self._bound_port = int(self._server.server_address[1])
+        name = f"sandbox-{self.pipeline.app.host_name}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.close_all()  # wake idle keep-alive threads so they end
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    @property
+    def port(self) -> int:
+        if self._bound_port is None:
+            raise RuntimeError("the server was never started")
+        return self._bound_port
+
+    @property
+    def host(self) -> str:
+        return self._address[0]
+
+    @property
+    def base_url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,111 @@
+"""Injected latency and faults: random errors and drops, scripted failures, outages."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from profilesync.sandbox import Sandbox
+
+from .conftest import MakeSandbox
+from .helpers import api, student
+
+
+def test_latency_is_added_to_every_request(make_sandbox: MakeSandbox) -> None:
+    """latency_ms delays answers on the Canvas host and on the upload host."""
+    sb = make_sandbox(latency_ms=150)
+    started = time.monotonic()
+    api(sb).get(f"{sb.base_url}/api/v1/users/self")
+    requests.post(f"{sb.upload_base_url}/files")
+    assert time.monotonic() - started >= 0.3
+
+
+def test_error_rate_answers_5xx_with_a_canvas_body(make_sandbox: MakeSandbox) -> None:
+    """error_rate=1: every request is a 500/502/503 carrying Canvas's error JSON."""
+    sb = make_sandbox(error_rate=1.0)
+    responses = [api(sb).get(f"{sb.base_url}/api/v1/users/self") for _ in range(5)]
+    assert all(r.status_code in (500, 502, 503) for r in responses)
+    assert responses[0].json()["errors"][0]["message"] == "An error occurred."
+
+
+def test_error_rate_is_a_share(make_sandbox: MakeSandbox) -> None:
+    """error_rate=0.3 fails roughly a third of requests, reproducibly for a fault_seed."""
+    sb = make_sandbox(error_rate=0.3, fault_seed=7, throttle=False)
+    admin = api(sb)
+    failed = sum(admin.get(f"{sb.base_url}/api/v1/users/self").status_code >= 500 for _ in range(100))
+    assert 15 <= failed <= 45
+
+
+def test_drop_rate_closes_connections_without_an_answer(make_sandbox: MakeSandbox) -> None:
+    """drop_rate=1: the client sees a connection error, and the log marks the request dropped."""
+    sb = make_sandbox(drop_rate=1.0)
+    with pytest.raises(requests.ConnectionError):
+        api(sb).get(f"{sb.base_url}/api/v1/users/self")
+    assert sb.state.requests()[0].dropped and sb.state.requests()[0].status == 0
+
+
+def test_outage_answers_503_then_recovers(sb: Sandbox, admin: requests.Session) -> None:
+    """faults.outage(s): every request on both hosts answers 503 for that long."""
+    sb.faults.outage(0.3)
+    assert admin.get(f"{sb.base_url}/api/v1/users/self").status_code == 503
+    assert requests.post(f"{sb.upload_base_url}/files").status_code == 503
+    time.sleep(0.35)
+    assert admin.get(f"{sb.base_url}/api/v1/users/self").status_code == 200
+
+
+def test_fail_next_matches_method_and_path(sb: Sandbox, admin: requests.Session) -> None:
+    """fail_next hits only matching requests, count times, with the given status and body."""
+    sb.faults.fail_next("GET", r"/avatars$", 502, count=2, body={"errors": "bad gateway"})
+    user = student(sb)
+    assert admin.get(f"{sb.base_url}/api/v1/users/self").status_code == 200
+    first = admin.get(f"{sb.base_url}/api/v1/users/{user.id}/avatars")
+    second = admin.get(f"{sb.base_url}/api/v1/users/{user.id}/avatars")
+    third = admin.get(f"{sb.base_url}/api/v1/users/{user.id}/avatars")
+    assert (first.status_code, second.status_code, third.status_code) == (502, 502, 200)
+    assert first.json() == {"errors": "bad gateway"}
+
+
+def test_drop_next_before_changes_nothing(sb: Sandbox, admin: requests.Session) -> None:
+    """A drop before the handler: the request never took effect."""
+    user = student(sb)
+    sb.faults.drop_next("PUT", r"^/api/v1/users/\d+$")
+    with pytest.raises(requests.ConnectionError):
+        admin.put(f"{sb.base_url}/api/v1/users/{user.id}", data={"user[avatar][url]": "https://x.instructure.com/a"})
+    assert sb.state.user(user.id).avatar_url is None
+
+
+def test_drop_next_after_applies_the_change_but_loses_the_answer(sb: Sandbox, admin: requests.Session) -> None:
+    """A drop after the handler: the change happened, the client never heard."""
+    user = student(sb)
+    sb.faults.drop_next("PUT", r"^/api/v1/users/\d+$", after=True)
+    url = "https://x.instructure.com/a.png"
+    with pytest.raises(requests.ConnectionError):
+        admin.put(f"{sb.base_url}/api/v1/users/{user.id}", data={"user[avatar][url]": url})
+    assert sb.state.user(user.id).avatar_url == url
+
+
+def test_faults_can_target_the_upload_host_only(sb: Sandbox, admin: requests.Session) -> None:
+    """host="upload" leaves the Canvas host alone."""
+    sb.faults.fail_next(None, ".*", 500, host="upload")
+    assert admin.get(f"{sb.base_url}/api/v1/users/self").status_code == 200
+    assert requests.post(f"{sb.upload_base_url}/files").status_code == 500
+
+
+def test_request_log_and_counts(sb: Sandbox, admin: requests.Session) -> None:
+    """The log records host, path, status, Authorization presence and as_user_id; counts are per route."""
+    user = student(sb)
+    admin.get(f"{sb.base_url}/api/v1/users/self", params={"as_user_id": user.id})
+    admin.get(f"{sb.base_url}/api/v1/users/{user.id}")
+    record = sb.state.requests("canvas")[0]
+    assert (record.method, record.path, record.status, record.had_authorization) == (
+        "GET",
+        "/api/v1/users/self",
+        200,
+        True,
+    )
+    assert record.as_user_id == str(user.id)
+    assert sb.state.counts()["GET /api/v1/users/:id"] == 2
+    sb.state.reset_counts()
+    assert sb.state.requests() == []
