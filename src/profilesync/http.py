@@ -333,7 +333,7 @@ class Api:
                 if time.monotonic() - throttled_since > self.retry.max_throttle_wait_s:
                     raise TransientError(f"{what}: {self.name} kept throttling for too long")
                 pause = self.gate.throttle(remaining_of(response))
-                log.info("%s throttled the request; pausing %.1fs", self.name, pause)
+                log.debug("%s throttled the request; pausing %.1fs", self.name, pause)
                 continue
             self.gate.observe(remaining_of(response))
             if response.status_code >= 500 and safe and attempt < self.retry.attempts:

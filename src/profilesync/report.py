@@ -140,7 +140,7 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_width: int = 60) -> str:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_width: int = 100) -> str:
     """A plain aligned text table (no dependency; cron mails and terminals both read it)."""
 
     def cell(value: Any) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ APPROVED_STATES = frozenset({"approved", "locked", "re_reported"})  # avatar_app
 _ADMINISH = frozenset({"manage_students", "read_sis", "view_user_logins"})
 
 
+@lru_cache(maxsize=65536)  # listings render the same created_at values page after page
 def timestamp(value: datetime | None, offset_minutes: int) -> str | None:
     """ISO-8601 in the caller's zone, with an offset rather than Z (§1.4)."""
     if value is None:

@@ -125,6 +125,7 @@ class CanvasTarget:
         self._masquerade_ok = False
         self._masquerade_failures = 0
         self._lock = threading.Lock()
+        self._thumbnail_lag = ThumbnailLag()
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
 
     # -- listing and lookup --------------------------------------------------------------------------
@@ -234,7 +235,7 @@ class CanvasTarget:
         raise AssertionError("unreachable")
 
     def _preflight(self, user: RemoteUser, size: int) -> dict[str, Any]:
-        """:calls: ``POST /api/v1/users/self/files?as_user_id=<id>`` — admins can only upload by masquerading (§12.1)."""
+        """:calls: ``POST /api/v1/users/self/files?as_user_id=<id>`` — admins upload only by masquerading (§12.1)."""
         what = f"preparing the upload for user {user.user_id}"
         response = self.api.request(
             "POST",
@@ -394,20 +395,54 @@ class CanvasTarget:
         )
 
     def _avatar_option(self, user: RemoteUser, file_id: str, *, poll: bool) -> dict[str, Any] | None:
-        """:calls: ``GET /api/v1/users/:id/avatars`` — polled while the new file's thumbnail is generated."""
-        delays = THUMBNAIL_POLL_DELAYS_S if poll else (0.0,)
-        for delay in delays:
+        """:calls: ``GET /api/v1/users/:id/avatars`` — polled while the new file's thumbnail is generated.
+
+        The first look waits for the lag learned from earlier uploads, so it usually finds the file and
+        costs one request instead of several.
+        """
+        delays = (self._thumbnail_lag.estimate, *THUMBNAIL_POLL_DELAYS_S[1:]) if poll else (0.0,)
+        started = time.monotonic()
+        for tries, delay in enumerate(delays, start=1):
             if delay:
                 self._sleep(delay)
-            options = self.api.json("GET", f"/api/v1/users/{user.user_id}/avatars", what="reading avatar options")
-            for option in options if isinstance(options, list) else ():
-                if not isinstance(option, dict) or option.get("type") != "attachment" or not option.get("token"):
-                    continue
-                if str(option.get("id")) == str(file_id):
-                    return dict(option)
+            option = self._find_option(user, file_id)
+            if option is not None:
+                if poll:
+                    self._thumbnail_lag.observe(time.monotonic() - started, first_try=tries == 1)
+                return option
         if not poll:
             return None
         raise TransientError(
             f"the photo of user {user.user_id} was uploaded but never appeared among the avatar options",
             advice="Canvas may be slow generating thumbnails; the next run will finish it",
         )
+
+    def _find_option(self, user: RemoteUser, file_id: str) -> dict[str, Any] | None:
+        options = self.api.json("GET", f"/api/v1/users/{user.user_id}/avatars", what="reading avatar options")
+        for option in options if isinstance(options, list) else ():
+            if not isinstance(option, dict) or option.get("type") != "attachment" or not option.get("token"):
+                continue
+            if str(option.get("id")) == str(file_id):
+                return dict(option)
+        return None
+
+
+class ThumbnailLag:
+    """A running estimate of how long new uploads take to appear among the avatar options (§10).
+
+    Found after polling: wait a little longer than that next time. Found at the first look: creep the
+    wait down again, since the first look cannot tell how much of the wait was needed.
+    """
+
+    MAX_S = 5.0
+
+    def __init__(self) -> None:
+        self.estimate = 0.0
+        self._lock = threading.Lock()
+
+    def observe(self, seconds: float, *, first_try: bool) -> None:
+        with self._lock:
+            if first_try:
+                self.estimate *= 0.9
+            else:
+                self.estimate = min(self.MAX_S, max(self.estimate, seconds) * 1.2)
