@@ -10,7 +10,7 @@ import requests
 from profilesync.sandbox import Sandbox
 
 from .conftest import MakeSandbox
-from .helpers import api, student
+from .helpers import api, jpeg, preflight, send_bytes, student
 
 UNAUTHORIZED = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
 
@@ -121,10 +121,11 @@ def test_unknown_api_route_is_a_json_404(sb: Sandbox, admin: requests.Session) -
 
 
 def test_tokenless_get_without_accept_json_gets_while1_prefix(make_sandbox: MakeSandbox) -> None:
-    """A GET with no token and no Accept: application/json has its JSON prefixed with while(1);."""
-    sb = make_sandbox()
-    response = requests.get(f"{sb.base_url}/api/v1/users/self")
-    assert response.text.startswith("while(1);{")
+    """Following the confirm redirect with no token and no Accept: application/json: while(1); before the JSON."""
+    sb = make_sandbox(upload_mode="local")
+    sent = send_bytes(preflight(sb, api(sb), student(sb).id).json(), jpeg())
+    response = requests.get(sent.headers["Location"])
+    assert response.status_code == 200 and response.text.startswith('while(1);{"id":')
 
 
 def test_accept_json_or_a_token_avoids_the_prefix(sb: Sandbox) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from pathlib import Path
 
@@ -23,7 +24,13 @@ same .env. The scenario format is documented in profilesync.sandbox.scenario.
 
 
 def wait_for_interrupt(sb: Sandbox) -> None:
-    """Block until Ctrl-C (a seam for tests, which raise KeyboardInterrupt themselves)."""
+    """Block until Ctrl-C or SIGTERM (a seam for tests, which raise KeyboardInterrupt themselves)."""
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # a service manager's stop is handled like Ctrl-C
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_term)
     threading.Event().wait()
 
 
