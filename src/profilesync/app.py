@@ -30,7 +30,7 @@ from profilesync.engine.model import (
 )
 from profilesync.engine.planner import plan as make_plan
 from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, SafetyValveError
-from profilesync.photos import InvalidPhoto, normalise, scan_photos
+from profilesync.photos import InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
 from profilesync.targets.base import AvatarTarget
@@ -175,10 +175,7 @@ def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
 
     def read(photo: Photo) -> tuple[bytes, str]:
         try:
-            data = photo.path.read_bytes()
-        except OSError as exc:
-            raise InvalidImage(f"cannot read {photo.path.name}: {exc.strerror}") from None
-        try:
+            data = read_photo(photo.path)
             return normalise(data, size=size), hashlib.sha256(data).hexdigest()
         except InvalidPhoto as exc:
             raise InvalidImage(str(exc)) from None

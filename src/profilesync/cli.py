@@ -75,9 +75,7 @@ class CliGroup(click.Group):
 )
 @click.option("-v", "--verbose", count=True, help="More detail (-vv: HTTP debugging, secrets masked).")
 @click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only (for cron).")
-@click.option(
-    "--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also log to this rotating file."
-)
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also log to this rotating file.")
 @click.option("--allow-insecure-http", is_flag=True, help="Allow an http:// base URL to a non-loopback host.")
 @click.pass_context
 def cli(
@@ -114,17 +112,13 @@ TARGET = click.option(
     show_default=True,
     help="Where the avatars go.",
 )
-USER = click.option(
-    "--user", "user", metavar="KEY", help="Only this user (their SIS ID, or the match field)."
-)
+USER = click.option("--user", "user", metavar="KEY", help="Only this user (their SIS ID, or the match field).")
 
 
 @avatars.command("plan")
 @TARGET
 @USER
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @click.option(
     "--html",
     "html_file",
@@ -150,12 +144,8 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
 @TARGET
 @USER
 @click.option("--dry-run", is_flag=True, help="Print the plan instead of applying it.")
-@click.option(
-    "--workers", type=click.IntRange(1, 64), help="Users in flight at once (default: adaptive, up to 16)."
-)
-@click.option(
-    "--max-uploads", type=click.IntRange(0), help="Stop (exit 4) if the plan has more uploads than this."
-)
+@click.option("--workers", type=click.IntRange(1, 64), help="Users in flight at once (default: adaptive, up to 16).")
+@click.option("--max-uploads", type=click.IntRange(0), help="Stop (exit 4) if the plan has more uploads than this.")
 @click.option("--force", is_flag=True, help="Go ahead even when the plan is unusually large.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context

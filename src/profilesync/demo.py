@@ -22,9 +22,7 @@ PHOTO_SHARE = 0.9  # the rest of the users have no photo, as in any real SIS exp
 
 
 @click.command()
-@click.option(
-    "--users", type=click.IntRange(1, 100_000), default=200, show_default=True, help="Users in the sandbox."
-)
+@click.option("--users", type=click.IntRange(1, 100_000), default=200, show_default=True, help="Users in the sandbox.")
 @click.option(
     "--latency-ms",
     type=click.FloatRange(0),
@@ -52,18 +50,14 @@ def run_demo(workdir: Path, *, users: int, latency_ms: float) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config = SandboxConfig(users=users, latency_ms=latency_ms, thumbnail_lag_s=0.2, missing_sis_rate=0.02)
     with Sandbox(config) as sandbox:
-        echo(
-            f"Sandbox Canvas with {users} users at {sandbox.base_url} (uploads go to {sandbox.upload_base_url})"
-        )
+        echo(f"Sandbox Canvas with {users} users at {sandbox.base_url} (uploads go to {sandbox.upload_base_url})")
         photos = workdir / "photos"
         keys = [u.sis_user_id for u in sandbox.state.users() if u.sis_user_id]
         with_photo = keys[: int(len(keys) * PHOTO_SHARE)]
         write_sample_photos(photos, with_photo)
         (photos / "NOBODY-0000.jpg").write_bytes((photos / f"{with_photo[0]}.jpg").read_bytes())
         (photos / f"{keys[-1]}.jpg").write_text("this is not a photo")
-        echo(
-            f"Wrote {len(with_photo) + 2} sample photos to {photos} (one matches nobody, one is not an image)"
-        )
+        echo(f"Wrote {len(with_photo) + 2} sample photos to {photos} (one matches nobody, one is not an image)")
 
         settings = Settings(
             canvas_base_url=sandbox.base_url,
@@ -82,9 +76,7 @@ def run_demo(workdir: Path, *, users: int, latency_ms: float) -> None:
         echo("\n$ profilesync avatars sync")
         first, seconds = _timed_sync(settings, request)
         echo(report.render_sync(first, "table") + f"  [{seconds:.1f} s]")
-        shown = sum(
-            1 for u in sandbox.state.users() if u.avatar_url and "/images/thumbnails/" in u.avatar_url
-        )
+        shown = sum(1 for u in sandbox.state.users() if u.avatar_url and "/images/thumbnails/" in u.avatar_url)
         echo(f"Checked in the sandbox: {shown} users now show an uploaded photo as their avatar")
 
         echo("\n$ profilesync avatars sync   # again: nothing changed, so nothing is uploaded")

@@ -86,9 +86,7 @@ def sync_document(report: SyncReport) -> dict[str, Any]:
     return {
         "target": report.target_id,
         "counts": report.counts,
-        "failures": [
-            {"key": r.planned.key, "reason": r.reason, "message": r.message} for r in report.failures()
-        ],
+        "failures": [{"key": r.planned.key, "reason": r.reason, "message": r.message} for r in report.failures()],
         "requests": {"api": report.requests, "uploads": report.uploads},
         "exit_code": int(report.exit_code),
     }

@@ -200,14 +200,10 @@ keys = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, max_
 
 
 @given(
-    entries=st.dictionaries(
-        keys, st.tuples(st.sampled_from(["aaa", "bbb"]), st.integers(0, 29)), max_size=30
-    ),
+    entries=st.dictionaries(keys, st.tuples(st.sampled_from(["aaa", "bbb"]), st.integers(0, 29)), max_size=30),
     policy=st.sampled_from(list(Policy)),
 )
-def test_second_run_with_no_change_plans_no_upload(
-    entries: dict[str, tuple[str, int]], policy: Policy
-) -> None:
+def test_second_run_with_no_change_plans_no_upload(entries: dict[str, tuple[str, int]], policy: Policy) -> None:
     """After a verified sync of every user, an unchanged world plans no upload and no reassign."""
     users, recs, ps = [], {}, []
     for index, (key, (sha, age)) in enumerate(sorted(entries.items())):

@@ -104,9 +104,7 @@ def _apply(planned: PlannedAction, ctx: Execution) -> Result:
         return _failed(planned, ctx, exc.kind, str(exc))
 
 
-def _succeeded(
-    planned: PlannedAction, ctx: Execution, uploaded: Uploaded, sha256: str, outcome: Outcome
-) -> Result:
+def _succeeded(planned: PlannedAction, ctx: Execution, uploaded: Uploaded, sha256: str, outcome: Outcome) -> Result:
     assert planned.user is not None and planned.key is not None
     at = ctx.clock()
     ctx.store.record_success(ctx.target.target_id, planned.key, planned.user.user_id, sha256, uploaded, at)

@@ -71,9 +71,7 @@ def decide(
         return PlannedAction(key, user, Action.SKIP, Reason.INACTIVE)
     if key in photos.ambiguous:
         names = ", ".join(p.name for p in photos.ambiguous[key])
-        return PlannedAction(
-            key, user, Action.ERROR, Reason.AMBIGUOUS_PHOTO, message=f"several photos: {names}"
-        )
+        return PlannedAction(key, user, Action.ERROR, Reason.AMBIGUOUS_PHOTO, message=f"several photos: {names}")
     photo = photos.photos.get(key)
     if photo is None:
         return PlannedAction(key, user, Action.SKIP, Reason.NO_PHOTO)
