@@ -176,3 +176,18 @@ def test_demo_runs_end_to_end() -> None:
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("demo: the first sync set ") and "the second set none" in last
     assert USERS  # the module constant is shared with the harness
+
+
+def test_changed_users_cost_three_api_requests_each(world: World) -> None:
+    """Each changed user costs 3 Canvas requests (preflight, avatar options, PUT) plus one upload."""
+    world.cli("avatars", "sync")
+    changed = sorted(expected_keys(world))[:10]
+    for key in changed:
+        world.write_photo(key, variant=3)
+    world.sandbox.state.reset_counts()
+    world.json("avatars", "sync")
+    counts = world.sandbox.state.counts("canvas")
+    listing = counts["GET /api/v1/accounts/:account_id/users"]
+    assert listing <= math.ceil(len(world.sandbox.state.users()) / 100) + 1
+    assert world.api_requests() - listing == 3 * len(changed)
+    assert world.upload_requests() == len(changed)

@@ -169,3 +169,13 @@ def test_keep_alive_connections_are_reused(sb: Sandbox) -> None:
         assert response.status == 200 and response.read()
         assert response.version == 11 and not response.will_close
     conn.close()
+
+
+def test_profile_fills_login_id_for_the_user_themself(sb: Sandbox) -> None:
+    """GET /users/self/profile as a student shows login_id, which user JSON would hide from them."""
+    user = student(sb)
+    session = api(sb, sb.token_for(user.id))
+    assert "login_id" not in session.get(f"{sb.base_url}/api/v1/users/self").json()
+    profile = session.get(f"{sb.base_url}/api/v1/users/self/profile").json()
+    assert profile["login_id"] == user.login_id and profile["primary_email"] == user.email
+    assert profile["avatar_url"].endswith("/images/messages/avatar-50.png")

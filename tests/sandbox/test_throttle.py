@@ -21,7 +21,7 @@ def self_url(sb: Sandbox) -> str:
 def test_token_responses_carry_cost_and_remaining(sb: Sandbox, admin: requests.Session) -> None:
     """Every token request gets X-Request-Cost and X-Rate-Limit-Remaining, both floats with a '.'."""
     response = admin.get(self_url(sb))
-    assert response.headers["X-Request-Cost"] == "1.0"
+    assert response.headers["X-Request-Cost"] == "0.05"
     remaining = response.headers["X-Rate-Limit-Remaining"]
     assert "." in remaining and 598.0 < float(remaining) < 600.0
 

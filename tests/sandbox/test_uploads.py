@@ -244,3 +244,12 @@ def test_thumbnail_and_placeholder_images_are_served(sb: Sandbox, admin: request
     assert thumb.status_code == 200 and thumb.content == data and thumb.headers["Content-Type"] == "image/jpeg"
     placeholder = requests.get(f"{sb.base_url}/images/messages/avatar-50.png")
     assert placeholder.content.startswith(b"\x89PNG")
+
+
+def test_unconfirmed_uploads_are_invisible_in_state_files(make_sandbox: MakeSandbox) -> None:
+    """A pending (unconfirmed) local upload is not among the user's files unless asked for."""
+    sb = make_sandbox(upload_mode="local")
+    user = student(sb)
+    send_bytes(preflight(sb, api(sb), user.id).json(), jpeg())
+    assert sb.state.files(user.id) == []
+    assert [f.state for f in sb.state.files(user.id, include_pending=True)] == ["pending"]

@@ -199,10 +199,10 @@ class TestRunLock:
         run_threads(8, contend)
         assert len(winners) == 1
 
-    def test_second_process_is_refused(self, backend: Backend) -> None:
+    def test_second_process_is_refused(self, sql_backend: Backend) -> None:
         """Another process opening the same database exits 5 while the lock is held, and runs after."""
-        if backend.url is None:
-            pytest.skip("the in-memory store lives in one process")
+        backend = sql_backend  # the in-memory store lives in one process
+        assert backend.url is not None
         with backend.open().lock("cron run"):
             blocked = subprocess.run(
                 [sys.executable, "-c", CHILD, backend.url], capture_output=True, text=True, timeout=120
@@ -212,10 +212,10 @@ class TestRunLock:
         assert f"pid {os.getpid()}" in blocked.stdout and "acquired" in after.stdout
 
     @pytest.mark.skipif(sys.platform == "win32", reason="no SIGKILL; pids are not probed on Windows")
-    def test_lock_of_killed_process_taken_over_at_once(self, backend: Backend) -> None:
+    def test_lock_of_killed_process_taken_over_at_once(self, sql_backend: Backend) -> None:
         """After a run is killed with SIGKILL while holding the lock, the next run on this host proceeds."""
-        if backend.url is None:
-            pytest.skip("the in-memory store lives in one process")
+        backend = sql_backend  # the in-memory store lives in one process
+        assert backend.url is not None
         with subprocess.Popen([sys.executable, "-c", HANG, backend.url], stdout=subprocess.PIPE, text=True) as hung:
             try:
                 assert hung.stdout is not None and hung.stdout.readline().strip() == "holding"

@@ -8,10 +8,22 @@ latency and faults::
     from profilesync.sandbox import Sandbox, SandboxConfig
 
     with Sandbox(SandboxConfig(users=300, upload_mode="local", thumbnail_lag_s=0.5)) as sb:
-        sb.base_url, sb.upload_base_url, sb.admin_token
+        sb.base_url, sb.upload_base_url, sb.admin_token, sb.no_masquerade_token
         sb.state.users(); sb.state.counts(); sb.faults.outage(2.0)
 
-The scenario file format is described in ``profilesync.sandbox.scenario``.
+Emulated (canvas-api.md sections): auth, masquerading and error bodies (§1, §2); pagination (§3); the
+throttle (§4); user JSON visibility (§5); listing and search (§6); id forms (§7); show and profile (§8);
+avatar URLs, options and updates (§9-§11); uploads in inst-fs and local styles, confirm, duplicates, file
+JSON, folders (§12); quota (§13); observers, pairing codes and create-user (§14).
+Not emulated: S3-style uploads and ``no_redirect``, upload from URL, ``success_include[]``, the folders and
+file-listing endpoints, user renames beyond name/short_name/sortable_name, LTI id forms, sessions (only
+tokens), trust relationships, self-registration, and ``Accept: application/json+canvas-string-ids``.
+
+Layout: ``config`` (knobs) → ``scenario`` (who lives there) → ``state``/``storage``/``records`` (data) →
+``canvas_app`` (auth, routing, rendering) with ``canvas_routes``, ``uploads``, ``observers``, ``pages``
+(handlers) → ``server`` (HTTP, throttle, latency, faults around any app; a Guru emulator would be another
+app) → ``emulator.Sandbox`` (both hosts) → ``command`` (the CLI). The scenario file format is described in
+``profilesync.sandbox.scenario``.
 """
 
 from profilesync.sandbox.config import SandboxConfig

@@ -67,7 +67,8 @@ class SandboxConfig:
     maximum: float = 800.0
     outflow: float = 10.0
     up_front_cost: float = 50.0
-    request_cost: float | Mapping[str, float] = 1.0  # or per route key ("GET /api/v1/users/:id"), plus "default"
+    # Canvas charges CPU + DB seconds; its own docs show ~0.03–0.04 per request (§4.2, §6), so 0.05.
+    request_cost: float | Mapping[str, float] = 0.05  # or per route key ("GET /api/v1/users/:id"), plus "default"
     throttle_status: Literal[403, 429] = 403
 
     # -- faults

@@ -16,6 +16,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -70,15 +71,15 @@ class Pipeline:
         faults: Faults,
         throttle: Throttle | None,
         latency_ms: float,
-        cost: Any,
-        record: Any,
+        cost: Callable[[str | None], float],
+        record: Callable[[RequestRecord], None],
     ) -> None:
         self.app = app
         self.faults = faults
         self.throttle = throttle
         self.latency_s = latency_ms / 1000.0
-        self.cost = cost  # route key → cost
-        self.record = record  # RequestRecord → None
+        self.cost = cost  # route key → what the request is charged (§4.4: deterministic)
+        self.record = record
 
     def run(self, request: Request) -> Response | None:
         """The answer, or None when the connection must be dropped without one."""

@@ -197,13 +197,16 @@ class SandboxState:
         with self.lock:
             return self._user_view(self.user_records[user_id])
 
-    def files(self, user_id: int | None = None, *, include_deleted: bool = False) -> list[FileView]:
+    def files(
+        self, user_id: int | None = None, *, include_pending: bool = False, include_deleted: bool = False
+    ) -> list[FileView]:
+        """The files Canvas would show (available), by id; unconfirmed and deleted ones only when asked."""
+        wanted = (
+            {"available"} | ({"pending"} if include_pending else set()) | ({"deleted"} if include_deleted else set())
+        )
         with self.lock:
-            return [
-                self._file_view(f)
-                for f in sorted(self.file_records.values(), key=lambda f: f.id)
-                if (user_id is None or f.user_id == user_id) and (include_deleted or f.state != "deleted")
-            ]
+            pool = self.file_records.values() if user_id is None else self.user_files.get(user_id, [])
+            return [self._file_view(f) for f in sorted(pool, key=lambda f: f.id) if f.state in wanted]
 
     def file(self, file_id: int) -> FileView:
         with self.lock:
