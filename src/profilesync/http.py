@@ -73,8 +73,10 @@ def origin(url: str) -> tuple[str, str, int | None]:
 class RateGate:
     """Limits requests in flight to what the server's leaky bucket can take, and pauses all on throttling.
 
-    ``allowed = remaining // up_front_cost - 1`` keeps one reservation of headroom: with Canvas's defaults
-    (hwm 600, 50 per request) that is 11 at a full bucket, shrinking as the bucket fills.
+    A response's remaining is ``hwm - count`` where count includes the 50 reserved by each *other* request
+    still in flight, so the room is ``(remaining + 50 * others) // 50``, less one reservation of headroom:
+    with Canvas's defaults (hwm 600) that is 11 at an empty bucket, shrinking as costs fill it.
+    Must be called while the observed request still counts as in flight.
     """
 
     def __init__(self, max_in_flight: int, up_front_cost: float = 50.0) -> None:
@@ -110,7 +112,9 @@ class RateGate:
             return
         with self._cond:
             self._throttle_streak = 0
-            self._allowed = max(1, min(self.max_in_flight, int(remaining // self.up_front_cost) - 1))
+            others = max(0, self._in_flight - 1)
+            room = (remaining + self.up_front_cost * others) // self.up_front_cost
+            self._allowed = max(1, min(self.max_in_flight, int(room) - 1))
             self._cond.notify_all()
 
     def throttle(self, remaining: float | None) -> float:
@@ -307,6 +311,12 @@ class Api:
                         timeout=self.timeout,
                         allow_redirects=False,
                     )
+                    # Observed while this request still counts as in flight: the remaining it reports
+                    # excludes the reservations of the others in flight, which the gate adds back.
+                    throttled = is_throttled(response)
+                    pause = self.gate.throttle(remaining_of(response)) if throttled else 0.0
+                    if not throttled:
+                        self.gate.observe(remaining_of(response))
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not safe or attempt >= self.retry.attempts:
                     raise TransientError(
@@ -328,14 +338,12 @@ class Api:
                 response.headers.get("X-Request-Cost", "-"),
                 response.headers.get("X-Rate-Limit-Remaining", "-"),
             )
-            if is_throttled(response):
+            if throttled:
                 throttled_since = throttled_since or time.monotonic()
                 if time.monotonic() - throttled_since > self.retry.max_throttle_wait_s:
                     raise TransientError(f"{what}: {self.name} kept throttling for too long")
-                pause = self.gate.throttle(remaining_of(response))
                 log.debug("%s throttled the request; pausing %.1fs", self.name, pause)
                 continue
-            self.gate.observe(remaining_of(response))
             if response.status_code >= 500 and safe and attempt < self.retry.attempts:
                 delay = self.retry.delay(attempt)
                 log.debug("%s %s answered %s; retry in %.1fs", method, redact_url(url), response.status_code, delay)

@@ -443,6 +443,7 @@ class ThumbnailLag:
     def observe(self, seconds: float, *, first_try: bool) -> None:
         with self._lock:
             if first_try:
-                self.estimate *= 0.9
+                self.estimate *= 0.97
             else:
-                self.estimate = min(self.MAX_S, max(self.estimate, seconds) * 1.2)
+                # max, not a product: many uploads finishing together must not compound the estimate
+                self.estimate = min(self.MAX_S, max(self.estimate, seconds * 1.2))
