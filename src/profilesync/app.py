@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from profilesync.engine.model import (
     Plan,
     PlannedAction,
     Reason,
+    RemoteUser,
     Result,
     SyncRecord,
 )
@@ -125,42 +127,41 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
 def compute_plan(
     settings: Settings, request: AvatarRequest, store: HistoryStore, target: AvatarTarget, *, save_cache: bool
 ) -> Plan:
+    """Users, photos and history → the plan. The photo scan runs while the target is being listed: the
+    listing is network-bound, the scan disk-bound, so a nightly run costs about the listing's time alone."""
     match = settings.match_for(request.target)
-    photos = scan(settings, store, match, save_cache=save_cache)
+    if not settings.photos_dir.is_dir():
+        scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
+        scanning = pool.submit(scan, settings, store, match, save_cache=save_cache)
+        users = _users_to_plan(target, request, match)
+        photos = scanning.result()
     records = store.records(target.target_id)
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
-    if request.user is not None:
+    if users is None:  # --user naming nobody
+        assert request.user is not None
         key = fold_key(match)(request.user.strip())
-        user = target.find_user(request.user.strip())
-        if user is None:
-            missing = PlannedAction(
-                key,
-                None,
-                Action.ERROR,
-                Reason.NOT_FOUND,
-                photos.photos.get(key),
-                message=f"no user with {match} {request.user!r} on the target",
-            )
-            return Plan(target.target_id, (missing,))
-        return make_plan(
-            [user],
-            photos,
-            records,
-            target_id=target.target_id,
-            now=now_utc(),
-            policy=settings.policy,
-            max_age=max_age,
-            report_unmatched=False,
-        )
+        message = f"no user with {match} {request.user!r} on the target"
+        missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key), message=message)
+        return Plan(target.target_id, (missing,))
     return make_plan(
-        target.list_users(),
+        users,
         photos,
         records,
         target_id=target.target_id,
         now=now_utc(),
         policy=settings.policy,
         max_age=max_age,
+        report_unmatched=request.user is None,
     )
+
+
+def _users_to_plan(target: AvatarTarget, request: AvatarRequest, match: str) -> list[RemoteUser] | None:
+    """Every user of the target, or just the one ``--user`` names (None when there is no such user)."""
+    if request.user is None:
+        return list(target.list_users())
+    user = target.find_user(request.user.strip())
+    return None if user is None else [user]
 
 
 def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:

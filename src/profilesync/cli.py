@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
-from profilesync import __version__, app, report
+from profilesync import __version__, app, report, report_html
 from profilesync.config import Settings, load_settings
-from profilesync.demo import demo
+from profilesync.doctor import doctor
 from profilesync.engine.model import Action, Outcome, Plan, Result
 from profilesync.errors import ExitCode, ProfilesyncError
 from profilesync.logsetup import setup_logging
-from profilesync.sandbox.command import sandbox
 
 log = logging.getLogger("profilesync")
 
@@ -45,7 +45,24 @@ class Context:
 
 
 class CliGroup(click.Group):
-    """Turns ProfilesyncError into one clear message with advice, and the documented exit code."""
+    """Turns ProfilesyncError into one clear message with advice, and the documented exit code.
+
+    The emulator-backed commands are imported only when used: a nightly sync should not pay for
+    loading the sandbox (click's documented lazy-group pattern).
+    """
+
+    LAZY: ClassVar[dict[str, str]] = {"sandbox": "profilesync.sandbox.command:sandbox", "demo": "profilesync.demo:demo"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, _, name = self.LAZY[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), name)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -123,7 +140,7 @@ USER = click.option("--user", "user", metavar="KEY", help="Only this user (their
     "--html",
     "html_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write a visual review page (arrives with the operations release).",
+    help="Also write a self-contained review page: each new photo as it will be uploaded beside the current avatar.",
 )
 @click.pass_obj
 def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_file: Path | None) -> None:
@@ -134,10 +151,22 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
       profilesync avatars plan
       profilesync avatars plan --user S12345 --format json
     """
+    settings = obj.settings()
+    request = app.AvatarRequest(target=target, user=user)
+    plan = app.avatars_plan(settings, request)
     if html_file is not None:
-        raise click.UsageError("--html is not available yet")
-    plan = app.avatars_plan(obj.settings(), app.AvatarRequest(target=target, user=user))
+        write_review(html_file, plan, settings, request)
     click.echo(report.render_plan(plan, fmt))
+
+
+def write_review(path: Path, plan: Plan, settings: Settings, request: app.AvatarRequest) -> None:
+    """``plan --html``: the review page, written atomically; current avatars are read through the target."""
+    fetch = getattr(app.build_target(settings, request), "fetch_avatar_image", None)
+    page = report_html.review_page(plan, image_size=settings.image_size, fetch_current=fetch)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(path)
+    log.info("review page written to %s (%d changes, %d problems)", path, len(plan.pending()), page.count('class="problem"'))
 
 
 @avatars.command("sync")
@@ -276,19 +305,7 @@ def observers_sync(csv_file: Path, dry_run: bool, method: str, fmt: str) -> None
     raise click.UsageError(NOT_YET)
 
 
-@cli.command()
-def doctor() -> None:
-    """Check config, token, permissions, photo folder and database (not available yet).
-
-    \b
-    Example:
-      profilesync doctor
-    """
-    raise click.UsageError(NOT_YET)
-
-
-cli.add_command(sandbox)
-cli.add_command(demo)
+cli.add_command(doctor)
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ from profilesync.cli import cli
 
 def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found: list[tuple[str, ...]] = [prefix]
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
         found += all_commands(command, (*prefix, name)) if isinstance(command, click.Group) else [(*prefix, name)]
     return found
 
@@ -19,7 +21,9 @@ def all_commands(group: click.Group = cli, prefix: tuple[str, ...] = ()) -> list
 def leaf_commands() -> list[tuple[str, ...]]:
     def walk(group: click.Group, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
         found: list[tuple[str, ...]] = []
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
             found += walk(command, (*prefix, name)) if isinstance(command, click.Group) else [(*prefix, name)]
         return found
 

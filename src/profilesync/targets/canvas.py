@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
@@ -425,6 +425,49 @@ class CanvasTarget:
             if str(option.get("id")) == str(file_id):
                 return dict(option)
         return None
+
+    # -- probes for `profilesync doctor` and the review page: raw answers, judged by the caller ---------------
+    def probe_self(self) -> requests.Response:
+        """:calls: ``GET /api/v1/users/self`` — whose token this is; also proves the URL is Canvas (§8.1)."""
+        return self.api.request("GET", "/api/v1/users/self", what="asking Canvas whose token this is")
+
+    def probe_masquerade(self, user_id: str) -> requests.Response:
+        """:calls: ``GET /api/v1/users/self?as_user_id=<id>`` — a harmless read as another user (§1.2)."""
+        what = f"acting as user {user_id}"
+        return self.api.request("GET", "/api/v1/users/self", what=what, params=[("as_user_id", user_id)])
+
+    def probe_users_page(self, per_page: int = 100) -> requests.Response:
+        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url`` — the first page only (§5, §6)."""
+        params: list[tuple[str, Any]] = [("include[]", "avatar_url"), ("per_page", per_page)]
+        if self.match == "email":
+            params.append(("include[]", "email"))
+        return self.api.request("GET", self._users_path, what="listing the account's users", params=params)
+
+    def fetch_avatar_image(self, url: str, max_bytes: int = 5_000_000) -> bytes | None:
+        """:calls: ``GET <avatar_url>`` — the bytes of a user's current avatar (§9), for the review page.
+
+        Only an avatar on the Canvas host itself is fetched with the token; the redirect Canvas answers with
+        (to S3 or inst-fs) is followed without it. None for the default silhouette and for any other host
+        (a CDN, gravatar): the token never leaves Canvas.
+        """
+        if avatar_ref(url) is None or not self.api.same_origin(url):
+            return None
+        what = "fetching a current avatar"
+        response = self.api.request("GET", url, what=what)
+        for _hop in range(3):
+            location = response.headers.get("Location")
+            if response.status_code not in (301, 302, 303, 307, 308) or not location:
+                break
+            location = urljoin(response.url, location)
+            if self.api.same_origin(location):
+                response = self.api.request("GET", location, what=what)
+            else:
+                response = self.api.session.get(location, timeout=self._timeout, allow_redirects=False)
+        if response.status_code != 200:
+            raise RemoteError(f"{what}: HTTP {response.status_code}", status=response.status_code)
+        if len(response.content) > max_bytes:
+            raise RemoteError(f"{what}: larger than {max_bytes} bytes")
+        return response.content
 
 
 class ThumbnailLag:
