@@ -40,7 +40,7 @@ from profilesync.targets.canvas import CanvasTarget, fold_key
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 16
+DEFAULT_WORKERS = 24  # users in flight; the rate gate decides how many requests actually are
 #: with no --max-uploads, a plan is "far larger than usual" when a target we have synced before would
 #: get more uploads than this share of its users (and more than SAFETY_MIN_UPLOADS): likely a renamed
 #: photo folder, a changed PROFILESYNC_MATCH or a wrong account.

@@ -150,6 +150,7 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
     Examples:
       profilesync avatars plan
       profilesync avatars plan --user S12345 --format json
+      profilesync avatars plan --html review.html
     """
     settings = obj.settings()
     request = app.AvatarRequest(target=target, user=user)
@@ -164,9 +165,13 @@ def write_review(path: Path, plan: Plan, settings: Settings, request: app.Avatar
     fetch = getattr(app.build_target(settings, request), "fetch_avatar_image", None)
     page = report_html.review_page(plan, image_size=settings.image_size, fetch_current=fetch)
     partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(page, encoding="utf-8")
-    partial.replace(path)
-    log.info("review page written to %s (%d changes, %d problems)", path, len(plan.pending()), page.count('class="problem"'))
+    try:
+        partial.write_text(page, encoding="utf-8")
+        partial.replace(path)
+    except OSError as exc:
+        raise ProfilesyncError(f"cannot write the review page {path}: {exc.strerror or exc}") from None
+    problems = sum(1 for a in plan.actions if a.action is Action.ERROR)
+    log.info("review page written to %s (%d changes, %d problems)", path, len(plan.pending()), problems)
 
 
 @avatars.command("sync")

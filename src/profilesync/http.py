@@ -82,7 +82,7 @@ class RateGate:
     def __init__(self, max_in_flight: int, up_front_cost: float = 50.0) -> None:
         self.max_in_flight = max(1, max_in_flight)
         self.up_front_cost = up_front_cost
-        self._allowed = self.max_in_flight
+        self._allowed = min(self.max_in_flight, 4)  # until the first answer says how much room there is
         self._in_flight = 0
         self._paused_until = 0.0
         self._throttle_streak = 0
