@@ -31,7 +31,7 @@ from profilesync.engine.model import (
     SyncRecord,
 )
 from profilesync.engine.planner import plan as make_plan
-from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, SafetyValveError
+from profilesync.errors import ConfigError, ExitCode, ProfilesyncError, SafetyValveError
 from profilesync.photos import InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
@@ -222,14 +222,22 @@ def avatars_sync(
     on_result: Callable[[Result], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> SyncReport:
-    """``avatars sync``: lock, plan, apply, record the run."""
+    """``avatars sync``: lock, plan, apply, record the run (also when it is stopped half-way)."""
     target = build_target(settings, request)
     with opened_store(settings) as store, store.lock(lock_owner()):
         run_id = store.start_run(target.target_id, "avatars sync", now_utc())
         report = SyncReport(target.target_id, [])
+        done: list[Result] = []  # filled as users finish, so a stopped run still records what it did
+
+        def finished(result: Result) -> None:
+            done.append(result)
+            if on_result is not None:
+                on_result(result)
+
+        exit_code: int = ExitCode.OK
         try:
-            had_history = bool(store.records(target.target_id))
             plan = compute_plan(settings, request, store, target, save_cache=True)
+            had_history = any(a.record is not None and a.record.synced_at is not None for a in plan.actions)
             check_safety_valve(plan, request, had_history)
             if on_plan is not None:
                 on_plan(plan)
@@ -240,18 +248,23 @@ def avatars_sync(
                 run_id=run_id,
                 workers=request.workers or settings.workers or DEFAULT_WORKERS,
                 clock=now_utc,
-                on_result=on_result or (lambda _r: None),
+                on_result=finished,
             )
-            report.results = execute(plan, ctx)
-        except (FatalRemoteError, SafetyValveError) as exc:
-            report.exit_code = exc.exit_code
+            done[:] = execute(plan, ctx)  # plan order
+        except ProfilesyncError as exc:
+            exit_code = exc.exit_code
+            raise
+        except KeyboardInterrupt:
+            exit_code = 130
             raise
         finally:
+            report.results = done
             report.requests, report.uploads = _request_counts(target)
-            report.counts = count_outcomes(report.results)
-            if report.exit_code is ExitCode.OK and report.counts.get(Outcome.FAILED.value):
-                report.exit_code = ExitCode.PARTIAL
-            store.finish_run(run_id, now_utc(), report.counts, int(report.exit_code))
+            report.counts = count_outcomes(done)
+            if exit_code == ExitCode.OK and report.counts[Outcome.FAILED.value]:
+                exit_code = ExitCode.PARTIAL
+            store.finish_run(run_id, now_utc(), report.counts, exit_code)
+        report.exit_code = ExitCode(exit_code)
         return report
 
 

@@ -224,13 +224,40 @@ def avatars_sync(
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_obj
 def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
-    """What was synced, for whom and when, newest first.
+    """What was synced, for whom and when, newest first; with --user, also that user's outcome
+    (uploaded, reassigned, failed and why) in every run.
 
     \b
     Example:
       profilesync avatars history --user S12345
     """
-    click.echo(report.render_history(app.avatars_history(obj.settings(), user), fmt))
+    settings = obj.settings()
+    records = app.avatars_history(settings, user)
+    events = None
+    if user is not None:
+        with app.opened_store(settings) as store:
+            events = list(store.events(key=user))
+    click.echo(report.render_history(records, fmt, events))
+
+
+@avatars.command("runs")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs to show.")
+@click.option("--run", "run_id", type=int, help="Instead, list each user this run uploaded, reassigned or failed.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_obj
+def avatars_runs(obj: Context, limit: int, run_id: int | None, fmt: str) -> None:
+    """Recent runs, newest first: when, how long, counts and exit code.
+
+    \b
+    Examples:
+      profilesync avatars runs --limit 7
+      profilesync avatars runs --run 42      (why did run 42 fail for these users?)
+    """
+    with app.opened_store(obj.settings()) as store:
+        if run_id is None:
+            click.echo(report.render_runs(store.runs(limit), fmt))
+        else:
+            click.echo(report.render_run_events(run_id, list(store.events(run_id=run_id)), fmt))
 
 
 class Progress:

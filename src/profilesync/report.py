@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from profilesync.engine.model import Action, Plan, PlannedAction, SyncRecord
+from profilesync.store.base import RunEvent, RunRecord
 
 if TYPE_CHECKING:
     from profilesync.app import SyncReport
@@ -123,15 +124,104 @@ def history_row(record: SyncRecord) -> dict[str, Any]:
     }
 
 
-def render_history(records: Sequence[SyncRecord], fmt: str) -> str:
+def render_history(records: Sequence[SyncRecord], fmt: str, events: Sequence[RunEvent] | None = None) -> str:
+    """The records; with ``events`` (``--user``), also that user's outcome in each run, newest first."""
     rows = [history_row(r) for r in records]
     if fmt == "json":
-        return json.dumps({"records": rows}, indent=2, ensure_ascii=False)
-    if not rows:
+        document: dict[str, Any] = {"records": rows}
+        if events is not None:
+            document["events"] = [event_row(e) for e in events]
+        return json.dumps(document, indent=2, ensure_ascii=False)
+    if not rows and not events:
         return "no history yet: run 'profilesync avatars sync'"
     for row in rows:
         row["photo_sha256"] = (row["photo_sha256"] or "")[:12]
-    return table(rows, ("key", "user_id", "synced_at", "photo_sha256", "file_id", "last_error", "target"))
+    parts = [table(rows, ("key", "user_id", "synced_at", "photo_sha256", "file_id", "last_error", "target"))]
+    if events is not None:
+        parts.append(f"\nrun events ({len(events)}):")
+        parts.append(events_table(events) if events else "none")
+    return "\n".join(parts)
+
+
+# -- runs and their events (``avatars runs``, ``avatars history --user``) ---------------------------------------
+#: what each exit code means, for people reading ``avatars runs`` (DESIGN.md §2)
+EXIT_MEANINGS = {
+    0: "ok",
+    1: "some failed",
+    2: "configuration",
+    3: "remote error",
+    4: "safety valve",
+    5: "locked",
+    130: "interrupted",
+}
+RUN_COUNTS = ("uploaded", "reassigned", "unchanged", "skipped", "failed")
+
+
+def run_row(run: RunRecord) -> dict[str, Any]:
+    duration = (run.ended_at - run.started_at).total_seconds() if run.ended_at else None
+    return {
+        "run_id": run.run_id,
+        "target": run.target_id,
+        "command": run.command,
+        "started_at": iso(run.started_at),
+        "ended_at": iso(run.ended_at),
+        "duration_s": round(duration, 1) if duration is not None else None,
+        "counts": dict(run.counts),
+        "exit_code": run.exit_code,
+    }
+
+
+def render_runs(runs: Sequence[RunRecord], fmt: str) -> str:
+    """Recent runs, newest first: when, how long, what they did and how they ended."""
+    rows = [run_row(r) for r in runs]
+    if fmt == "json":
+        return json.dumps({"runs": rows}, indent=2, ensure_ascii=False)
+    if not rows:
+        return "no runs recorded yet: run 'profilesync avatars sync'"
+    cells = []
+    for row in rows:
+        code = row["exit_code"]
+        status = "unfinished" if code is None else f"{code} {EXIT_MEANINGS.get(code, '')}".rstrip()
+        cells.append(
+            {
+                "run": row["run_id"],
+                "started_at": row["started_at"],
+                "took": f"{row['duration_s']:.0f}s" if row["duration_s"] is not None else "-",
+                "command": row["command"],
+                "exit": status,
+                **{name: row["counts"].get(name, 0) for name in RUN_COUNTS},
+                "target": row["target"],
+            }
+        )
+    return table(cells, ("run", "started_at", "took", "command", "exit", *RUN_COUNTS, "target"))
+
+
+def event_row(event: RunEvent) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id,
+        "at": iso(event.at),
+        "key": event.key,
+        "user_id": event.user_id,
+        "outcome": event.outcome,
+        "reason": event.reason,
+        "message": event.message,
+    }
+
+
+def events_table(events: Sequence[RunEvent]) -> str:
+    return table([event_row(e) for e in events], ("at", "run_id", "key", "outcome", "reason", "message"))
+
+
+def render_run_events(run_id: int, events: Sequence[RunEvent], fmt: str) -> str:
+    """One run's events (uploaded, reassigned, failed users; unchanged ones are not logged), failures first."""
+    ordered = sorted(events, key=lambda e: e.outcome != "failed")  # stable: newest first within each group
+    if fmt == "json":
+        return json.dumps({"run_id": run_id, "events": [event_row(e) for e in ordered]}, indent=2, ensure_ascii=False)
+    if not ordered:
+        return f"run {run_id}: no user events recorded (nothing changed or failed, or no such run)"
+    counts = Counter(e.outcome for e in ordered)
+    summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    return events_table(ordered) + f"\nrun {run_id}: {summary}"
 
 
 def iso(value: datetime | None) -> str | None:

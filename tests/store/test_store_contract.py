@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from profilesync.engine.model import SyncRecord, Uploaded
-from profilesync.store import Fingerprint, HistoryStore, RunEvent
+from profilesync.store import Fingerprint, HistoryStore, ObserverLink, RunEvent
 
 if TYPE_CHECKING:
     from conftest import Backend
@@ -157,6 +157,80 @@ class TestFingerprints:
         store.save_fingerprints(entries)
         store.save_fingerprints(entries[:10_000])  # the second night: everything upserted again
         assert store.fingerprints() == {e.path: e for e in entries}
+
+
+def link(
+    student: str = "S1", email: str = "pat@example.com", at: datetime = T0, *, target: str = "canvas:x", **kw: str
+) -> ObserverLink:
+    values = {"student_id": "1001", "parent_id": "2001", "method": "direct", **kw}
+    return ObserverLink(target, student, email, values["student_id"], values["parent_id"], values["method"], at)
+
+
+class TestObserverLinks:
+    def test_no_links_at_first(self, store: HistoryStore) -> None:
+        """A new store has no observer links."""
+        assert store.observer_links() == []
+
+    def test_link_round_trips(self, store: HistoryStore) -> None:
+        """A recorded link comes back field for field."""
+        store.record_observer_link(link(method="pairing-code"))
+        assert store.observer_links("canvas:x") == [
+            ObserverLink("canvas:x", "S1", "pat@example.com", "1001", "2001", "pairing-code", T0)
+        ]
+
+    def test_email_is_stored_lower_case(self, store: HistoryStore) -> None:
+        """The parent email is kept lower-cased, as Canvas compares logins."""
+        store.record_observer_link(link(email="Pat.Parent@Example.COM"))
+        assert [lk.parent_email for lk in store.observer_links()] == ["pat.parent@example.com"]
+
+    def test_same_link_again_replaces_the_record(self, store: HistoryStore) -> None:
+        """Recording the same student and parent (in any letter case) again keeps one, updated record."""
+        store.record_observer_link(link())
+        store.record_observer_link(link(email="PAT@example.com", at=T0 + timedelta(days=1), parent_id="2002"))
+        assert [(lk.parent_id, lk.linked_at) for lk in store.observer_links()] == [("2002", T0 + timedelta(days=1))]
+
+    def test_newest_first(self, store: HistoryStore) -> None:
+        """Links are listed newest first."""
+        store.record_observer_link(link("S1", at=T0))
+        store.record_observer_link(link("S2", at=T0 + timedelta(hours=2)))
+        store.record_observer_link(link("S3", at=T0 + timedelta(hours=1)))
+        assert [lk.student_key for lk in store.observer_links()] == ["S2", "S3", "S1"]
+
+    def test_filters_by_target_student_and_email(self, store: HistoryStore) -> None:
+        """Links narrow to one target, one student key and/or one parent email (case-insensitive)."""
+        store.record_observer_link(link("S1", "a@x.org"))
+        store.record_observer_link(link("S2", "a@x.org"))
+        store.record_observer_link(link("S1", "b@x.org"))
+        store.record_observer_link(link("S1", "a@x.org", target="canvas:y"))
+        assert {(lk.student_key, lk.parent_email) for lk in store.observer_links("canvas:x", parent_email="A@X.org")} == {
+            ("S1", "a@x.org"),
+            ("S2", "a@x.org"),
+        }
+        assert len(store.observer_links(student_key="S1")) == 3
+        assert [lk.target_id for lk in store.observer_links("canvas:y", student_key="S1")] == ["canvas:y"]
+
+    def test_student_key_is_case_sensitive(self, store: HistoryStore) -> None:
+        """SIS ids differing only in case are two students, as in Canvas."""
+        store.record_observer_link(link("s1"))
+        store.record_observer_link(link("S1"))
+        assert sorted(lk.student_key for lk in store.observer_links()) == ["S1", "s1"]
+
+    def test_link_time_comes_back_aware_utc(self, store: HistoryStore) -> None:
+        """linked_at is returned as the same instant, in UTC."""
+        at = datetime(2025, 6, 1, 14, 30, tzinfo=PLUS2)
+        store.record_observer_link(link(at=at))
+        linked_at = store.observer_links()[0].linked_at
+        assert linked_at == at and linked_at.tzinfo == timezone.utc
+
+    def test_links_written_from_threads(self, store: HistoryStore, run_threads: RunThreads) -> None:
+        """Eight threads recording links at once all succeed (the observers executor's pattern)."""
+
+        def work(n: int) -> None:
+            for i in range(20):
+                store.record_observer_link(link(f"S{n}-{i}", f"p{i}@x.org"))
+
+        run_threads(8, work)
+        assert len(store.observer_links("canvas:x")) == 160
 
 
 class TestRuns:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
-from profilesync.store.base import Fingerprint, HistoryStore, RunEvent, RunRecord
+from profilesync.store.base import Fingerprint, HistoryStore, ObserverLink, RunEvent, RunRecord
 from profilesync.store.lock import LockSettings
 from profilesync.store.memory import MemoryDatabase, MemoryStore
 from profilesync.store.migrations import SchemaTooNewError
@@ -23,6 +23,7 @@ __all__ = [
     "LockSettings",
     "MemoryDatabase",
     "MemoryStore",
+    "ObserverLink",
     "RunEvent",
     "RunRecord",
     "SchemaTooNewError",

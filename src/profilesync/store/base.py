@@ -23,6 +23,24 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
+class ObserverLink:
+    """An observer (parent) → student link that profilesync made and verified (DESIGN.md §7, §8).
+
+    Keyed by target, student key (SIS id) and parent email (lower-cased, as Canvas compares logins); the
+    Canvas ids say which two accounts were linked, so a later run can tell "we linked these two and someone
+    removed the link" from "a different account now holds that key or email".
+    """
+
+    target_id: str
+    student_key: str
+    parent_email: str
+    student_id: str
+    parent_id: str
+    method: str  # "direct" or "pairing-code"
+    linked_at: datetime
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One recorded run of a command."""
 
@@ -77,6 +95,19 @@ class HistoryStore(Protocol):
 
     def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:
         """Insert or replace cache entries."""
+        ...
+
+    # -- observer links -----------------------------------------------------------------------------
+    def record_observer_link(self, link: ObserverLink) -> None:
+        """Remember a verified link; a link recorded again for the same (target, student key, parent email)
+        replaces the earlier record. The email is stored lower-cased."""
+        ...
+
+    def observer_links(
+        self, target_id: str | None = None, *, student_key: str | None = None, parent_email: str | None = None
+    ) -> list[ObserverLink]:
+        """Recorded links, newest first, optionally for one target, student key and/or parent email
+        (the email matched case-insensitively)."""
         ...
 
     # -- runs ----------------------------------------------------------------------------------------

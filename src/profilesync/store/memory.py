@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from profilesync.engine.model import SyncRecord, Uploaded
-from profilesync.store.base import Fingerprint, RunEvent, RunRecord
+from profilesync.store.base import Fingerprint, ObserverLink, RunEvent, RunRecord
 from profilesync.store.lock import LeaseLock, LockRow, LockSettings, renewed
 from profilesync.store.utc import to_utc
 
@@ -22,6 +22,7 @@ class MemoryDatabase:
     mutex: threading.RLock = field(default_factory=threading.RLock)
     records: dict[tuple[str, str], SyncRecord] = field(default_factory=dict)
     fingerprints: dict[str, Fingerprint] = field(default_factory=dict)
+    observer_links: dict[tuple[str, str, str], ObserverLink] = field(default_factory=dict)
     runs: dict[int, RunRecord] = field(default_factory=dict)
     events: list[tuple[int, RunEvent]] = field(default_factory=list)  # (sequence, event)
     lock: LockRow | None = None
@@ -89,6 +90,29 @@ class MemoryStore:
         batch = {e.path: e for e in entries}
         with self.database.mutex:
             self.database.fingerprints.update(batch)
+
+    # -- observer links -----------------------------------------------------------------------------
+    def record_observer_link(self, link: ObserverLink) -> None:
+        link = replace(link, parent_email=link.parent_email.lower(), linked_at=to_utc(link.linked_at))
+        with self.database.mutex:
+            self.database.observer_links[(link.target_id, link.student_key, link.parent_email)] = link
+
+    def observer_links(
+        self, target_id: str | None = None, *, student_key: str | None = None, parent_email: str | None = None
+    ) -> list[ObserverLink]:
+        email = parent_email.lower() if parent_email is not None else None
+        with self.database.mutex:
+            found = [
+                lk
+                for lk in self.database.observer_links.values()
+                if (target_id is None or lk.target_id == target_id)
+                and (student_key is None or lk.student_key == student_key)
+                and (email is None or lk.parent_email == email)
+            ]
+        # Same order as the SQL store: newest first, then by target, student key and email.
+        found.sort(key=lambda lk: (lk.target_id, lk.student_key, lk.parent_email))
+        found.sort(key=lambda lk: lk.linked_at, reverse=True)
+        return found
 
     # -- runs ----------------------------------------------------------------------------------------
     def start_run(self, target_id: str, command: str, at: datetime) -> int:

@@ -6,10 +6,7 @@ Migrations are frozen once released: each defines the tables it creates itself (
 :mod:`profilesync.store.schema`, which always describes the newest version).
 
 To change the schema, append ``Migration(N + 1, "what", _vN_plus_1)`` to ``MIGRATIONS`` and update
-``schema.py`` to match; e.g. observer links will be::
-
-    def _v2(conn: Connection) -> None:
-        Table("observer_links", MetaData(naming_convention=NAMING), ...).create(conn)
+``schema.py`` to match (``_v2`` below is the pattern).
 """
 
 from __future__ import annotations
@@ -126,7 +123,25 @@ def _v1(conn: Connection) -> None:
     md.create_all(conn)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "sync records, fingerprints, runs, events, run lock", _v1),)
+def _v2(conn: Connection) -> None:
+    """Observer (parent) links made by ``observers sync``."""
+    Table(
+        "observer_links",
+        MetaData(naming_convention=NAMING),
+        Column("target_id", String(255), primary_key=True),
+        Column("student_key", String(255), primary_key=True),
+        Column("parent_email", String(255), primary_key=True),
+        Column("student_id", String(255), nullable=False),
+        Column("parent_id", String(255), nullable=False),
+        Column("method", String(32), nullable=False),
+        Column("linked_at", UtcDateTime, nullable=False, index=True),
+    ).create(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "sync records, fingerprints, runs, events, run lock", _v1),
+    Migration(2, "observer links", _v2),
+)
 
 # PostgreSQL: an advisory lock serialises first opens racing to migrate (any constant, ours by convention).
 _PG_MIGRATION_LOCK = 0x70726F66

@@ -131,3 +131,15 @@ run_lock = Table(
     Column("acquired_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
 )
+
+observer_links = Table(
+    "observer_links",
+    metadata,
+    Column("target_id", String(255), primary_key=True),
+    Column("student_key", String(255), primary_key=True),
+    Column("parent_email", String(255), primary_key=True),  # lower-cased: Canvas compares logins with LOWER()
+    Column("student_id", String(255), nullable=False),
+    Column("parent_id", String(255), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("linked_at", UtcDateTime, nullable=False, index=True),
+)

@@ -15,11 +15,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 
 from profilesync.engine.model import SyncRecord, Uploaded
 from profilesync.errors import ConfigError
-from profilesync.store.base import Fingerprint, RunEvent, RunRecord
+from profilesync.store.base import Fingerprint, ObserverLink, RunEvent, RunRecord
 from profilesync.store.connect import create_store_engine, is_sqlite_memory, write_transaction
 from profilesync.store.lock import LOCK_NAME, LeaseLock, LockRow, LockSettings
 from profilesync.store.migrations import MIGRATIONS, Migration, migrate
-from profilesync.store.schema import photo_fingerprints, run_events, run_lock, runs, sync_records
+from profilesync.store.schema import observer_links, photo_fingerprints, run_events, run_lock, runs, sync_records
 from profilesync.store.upsert import upsert
 from profilesync.store.utc import to_utc
 
@@ -39,6 +39,8 @@ _FINGERPRINT_COLUMNS = ("size", "mtime_ns", "sha256", "problem")
 # costs more than the query itself.
 _RECORD_COLUMNS = tuple(sync_records.c[f.name] for f in fields(SyncRecord))
 _FINGERPRINT_SELECT = tuple(photo_fingerprints.c[f.name] for f in fields(Fingerprint))
+_LINK_SELECT = tuple(observer_links.c[f.name] for f in fields(ObserverLink))
+_LINK_UPDATE = ("student_id", "parent_id", "method", "linked_at")
 
 
 class SqlStore:
@@ -164,6 +166,39 @@ class SqlStore:
             return
         with self._write() as conn:
             upsert(conn, photo_fingerprints, rows.values(), ("path",), _FINGERPRINT_COLUMNS)
+
+    # -- observer links -----------------------------------------------------------------------------
+    def record_observer_link(self, link: ObserverLink) -> None:
+        row = {
+            "target_id": link.target_id,
+            "student_key": link.student_key,
+            "parent_email": link.parent_email.lower(),
+            "student_id": link.student_id,
+            "parent_id": link.parent_id,
+            "method": link.method,
+            "linked_at": to_utc(link.linked_at),
+        }
+        with self._write() as conn:
+            upsert(conn, observer_links, [row], ("target_id", "student_key", "parent_email"), _LINK_UPDATE)
+
+    def observer_links(
+        self, target_id: str | None = None, *, student_key: str | None = None, parent_email: str | None = None
+    ) -> list[ObserverLink]:
+        query = select(*_LINK_SELECT).order_by(
+            observer_links.c.linked_at.desc(),
+            observer_links.c.target_id,
+            observer_links.c.student_key,
+            observer_links.c.parent_email,
+        )
+        if target_id is not None:
+            query = query.where(observer_links.c.target_id == target_id)
+        if student_key is not None:
+            query = query.where(observer_links.c.student_key == student_key)
+        if parent_email is not None:
+            query = query.where(observer_links.c.parent_email == parent_email.lower())
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [ObserverLink(*row) for row in rows]
 
     # -- runs ----------------------------------------------------------------------------------------
     def start_run(self, target_id: str, command: str, at: datetime) -> int:

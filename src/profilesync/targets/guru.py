@@ -1,0 +1,431 @@
+"""Guru as an avatar target: the members listing, the picture upload and the whole-profile PUT.
+
+Guru documents bulk avatar upload (seed 001, "Bulk Upload Profile Avatars via the API") as: list the members
+(``GET /api/v1/members``), upload the picture (``POST /app/picture``, multipart ``profilePic``), then read the
+person (``GET /api/v1/people/{user.id}``) and PUT the whole person back with only ``profilePicUrl`` replaced.
+
+Where Guru's documentation is silent this adapter assumes, and the Guru sandbox emulates:
+
+- Pagination (developer.getguru.com/docs/paging): any list may be paged with a page size the server picks and
+  may change; a ``Link`` header with ``rel="next-page"`` names the next page and its absence ends the list. We
+  follow ``next-page`` or the standard ``next``, never build page URLs, never stop on a short page, stop on an
+  empty page, and refuse a next link to another host or one seen before.
+- Looking one member up (``--user``): ``GET /api/v1/members?search=<email>``, filtered to the exact email; a
+  server that ignores ``search`` still gives the right answer, only slower.
+- The person endpoint takes the member's ``user.id`` (the seed: "you will need the user.id"). Before a PUT the
+  person's email must be the member's, so a wrong id can never overwrite somebody else's profile.
+- The PUT answer: assumed to echo the person; when it does not show the new URL, one re-GET decides.
+- Credentials: basic auth with the user's email and a User token (read/write). A 401 anywhere is fatal (every
+  later request would fail too); a 401/403 on the picture upload is fatal (it is not about one member: a
+  read-only Collection token or a non-admin user); a 403 on one person's PUT fails that member, and the run once
+  three members were refused before any PUT succeeded.
+- Rate limits are undocumented: a 429 (with or without ``Retry-After``, no remaining-quota header assumed)
+  pauses every worker and is retried; concurrency then drops to one request in flight and grows back by one
+  per successful answer. Other errors: 404 unknown person, 5xx transient (retried when safe); bodies are read
+  only for a human message (``description`` or ``message``).
+- Pictures live at the URL Guru returns (``https://pp.getguru.com/...``), public, and stay valid while any
+  profile uses them (assumed). A reassignment first asks the picture host, without credentials, whether the
+  URL is still served: 403/404/410 mean gone, and the executor uploads the photo again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from profilesync.config import Secret
+from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
+from profilesync.errors import (
+    FatalRemoteError,
+    PermissionDeniedError,
+    RemoteError,
+    TransientError,
+)
+from profilesync.http import (
+    IDEMPOTENT,
+    Api,
+    RateGate,
+    Retry,
+    error_message,
+    is_throttled,
+    looks_like_html,
+    make_session,
+    parse_json,
+    raise_for_status,
+    redact_url,
+)
+
+log = logging.getLogger(__name__)
+
+MEMBERS = "/api/v1/members"
+PEOPLE = "/api/v1/people/"
+PICTURE = "/app/picture"
+PICTURE_FIELD = "profilePic"
+PICTURE_FILE_NAME = "profilesync-avatar.jpg"
+NEXT_RELS = ("next-page", "next")  # Guru documents "next-page"; "next" is the RFC 8288 name
+MATCH_FIELDS = ("email", "id")  # member fields a photo name can be
+#: a picture URL that answers one of these is gone (S3-style hosts answer 403 for a missing object)
+PICTURE_GONE = frozenset({403, 404, 410})
+#: with no remaining-quota header to go by, a 429 pauses for about this many "units" / 10 s (RateGate.throttle)
+THROTTLE_UNIT = 5.0
+PERMISSION_FAILURES_BEFORE_FATAL = 3
+TOKEN_ADVICE = (
+    "set GURU_USER to the email of a Team Admin and GURU_API_TOKEN to that user's User token "
+    "(Guru: Manage > Apps & Integrations > API Access); a Collection token is read-only"
+)
+
+
+def fold_key(match: str) -> Callable[[str], str]:
+    """Emails compare case-insensitively; ids as they are."""
+    return str.casefold if match == "email" else str
+
+
+def picture_url(value: Any) -> str | None:
+    """A ``profilePicUrl`` as an avatar identity: the URL itself, None when missing or empty."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def with_picture(person: dict[str, Any], url: str) -> dict[str, Any]:
+    """The person exactly as read, key order included, with only ``profilePicUrl`` replaced."""
+    updated = dict(person)  # a shallow copy keeps every key in its place; nested objects go back untouched
+    updated["profilePicUrl"] = url
+    return updated
+
+
+def guru_message(response: requests.Response) -> str:
+    """The human part of an error answer, in whichever shape Guru uses."""
+    try:
+        body = parse_json(response)
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for field in ("description", "message", "error"):
+            if isinstance(body.get(field), str) and body[field]:
+                return str(body[field])
+    return error_message(response)
+
+
+def check_status(response: requests.Response, what: str) -> None:
+    """Guru's statuses as the project's exceptions: redirects and 401 here, the rest as for every API."""
+    status = response.status_code
+    if status < 300:
+        return
+    if status < 400:
+        location = redact_url(response.headers.get("Location", "")) or "an unnamed location"
+        raise FatalRemoteError(
+            f"{what}: the server redirected the request ({status}) to {location}",
+            advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
+        )
+    message = guru_message(response)
+    if status == 401:
+        raise FatalRemoteError(f"Guru rejected the credentials: {message}", advice=TOKEN_ADVICE)
+    if status in (403, 404) or status >= 500:
+        raise_for_status(response, what)
+    raise RemoteError(f"{what}: {message}", status=status)
+
+
+class AdditiveGate(RateGate):
+    """A rate gate for a server that reports no remaining quota.
+
+    ``RateGate.throttle`` drops to one request in flight after a 429 and relies on ``X-Rate-Limit-Remaining``
+    to open up again; Guru sends none, so every successful answer allows one more, up to ``max_in_flight``.
+    """
+
+    def observe(self, remaining: float | None) -> None:
+        if remaining is not None:
+            super().observe(remaining)
+            return
+        with self._cond:
+            self._throttle_streak = 0
+            if self._allowed < self.max_in_flight:
+                self._allowed += 1
+                self._cond.notify_all()
+
+
+class GuruTarget:
+    """The Guru adapter behind the ``AvatarTarget`` protocol."""
+
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        token: Secret,
+        *,
+        match: str = "email",
+        max_in_flight: int = 8,
+        timeout_s: float = 60.0,
+        retry: Retry | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if match not in MATCH_FIELDS:
+            raise ValueError(f"Guru members can be matched by {' or '.join(MATCH_FIELDS)}, not {match!r}")
+        # The documented paths start at the host ("/api/v1/...", "/app/picture"): accept a base with /api/v1.
+        base = base_url.rstrip("/").removesuffix("/api/v1")
+        self.target_id = f"guru:{base}"
+        self.match = match
+        self._fold = fold_key(match)
+        self._sleep = sleep
+        credentials = base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii")
+        self._authorization = lambda: f"Basic {credentials}"
+        self.api = Api(
+            base,
+            self._authorization,
+            session=make_session(pool_size=max(32, max_in_flight * 2)),
+            gate=AdditiveGate(max_in_flight, up_front_cost=THROTTLE_UNIT),
+            retry=retry,
+            timeout_s=timeout_s,
+            name="Guru",
+        )
+        self._timeout = (10.0, timeout_s)
+        self.uploads_made = 0  # picture POSTs (the bytes), reported apart from the JSON API requests
+        self._lock = threading.Lock()
+        self._put_ok = False
+        self._put_refusals = 0
+
+    # -- listing and lookup --------------------------------------------------------------------------
+    def list_users(self) -> Iterator[RemoteUser]:
+        """:calls: ``GET /api/v1/members`` and every ``rel="next-page"`` after it."""
+        seen: set[str] = set()
+        for member in self._members(None, what="listing the team's members"):
+            user = self._remote_user(member)
+            if user is not None and user.user_id not in seen:  # a listing that shifted under us repeats rows
+                seen.add(user.user_id)
+                yield user
+
+    def find_user(self, key: str) -> RemoteUser | None:
+        """:calls: ``GET /api/v1/members?search=<email>`` (the whole listing when matching by id)."""
+        wanted = self._fold(key.strip())
+        params = [("search", key.strip())] if self.match == "email" else None
+        for member in self._members(params, what=f"looking up member {key!r}"):
+            user = self._remote_user(member)
+            if user is not None and user.key == wanted:
+                return user
+        return None
+
+    def _members(self, params: list[tuple[str, Any]] | None, *, what: str) -> Iterator[dict[str, Any]]:
+        for page in self._pages(MEMBERS, params, what=what):
+            for member in page:
+                if isinstance(member, dict):
+                    yield member
+
+    def _pages(self, path: str, params: list[tuple[str, Any]] | None, *, what: str) -> Iterator[list[Any]]:
+        """Follow the ``Link`` header until there is none (developer.getguru.com/docs/paging).
+
+        ``Api.paginate`` stops on a page shorter than per_page, which is Canvas's rule: Guru picks its own
+        page size and documents only the Link header, so this loop follows links and nothing else.
+        """
+        url: str | None = self.api.url(path)
+        query = params
+        visited: set[str] = set()
+        while url:
+            response = self.api.request("GET", url, what=what, params=query)
+            check_status(response, what)
+            page = self._json(response, what)
+            if not isinstance(page, list):
+                raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
+            if not page:
+                return
+            yield page
+            visited.add(response.url)
+            next_url = next((response.links[rel]["url"] for rel in NEXT_RELS if rel in response.links), None)
+            if next_url and not self.api.same_origin(next_url):
+                raise FatalRemoteError(f"{what}: the next-page link points to another host")
+            if next_url in visited:
+                raise FatalRemoteError(f"{what}: the next-page link points back to a page already read")
+            url, query = next_url, None
+
+    def _remote_user(self, member: dict[str, Any]) -> RemoteUser | None:
+        user = member.get("user")
+        if not isinstance(user, dict) or not user.get("id"):
+            log.debug("skipping a member without a user id: %s", member.get("id"))
+            return None
+        user_id = str(user["id"])
+        email = user.get("email") or member.get("id")
+        value = email if self.match == "email" else user_id
+        key = self._fold(str(value).strip()) if value else None
+        names = [str(user[k]) for k in ("firstName", "lastName") if user.get(k)]
+        url = picture_url(user.get("profilePicUrl"))
+        return RemoteUser(
+            user_id=user_id,
+            key=key,
+            name=" ".join(names) or str(email or user_id),
+            avatar_ref=url,
+            avatar_url=url,
+            active=user.get("status") == "ACTIVE",
+        )
+
+    # -- setting avatars -----------------------------------------------------------------------------
+    def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
+        """Upload the picture, then put it on the member's profile and verify."""
+        return self._assign(user, self._post_picture(user, image))
+
+    def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
+        """Put our earlier picture URL back; None when Guru no longer serves it (the caller uploads again)."""
+        url = picture_url(record.file_id) or picture_url(record.avatar_url)
+        if url is None or not self._picture_served(url):
+            return None
+        return self._assign(user, url)
+
+    def _post_picture(self, user: RemoteUser, image: bytes) -> str:
+        """:calls: ``POST /app/picture`` (multipart ``profilePic``) → ``{"uploadedPictureUrl": ...}``."""
+        what = f"uploading the picture of {user.key or user.user_id}"
+        files = [(PICTURE_FIELD, (PICTURE_FILE_NAME, image, "image/jpeg"))]
+        # A repeat after a lost answer only leaves an unreferenced picture behind, so 5xx are retried.
+        response = self._send("POST", PICTURE, what=what, files=files, retry_unsafe=True)
+        if response.status_code == 403:
+            # Not about this member: the upload endpoint refuses the credentials for everyone.
+            raise FatalRemoteError(f"Guru refused the picture upload: {guru_message(response)}", advice=TOKEN_ADVICE)
+        check_status(response, what)
+        body = self._json(response, what)
+        url = body.get("uploadedPictureUrl") if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise RemoteError(f"{what}: Guru's answer has no uploadedPictureUrl")
+        return url
+
+    def _assign(self, user: RemoteUser, url: str) -> Uploaded:
+        """:calls: ``GET`` then ``PUT /api/v1/people/:user_id`` with only ``profilePicUrl`` replaced; verifies."""
+        what = f"setting the picture of {user.key or user.user_id}"
+        path = PEOPLE + quote(user.user_id, safe="")
+        person = self._person(path, what)
+        self._check_same_person(user, person, what)
+        response = self._send("PUT", path, what=what, body=with_picture(person, url))
+        if response.status_code == 403:
+            self._put_refused(user, response)
+        check_status(response, what)
+        with self._lock:
+            self._put_ok = True
+        try:
+            echoed = parse_json(response) if response.content else None
+        except ValueError:
+            echoed = None
+        if not isinstance(echoed, dict) or "profilePicUrl" not in echoed:
+            echoed = self._person(path, what)  # the answer does not say: read the profile again
+        shown = picture_url(echoed.get("profilePicUrl"))
+        if shown != url:
+            raise RemoteError(f"{what}: Guru accepted the profile but shows another picture ({shown or 'none'})")
+        return Uploaded(file_id=url, file_uuid=None, avatar_url=url, avatar_ref=url)
+
+    def _person(self, path: str, what: str) -> dict[str, Any]:
+        response = self.api.request("GET", path, what=what)
+        check_status(response, what)
+        person = self._json(response, what)
+        if not isinstance(person, dict):
+            raise RemoteError(f"{what}: Guru's person is not a JSON object")
+        return person
+
+    def _check_same_person(self, user: RemoteUser, person: dict[str, Any], what: str) -> None:
+        """Never PUT a profile that is not the member's (a wrong id would overwrite someone else's)."""
+        email = person.get("email")
+        if self.match == "email" and isinstance(email, str) and user.key and self._fold(email.strip()) != user.key:
+            raise RemoteError(f"{what}: Guru's person for id {user.user_id} is {email}, not this member")
+        person_user = person.get("userId")
+        if person_user is not None and str(person_user) != user.user_id:
+            raise RemoteError(f"{what}: Guru's person for id {user.user_id} belongs to user {person_user}")
+
+    def _put_refused(self, user: RemoteUser, response: requests.Response) -> None:
+        """One refused PUT fails the member; refusals before any success mean the credentials cannot write."""
+        with self._lock:
+            self._put_refusals += 1
+            fatal = not self._put_ok and self._put_refusals >= PERMISSION_FAILURES_BEFORE_FATAL
+        message = guru_message(response)
+        if fatal:
+            raise FatalRemoteError(f"Guru refused to update members' profiles ({message})", advice=TOKEN_ADVICE)
+        raise PermissionDeniedError(
+            f"Guru refused to update the profile of {user.key or user.user_id} ({message})", status=403
+        )
+
+    def _picture_served(self, url: str) -> bool:
+        """:calls: ``HEAD <picture URL>`` on the picture host — public, so never with the credentials."""
+        if not url.startswith(("https://", "http://")):
+            return False
+        try:
+            response = self.api.session.head(url, timeout=self._timeout, allow_redirects=True)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(f"checking the picture {redact_url(url)}: no answer ({type(exc).__name__})") from None
+        if response.status_code in PICTURE_GONE:
+            log.debug("picture %s is gone (%s)", redact_url(url), response.status_code)
+            return False
+        if response.status_code >= 400:
+            raise TransientError(f"checking the picture {redact_url(url)}: answered {response.status_code}")
+        return True
+
+    # -- transport -----------------------------------------------------------------------------------
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        body: dict[str, Any] | None = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        retry_unsafe: bool = False,
+    ) -> requests.Response:
+        """A JSON PUT or a multipart POST with the credentials, through the Api's session and rate gate.
+
+        ``Api.request`` sends form bodies only, and Guru's writes are JSON and multipart; this mirrors its rules:
+        the credentials go to the API origin only, throttled answers pause everyone and are retried, 5xx and
+        dropped connections are retried when the request is safe to repeat.
+        """
+        api, retry = self.api, self.api.retry
+        url = api.url(path)
+        safe = method in IDEMPOTENT or retry_unsafe
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        headers = {"Authorization": self._authorization()}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        attempt = 0
+        throttled_since: float | None = None
+        while True:
+            try:
+                with api.gate:
+                    self._count(files is not None)
+                    response = api.session.request(
+                        method, url, data=data, files=files, headers=headers, timeout=self._timeout, allow_redirects=False
+                    )
+                    throttled = is_throttled(response)
+                    if throttled:
+                        api.gate.throttle(None)
+                    else:
+                        api.gate.observe(None)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if not safe or attempt >= retry.attempts:
+                    raise TransientError(f"{what}: cannot reach Guru ({type(exc).__name__})") from None
+                attempt += 1
+                self._sleep(retry.delay(attempt))
+                continue
+            log.debug("%s %s -> %s", method, redact_url(url), response.status_code)
+            if throttled:
+                throttled_since = throttled_since or time.monotonic()
+                if time.monotonic() - throttled_since > retry.max_throttle_wait_s:
+                    raise TransientError(f"{what}: Guru kept throttling for too long")
+                continue
+            if response.status_code >= 500 and safe and attempt < retry.attempts:
+                attempt += 1
+                self._sleep(retry.delay(attempt))
+                continue
+            return response
+
+    def _count(self, upload: bool) -> None:
+        if upload:
+            with self._lock:
+                self.uploads_made += 1
+        else:
+            self.api._count()  # the PUT is a JSON API request like the GETs Api sends itself
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return parse_json(response)
+        except ValueError:
+            raise FatalRemoteError(
+                f"{what}: {redact_url(response.url)} did not answer with JSON"
+                + (" (an HTML page)" if looks_like_html(response) else ""),
+                advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
+            ) from None
