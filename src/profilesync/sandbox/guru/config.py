@@ -1,0 +1,66 @@
+"""The Guru sandbox's knobs: one frozen dataclass whose defaults behave like the documented Guru API.
+
+Where Guru's docs are silent (page size, rate limits, error bodies, the PUT answer) the defaults are the
+assumptions ``profilesync.targets.guru`` states, and the knobs let tests try the other readings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+NextRel = Literal["next-page", "next"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuruSandboxConfig:
+    """Everything that shapes one Guru sandbox run."""
+
+    # -- where it listens (port 0 = an ephemeral port chosen by the OS)
+    host: str = "127.0.0.1"
+    port: int = 0
+
+    # -- who is in it (``seed`` makes generation reproducible)
+    members: int = 30
+    seed: int = 0
+    inactive_rate: float = 0.1  # share of members whose user.status is not ACTIVE
+    own_picture_rate: float = 0.15  # share of members who already show a picture of their own
+    user: str = "admin@sandbox-school.test"  # the basic-auth user of the read/write User token
+    token: str | None = None  # None: derived from the seed, so a restarted sandbox keeps its token
+
+    # -- pagination (developer.getguru.com/docs/paging: server-chosen size, Link rel="next-page")
+    page_size: int = 25
+    next_rel: NextRel = "next-page"
+
+    # -- behaviour where the docs are silent
+    put_echoes_person: bool = True  # False: the PUT answers 204 with no body (clients must re-read)
+    rate_limit_per_s: float = 0.0  # 0: unlimited; else a token bucket per credential, 429 + Retry-After
+    max_picture_bytes: int = 5_000_000
+
+    # -- timing and faults (the same machinery as the Canvas sandbox)
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    drop_after: bool = False
+    fault_seed: int = 0
+
+    def problems(self) -> list[str]:
+        """Every problem with these values at once (an empty list when the config is usable)."""
+        found: list[str] = []
+        if self.members < 0:
+            found.append("members must be 0 or more")
+        if self.page_size < 1:
+            found.append("page_size must be at least 1")
+        if self.next_rel not in ("next-page", "next"):
+            found.append("next_rel must be 'next-page' or 'next'")
+        for name in ("inactive_rate", "own_picture_rate", "error_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                found.append(f"{name} must be between 0 and 1")
+        for name in ("latency_ms", "rate_limit_per_s", "max_picture_bytes"):
+            if getattr(self, name) < 0:
+                found.append(f"{name} must not be negative")
+        if not 0 <= self.port <= 65535:
+            found.append("port must be between 0 and 65535")
+        if ":" in self.user or not self.user:
+            found.append("user must be a non-empty name without ':'")
+        return found
