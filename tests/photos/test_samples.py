@@ -67,15 +67,15 @@ def test_script_writes_numbered_photos(tmp_path: Path) -> None:
         check=True,
     )
     assert "wrote 3" in done.stdout
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["T00001.jpg", "T00002.jpg", "T00003.jpg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["T000001.jpg", "T000002.jpg", "T000003.jpg"]
 
 
 def test_repository_sample_folder_holds_small_valid_samples() -> None:
-    """photos/ holds S00001.jpg..S00005.jpg (valid, under 30 KB) and a README for admins."""
+    """photos/ holds S000001.jpg..S000005.jpg (valid, under 30 KB) and a README for admins."""
     folder = REPO / "photos"
     assert (folder / "README.md").is_file()
     photos = scan_photos(folder, fold_key=str, cache={}).photos.photos
-    assert sorted(photos) == [f"S0000{n}" for n in range(1, 6)]
+    assert sorted(photos) == [f"S00000{n}" for n in range(1, 6)]
     for photo in photos.values():
         assert photo.problem is None
         assert photo.path.stat().st_size < 30_000
