@@ -16,9 +16,9 @@ which is what Canvas would charge for. Scenarios (issue #8):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
-import math
 import os
 import platform
 import subprocess
@@ -138,8 +138,6 @@ def seed_synced(sandbox: Sandbox, workdir: Path) -> None:
     rows = []
     now = datetime.now(UTC)
     target_id = f"canvas:{sandbox.base_url}"
-    import hashlib
-
     for user_id, key in keys_of(sandbox):
         file_id = sandbox.state.user_sets_own_avatar(user_id, photos[key], filename="profilesync-avatar.jpg")
         url = sandbox.state.user(user_id).avatar_url
@@ -343,8 +341,8 @@ def render(measures: list[Measure], args: argparse.Namespace) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"`python3 scripts/bench.py` on {platform.node() and 'this machine'}: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}.",
+        f"`python3 scripts/bench.py` on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}."
         f"Sandbox latency {args.latency_ms:g} ms per request on both hosts; Canvas's default throttle (hwm 600, "
         "outflow 10/s, 50 reserved per request in flight); request cost 0.05 (Canvas's own examples show "
         f"0.03–0.04) except scenario 5 ({args.heavy_cost:g}). profilesync runs as a subprocess; requests are "

@@ -92,7 +92,32 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
             max_in_flight=workers,
             timeout_s=settings.timeout_s,
         )
-    raise ConfigError([f"--target {request.target}: not available yet (Guru support is planned)"])
+    if request.target == "guru":
+        # Imported here so the Guru branch stays self-contained in the registry.
+        from profilesync.config import url_problems
+        from profilesync.targets.guru import DEFAULT_IN_FLIGHT, MATCH_FIELDS, GuruTarget
+
+        match = settings.match_for("guru")
+        insecure_ok = settings.allow_insecure_http
+        problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=insecure_ok)
+        if not settings.guru_user:
+            problems.append("GURU_USER is not set (the email of the Guru user whose API token you use)")
+        if settings.guru_token is None:
+            problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
+        if match not in MATCH_FIELDS:
+            problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
+        if problems:
+            raise ConfigError(problems)
+        assert settings.guru_user is not None and settings.guru_token is not None
+        return GuruTarget(
+            settings.guru_base_url,
+            settings.guru_user,
+            settings.guru_token,
+            match=match,
+            max_in_flight=request.workers or settings.workers or DEFAULT_IN_FLIGHT,
+            timeout_s=settings.timeout_s,
+        )
+    raise ConfigError([f"--target {request.target}: unknown target"])
 
 
 @contextmanager

@@ -10,6 +10,7 @@ every command does.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,8 @@ from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore, open_store
 from profilesync.store.migrations import MIGRATIONS
 from profilesync.targets.canvas import MATCH_JSON_FIELD, CanvasTarget, fold_key
+
+log = logging.getLogger(__name__)
 
 # Doctor should answer within seconds: one quick retry, not the nightly run's patient backoff.
 PROBE_RETRY = Retry(attempts=1, base_delay_s=0.2, max_delay_s=1.0, max_throttle_wait_s=60.0)
@@ -271,21 +274,23 @@ def check_masquerade(target: CanvasTarget, me: dict[str, Any], rows: Sequence[di
     if not candidates:
         return warned(MASQUERADE, "no other user in the account to try acting as")
     message = ""
+    tried: list[str] = []
     for row in candidates:
         user_id = str(row["id"])
+        tried.append(user_id)
         try:
             response = target.probe_masquerade(user_id)
         except ProfilesyncError as exc:
             return failed(MASQUERADE, exc.message, exc.advice, ExitCode.REMOTE)
         body = _json(response)
         if response.status_code == 200 and isinstance(body, dict) and str(body.get("id")) == user_id:
-            return passed(MASQUERADE, f"the token can act as users (read user {user_id} as themself)")
+            return passed(MASQUERADE, f"the token can act as users (read /users/self as user {user_id})")
         message = error_message(response)
         if response.status_code not in (400, 401, 403, 404):
             break  # a server error or an odd answer: other users would fare no better
     return failed(
         MASQUERADE,
-        f"Canvas refused to let the token act as users ({message})",
+        f"Canvas refused to let the token act as users (tried users {', '.join(tried)}: {message})",
         ACT_AS_ADVICE,
         ExitCode.REMOTE,
     )
@@ -456,10 +461,14 @@ def render_text(diagnosis: Diagnosis) -> str:
     warnings = sum(c.status is Status.WARN for c in diagnosis.checks)
     code = int(diagnosis.exit_code)
     if failures:
-        lines.append(f"{failures} failed, {warnings} warnings: exit {code} (fix the first failure first)")
+        lines.append(f"{failures} failed, {_plural(warnings, 'warning')}: exit {code} (fix the first failure first)")
     else:
-        lines.append(f"all checks passed ({warnings} warnings): ready for 'profilesync avatars sync'")
+        lines.append(f"all checks passed ({_plural(warnings, 'warning')}): ready for 'profilesync avatars sync'")
     return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def render_json(diagnosis: Diagnosis) -> str:
@@ -491,4 +500,17 @@ def doctor(ctx: click.Context, fmt: str) -> None:
     source: SettingsSource = ctx.obj
     diagnosis = diagnose(source.settings)
     click.echo(render_json(diagnosis) if fmt == "json" else render_text(diagnosis))
+    log.info("%s", verdict(diagnosis))  # one line for --log-file, where scheduled checks are read later
     ctx.exit(int(diagnosis.exit_code))
+
+
+def verdict(diagnosis: Diagnosis) -> str:
+    """The outcome in one line: exit code, failed checks with their detail, warned checks by name."""
+    failed_checks = [f"{c.name} ({c.detail})" for c in diagnosis.checks if c.status is Status.FAIL]
+    warnings = [c.name for c in diagnosis.checks if c.status is Status.WARN]
+    parts = [f"doctor: exit {int(diagnosis.exit_code)}"]
+    if failed_checks:
+        parts.append("failed: " + "; ".join(failed_checks))
+    if warnings:
+        parts.append("warnings: " + ", ".join(warnings))
+    return "; ".join(parts) if len(parts) > 1 else parts[0] + "; all checks passed"

@@ -12,7 +12,9 @@ from support.world import World
 
 def line(output: str, check: str) -> str:
     """The report line of one check (e.g. ``[FAIL] API token  ...``)."""
-    found = [text for text in output.splitlines() if re.match(rf"\[(?: ok |warn|FAIL|skip)\] {re.escape(check)} ", text)]
+    found = [
+        text for text in output.splitlines() if re.match(rf"\[(?: ok |warn|FAIL|skip)\] {re.escape(check)} ", text)
+    ]
     assert len(found) == 1, output
     return found[0]
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import io
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import responses
 from PIL import Image
 
+from ops.review_page import data_uri_bytes, solid_png
 from profilesync.config import Secret
 from profilesync.photos import normalise
 from profilesync.samples import make_portrait
 from profilesync.targets.canvas import CanvasTarget
-from ops.review_page import data_uri_bytes, solid_png
 from support.world import World
 
 
@@ -41,7 +42,7 @@ class Page(HTMLParser):
         return next(images for _, k, images in self.rows if k == key)
 
 
-def review(world: World, *args: str) -> tuple[str, dict[str, object]]:
+def review(world: World, *args: str) -> tuple[str, dict[str, Any]]:
     """Write the page with `avatars plan --html` and return it with the JSON plan of the same state."""
     path = world.photos.parent / "review.html"
     world.cli("avatars", "plan", "--html", str(path), *args)
@@ -51,7 +52,7 @@ def review(world: World, *args: str) -> tuple[str, dict[str, object]]:
 def test_one_row_per_pending_change_with_both_pictures(world: World) -> None:
     """Each upload or reassign gets a row holding the current avatar and the new photo."""
     text, plan = review(world)
-    pending = {a["key"] for a in plan["actions"] if a["action"] in ("upload", "reassign")}  # type: ignore[attr-defined]
+    pending = {a["key"] for a in plan["actions"] if a["action"] in ("upload", "reassign")}
     page = Page(text)
     assert {key for cls, key, _ in page.rows if cls == "change"} == pending
     for _, _, images in page.rows:
@@ -125,7 +126,7 @@ def test_photos_matching_nobody_are_listed(world: World) -> None:
 def test_counts_match_the_plan(world: World) -> None:
     """The counts table says what the JSON plan says."""
     text, plan = review(world)
-    counts: dict[str, int] = plan["counts"]  # type: ignore[assignment]
+    counts: dict[str, int] = plan["counts"]
     for action, n in counts.items():
         assert f'<td data-count="{action}">{n}</td>' in text
 

@@ -202,7 +202,9 @@ class TestObserverLinks:
         store.record_observer_link(link("S2", "a@x.org"))
         store.record_observer_link(link("S1", "b@x.org"))
         store.record_observer_link(link("S1", "a@x.org", target="canvas:y"))
-        assert {(lk.student_key, lk.parent_email) for lk in store.observer_links("canvas:x", parent_email="A@X.org")} == {
+        assert {
+            (lk.student_key, lk.parent_email) for lk in store.observer_links("canvas:x", parent_email="A@X.org")
+        } == {
             ("S1", "a@x.org"),
             ("S2", "a@x.org"),
         }

@@ -11,12 +11,14 @@ import click
 
 from profilesync.sandbox.config import AVATARS_SETTINGS, UPLOAD_MODES, SandboxConfig
 from profilesync.sandbox.emulator import Sandbox
+from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
 from profilesync.sandbox.server import request_log
 
 EPILOG = """\b
 Example:
   profilesync sandbox --users 300 --latency-ms 50 --thumbnail-lag 0.5
   profilesync sandbox --port 8900 --upload-port 8901 --scenario school.json --upload-mode local
+  profilesync sandbox --guru --guru-port 8902     (a Guru emulator too, for --target guru)
 
 The admin token is derived from --seed, so a restarted sandbox on the same ports keeps working with the
 same .env. The scenario format is documented in profilesync.sandbox.scenario.
@@ -61,6 +63,8 @@ def wait_for_interrupt(sb: Sandbox) -> None:
 @click.option("--cdn-host", help="Serve the no-avatar picture URL from this host.")
 @click.option("--tricky-sis-ids", is_flag=True, help="Give some users SIS ids with '/', ' ', '+', '.json'.")
 @click.option("--log-requests", is_flag=True, help="Print every request as it is served.")
+@click.option("--guru", "with_guru", is_flag=True, help="Also run a Guru emulator (members: --users).")
+@click.option("--guru-port", type=int, default=0, help="Guru host port (default: any free port).")
 def sandbox(
     host: str,
     port: int,
@@ -82,6 +86,8 @@ def sandbox(
     cdn_host: str | None,
     tricky_sis_ids: bool,
     log_requests: bool,
+    with_guru: bool,
+    guru_port: int,
 ) -> None:
     """Run a local Canvas emulator (API host + separate upload host) for trying profilesync safely."""
     config = SandboxConfig(
@@ -120,6 +126,14 @@ def sandbox(
         sb.start()
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot start the sandbox: {exc}") from exc
+    guru: GuruSandbox | None = None
+    if with_guru:
+        guru_config = GuruSandboxConfig(host=host, port=guru_port, members=users, seed=seed, latency_ms=latency_ms)
+        try:
+            guru = GuruSandbox(guru_config).start()
+        except (OSError, ValueError) as exc:
+            sb.stop()
+            raise click.ClickException(f"cannot start the Guru sandbox: {exc}") from exc
     listed = len(sb.state.sorted_users(1))
     click.echo(f"Canvas sandbox running with {listed} users.")
     click.echo(f"  Canvas URL:          {sb.base_url}")
@@ -128,10 +142,16 @@ def sandbox(
     click.echo(f"  No-masquerade token: {sb.no_masquerade_token}")
     click.echo("\nPaste into .env:\n")
     click.echo(sb.env_snippet())
+    if guru is not None:
+        click.echo(f"Guru sandbox running with {len(guru.state.members())} members at {guru.base_url}")
+        click.echo("Paste these too, then use --target guru (photos named <email>.jpg):\n")
+        click.echo(guru.env_snippet())
     click.echo("Open the Canvas URL in a browser to see the users' avatars. Press Ctrl-C to stop.")
     try:
         wait_for_interrupt(sb)
     except KeyboardInterrupt:
         click.echo("\nStopping the sandbox.")
     finally:
+        if guru is not None:
+            guru.stop()
         sb.stop()

@@ -77,6 +77,9 @@ PICTURE_GONE = frozenset({403, 404, 410})
 #: with no remaining-quota header to go by, a 429 pauses for about this many "units" / 10 s (RateGate.throttle)
 THROTTLE_UNIT = 5.0
 PERMISSION_FAILURES_BEFORE_FATAL = 3
+#: requests in flight unless --workers / PROFILESYNC_WORKERS say otherwise: Guru publishes no rate limit, so
+#: fewer than Canvas's 16; a 429 still lowers it further on its own
+DEFAULT_IN_FLIGHT = 8
 TOKEN_ADVICE = (
     "set GURU_USER to the email of a Team Admin and GURU_API_TOKEN to that user's User token "
     "(Guru: Manage > Apps & Integrations > API Access); a Collection token is read-only"
@@ -137,7 +140,18 @@ class AdditiveGate(RateGate):
 
     ``RateGate.throttle`` drops to one request in flight after a 429 and relies on ``X-Rate-Limit-Remaining``
     to open up again; Guru sends none, so every successful answer allows one more, up to ``max_in_flight``.
+    Throttled answers that arrive during a pause do not lengthen it.
     """
+
+    def throttle(self, remaining: float | None) -> float:
+        with self._cond:
+            left = self._paused_until - time.monotonic()
+            if left > 0:
+                # A 429 for a request sent before the pause began is the same episode, not a longer one:
+                # without this, a burst of N answers would stretch the pause by 1.5**N.
+                self.throttled += 1
+                return left
+        return super().throttle(remaining)
 
     def observe(self, remaining: float | None) -> None:
         if remaining is not None:
@@ -160,7 +174,7 @@ class GuruTarget:
         token: Secret,
         *,
         match: str = "email",
-        max_in_flight: int = 8,
+        max_in_flight: int = DEFAULT_IN_FLIGHT,
         timeout_s: float = 60.0,
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -173,8 +187,7 @@ class GuruTarget:
         self.match = match
         self._fold = fold_key(match)
         self._sleep = sleep
-        credentials = base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii")
-        self._authorization = lambda: f"Basic {credentials}"
+        self._credentials = Secret(base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii"))
         self.api = Api(
             base,
             self._authorization,
@@ -189,6 +202,9 @@ class GuruTarget:
         self._lock = threading.Lock()
         self._put_ok = False
         self._put_refusals = 0
+
+    def _authorization(self) -> str:
+        return f"Basic {self._credentials.reveal()}"
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
@@ -388,7 +404,13 @@ class GuruTarget:
                 with api.gate:
                     self._count(files is not None)
                     response = api.session.request(
-                        method, url, data=data, files=files, headers=headers, timeout=self._timeout, allow_redirects=False
+                        method,
+                        url,
+                        data=data,
+                        files=files,
+                        headers=headers,
+                        timeout=self._timeout,
+                        allow_redirects=False,
                     )
                     throttled = is_throttled(response)
                     if throttled:
@@ -398,8 +420,8 @@ class GuruTarget:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not safe or attempt >= retry.attempts:
                     raise TransientError(f"{what}: cannot reach Guru ({type(exc).__name__})") from None
-                attempt += 1
                 self._sleep(retry.delay(attempt))
+                attempt += 1
                 continue
             log.debug("%s %s -> %s", method, redact_url(url), response.status_code)
             if throttled:
@@ -408,8 +430,8 @@ class GuruTarget:
                     raise TransientError(f"{what}: Guru kept throttling for too long")
                 continue
             if response.status_code >= 500 and safe and attempt < retry.attempts:
-                attempt += 1
                 self._sleep(retry.delay(attempt))
+                attempt += 1
                 continue
             return response
 

@@ -28,7 +28,11 @@ DOMAIN = "sandbox-school.test"
 FIRST = ("Ada", "Grace", "Alan", "Katherine", "Edsger", "Barbara", "Dennis", "Frances", "Claude", "Radia", "Ken")
 LAST = ("Lovelace", "Hopper", "Turing", "Johnson", "Dijkstra", "Liskov", "Ritchie", "Allen", "Shannon", "Perlman")
 ROLES = ("Teacher", "Counselor", "Office", "IT", "Coach")
-PICTURE_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG": ("image/png", "png"), b"GIF8": ("image/gif", "gif")}
+PICTURE_TYPES = {
+    b"\xff\xd8\xff": ("image/jpeg", "jpg"),
+    b"\x89PNG": ("image/png", "png"),
+    b"GIF8": ("image/gif", "gif"),
+}
 
 ProblemKind = Literal["lost", "invented", "changed", "reordered"]
 
@@ -249,7 +253,9 @@ class GuruState:
 
     def member_by_email(self, email: str) -> MemberView:
         with self.lock:
-            return next(_view(m) for m in self.members_by_id.values() if m.person["email"].casefold() == email.casefold())
+            return next(
+                _view(m) for m in self.members_by_id.values() if m.person["email"].casefold() == email.casefold()
+            )
 
     def person(self, user_id: str) -> dict[str, Any]:
         """A deep copy of the stored person JSON."""

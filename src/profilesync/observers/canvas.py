@@ -1,0 +1,218 @@
+"""The Canvas calls of the observers job (canvas-api.md §7, §14, §16.2), on the shared ``Api`` client.
+
+Lookups are exact (``sis_user_id:`` / ``sis_login_id:``, never the fuzzy ``search_term``). Every write's answer
+is checked before it counts: Canvas can answer 200 to a link it did not make (§14.4).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from profilesync.config import Secret
+from profilesync.errors import (
+    FatalRemoteError,
+    NotFoundError,
+    PermissionDeniedError,
+    RemoteError,
+    TransientError,
+)
+from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
+from profilesync.observers.planner import CanvasUser
+from profilesync.targets.canvas import user_id_path
+
+log = logging.getLogger(__name__)
+
+#: ``has_student_enrollment?`` (§14.2): student enrollments not rejected, inactive or deleted
+LIVE_STUDENT_ENROLLMENT: list[tuple[str, Any]] = [
+    ("type[]", "StudentEnrollment"),
+    ("type[]", "StudentViewEnrollment"),
+    ("state[]", "active"),
+    ("state[]", "invited"),
+    ("state[]", "creation_pending"),
+    ("state[]", "completed"),
+    ("per_page", 1),  # one is enough to know
+]
+
+
+class NotEnrolledError(RemoteError):
+    """Canvas refused a pairing code (401/403): the student has no live student enrollment (§14.2)."""
+
+    kind = "not_enrolled"
+
+
+class ObserverCanvas:
+    """Canvas as the observers job sees it: students, parents, their links."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: Secret,
+        *,
+        account_id: str = "self",
+        max_in_flight: int = 16,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.target_id = f"canvas:{base_url.rstrip('/')}"
+        self.api = Api(
+            base_url,
+            lambda: f"Bearer {token.reveal()}",
+            session=make_session(pool_size=max(32, max_in_flight * 2)),
+            gate=RateGate(max_in_flight),
+            timeout_s=timeout_s,
+        )
+        self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+
+    @property
+    def requests_made(self) -> int:
+        return self.api.requests_made
+
+    def check_access(self) -> None:
+        """:calls: ``GET /api/v1/users/self`` — once, so a bad token or a wrong URL stops the run at once (exit 3)."""
+        try:
+            me = self.api.json("GET", "/api/v1/users/self", what="checking the Canvas token")
+        except (TransientError, NotFoundError) as exc:
+            raise FatalRemoteError(
+                f"cannot use Canvas at {self.api.base_url}: {exc.message}",
+                advice="check CANVAS_BASE_URL and the network",
+            ) from None
+        if not isinstance(me, dict) or "id" not in me:
+            raise FatalRemoteError(f"{self.api.base_url} does not answer like Canvas", advice="check CANVAS_BASE_URL")
+
+    # -- lookups -------------------------------------------------------------------------------------
+    def find_student(self, sis_id: str) -> CanvasUser | None:
+        """:calls: ``GET /api/v1/users/sis_user_id:<enc>`` — exact and case-sensitive (§7)."""
+        return self._find(user_id_path("sis_user_id", sis_id), f"looking up student {sis_id!r}")
+
+    def find_login(self, email: str) -> CanvasUser | None:
+        """:calls: ``GET /api/v1/users/sis_login_id:<enc>`` — case-insensitive (§7)."""
+        return self._find(user_id_path("login_id", email), f"looking up parent {email}")
+
+    def _find(self, path: str | None, what: str) -> CanvasUser | None:
+        assert path is not None  # both id forms have a direct lookup
+        try:
+            body = self.api.json("GET", f"/api/v1/users/{path}", what=what)
+        except NotFoundError:
+            return None
+        if not isinstance(body, dict) or body.get("id") is None:
+            raise RemoteError(f"{what}: Canvas's answer is not a user")
+        return CanvasUser(str(body["id"]), body.get("name"))
+
+    def is_enrolled(self, user_id: str) -> bool:
+        """:calls: ``GET /api/v1/users/:id/enrollments`` for live student enrollments — the condition a pairing
+        code needs (§14.2), read without a write so ``plan`` can tell."""
+        what = f"reading the enrollments of user {user_id}"
+        body = self.api.json("GET", f"/api/v1/users/{user_id}/enrollments", what=what, params=LIVE_STUDENT_ENROLLMENT)
+        if not isinstance(body, list):
+            raise RemoteError(f"{what}: expected a list")
+        return bool(body)
+
+    def observees(self, parent_id: str) -> dict[str, str | None]:
+        """:calls: ``GET /api/v1/users/:parent/observees?per_page=100`` (paginated, §14.3): student id → SIS id."""
+        found: dict[str, str | None] = {}
+        what = f"listing the students user {parent_id} observes"
+        for page in self.api.paginate(f"/api/v1/users/{parent_id}/observees", what=what, params=[]):
+            for raw in page:
+                if isinstance(raw, dict) and raw.get("id") is not None:
+                    sis = raw.get("sis_user_id")
+                    found[str(raw["id"])] = str(sis) if sis not in (None, "") else None
+        return found
+
+    # -- writes --------------------------------------------------------------------------------------
+    def create_parent(self, email: str, first_name: str, last_name: str, *, notify: bool) -> CanvasUser | None:
+        """:calls: ``POST /api/v1/accounts/self/users`` (§14.1); None when the login is already taken.
+
+        ``notify`` asks Canvas to email the parent a link to finish registering
+        (``pseudonym[send_confirmation]``); without it Canvas sends nothing to an admin-created account.
+        """
+        name = f"{first_name} {last_name}".strip()
+        data: list[tuple[str, Any]] = [
+            ("user[name]", name),
+            ("user[short_name]", name),
+            ("user[sortable_name]", f"{last_name}, {first_name}"),
+            ("pseudonym[unique_id]", email),
+            ("communication_channel[type]", "email"),
+            ("communication_channel[address]", email),
+        ]
+        if notify:
+            data.append(("pseudonym[send_confirmation]", "1"))
+        what = f"creating the parent account {email}"
+        # A repeat after a lost answer finds the login taken, and taken means "look it up and reuse".
+        response = self.api.request("POST", self._users_path, what=what, data=data, retry_unsafe=True)
+        if response.status_code == 400 and _login_taken(response):
+            return None
+        if response.status_code == 403 and not _json_body(response):
+            raise PermissionDeniedError(
+                f"{what}: Canvas refused (403)",
+                advice="the token's admin role needs 'Users - manage login details' to create accounts",
+                status=403,
+            )
+        raise_for_status(response, what)
+        body = _json_body(response)
+        if not isinstance(body, dict) or body.get("id") is None:
+            raise RemoteError(f"{what}: Canvas's answer is not a user")
+        return CanvasUser(str(body["id"]), body.get("name"))
+
+    def link_direct(self, parent_id: str, student_id: str) -> None:
+        """:calls: ``PUT /api/v1/users/:parent/observees/:student`` (§14.4 B) — idempotent, as an admin."""
+        what = f"linking user {parent_id} to student {student_id}"
+        body = self.api.json("PUT", f"/api/v1/users/{parent_id}/observees/{student_id}", what=what)
+        _check_link(body, student_id, what)
+
+    def pairing_code(self, student_id: str) -> str:
+        """:calls: ``POST /api/v1/users/:student/observer_pairing_codes`` (§14.2); NotEnrolledError on 401/403."""
+        what = f"getting a pairing code for student {student_id}"
+        # A repeat only leaves another unused code, which expires in 7 days (§14.2).
+        response = self.api.request(
+            "POST", f"/api/v1/users/{student_id}/observer_pairing_codes", what=what, retry_unsafe=True
+        )
+        if response.status_code in (401, 403) and not BAD_TOKEN.search(error_message(response)):
+            raise NotEnrolledError(
+                f"Canvas refused a pairing code ({response.status_code}): the student has no active "
+                "student enrollment, or the token's role may not generate pairing codes",
+                status=response.status_code,
+            )
+        raise_for_status(response, what)
+        body = _json_body(response)
+        if not isinstance(body, dict) or not body.get("code"):
+            raise RemoteError(f"{what}: Canvas's answer has no code")
+        return str(body["code"])
+
+    def link_with_code(self, parent_id: str, student_id: str, code: str) -> None:
+        """:calls: ``POST /api/v1/users/:parent/observees`` with ``pairing_code`` (§14.4 A).
+
+        Never repeated: the code is used up by the first attempt, so a repeat would only say "invalid code".
+        """
+        what = f"pairing user {parent_id} with student {student_id}"
+        body = self.api.json("POST", f"/api/v1/users/{parent_id}/observees", what=what, data=[("pairing_code", code)])
+        _check_link(body, student_id, what)
+
+
+def _json_body(response: requests.Response) -> Any:
+    try:
+        return parse_json(response)
+    except ValueError:
+        return None
+
+
+def _login_taken(response: requests.Response) -> bool:
+    """``errors.pseudonym.unique_id[].type == "taken"`` (§14.1, §17.15)."""
+    body = _json_body(response)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    pseudonym = errors.get("pseudonym") if isinstance(errors, dict) else None
+    unique_id = pseudonym.get("unique_id") if isinstance(pseudonym, dict) else None
+    return isinstance(unique_id, list) and any(isinstance(e, dict) and e.get("type") == "taken" for e in unique_id)
+
+
+def _check_link(body: Any, student_id: str, what: str) -> None:
+    """A link counts only when Canvas names the student and at least one root account it was made in:
+    an empty ``observation_link_root_account_ids`` means no link was made (§14.4 A)."""
+    if not isinstance(body, dict) or str(body.get("id")) != student_id:
+        raise RemoteError(f"{what}: Canvas's answer names another user")
+    if not body.get("observation_link_root_account_ids"):
+        raise RemoteError(
+            f"{what}: Canvas answered 200 but made no link (the parent and the student share no root account)"
+        )

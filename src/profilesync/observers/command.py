@@ -1,0 +1,104 @@
+"""``profilesync observers plan|sync``: options → request → one call → rendering (the CLI's pattern).
+
+Errors are raised as ProfilesyncError and become a message and an exit code in the top-level group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from profilesync.config import Settings, load_settings
+from profilesync.observers.model import Method
+from profilesync.observers.render import render
+from profilesync.observers.run import ObserversRequest, observers_plan, observers_sync
+
+CSV_ARGUMENT = click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+def _settings(ctx: click.Context) -> Settings:
+    """The settings the top-level group loads (or, run on its own, the environment's)."""
+    obj = ctx.find_root().obj
+    settings: Settings = obj.settings() if obj is not None else load_settings()
+    return settings
+
+
+@click.group()
+def observers() -> None:
+    """Parent (observer) accounts: a CSV of students and parents → paired Canvas observers.
+
+    \b
+    The CSV has a header row and one row per student and parent (a parent with three children is on
+    three rows): the student's SIS ID, the parent's email (their Canvas login), first and last name.
+    Headers such as student_sis_id / Student ID, parent_email / Email, First Name, Last Name are
+    recognised; UTF-8 with or without a BOM, comma or semicolon separated (Excel's "CSV UTF-8").
+    A missing parent account is created once, linked to each enrolled student; nothing is ever
+    unlinked or deleted, and running it again changes nothing.
+
+    \b
+    Example:
+      profilesync observers plan parents.csv
+      profilesync observers sync parents.csv
+    """
+
+
+@observers.command("plan")
+@CSV_ARGUMENT
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.pass_context
+def plan(ctx: click.Context, csv_file: Path, fmt: str) -> None:
+    """Show what a sync would do with each row, changing nothing anywhere.
+
+    \b
+    Each row gets one outcome: create_parent_and_link, link, already_linked, student_not_found,
+    student_not_enrolled, invalid_row or error (with a message).
+
+    \b
+    Examples:
+      profilesync observers plan parents.csv
+      profilesync observers plan parents.csv --format csv > review.csv
+    """
+    report = observers_plan(_settings(ctx), ObserversRequest(csv_path=csv_file))
+    click.echo(render(report, fmt))
+
+
+@observers.command("sync")
+@CSV_ARGUMENT
+@click.option("--dry-run", is_flag=True, help="Print the plan instead of applying it.")
+@click.option(
+    "--method",
+    type=click.Choice([m.value for m in Method]),
+    default=Method.DIRECT.value,
+    show_default=True,
+    help="direct: link as the admin (PUT observees). pairing-code: the student's pairing code, then pair.",
+)
+@click.option(
+    "--notify/--no-notify",
+    default=False,
+    show_default=True,
+    help="Have Canvas email each parent whose account is created a link to finish registering. "
+    "Off by default: no email reaches a family until you choose to send them.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify: bool, fmt: str) -> None:
+    """Create missing parent accounts and link them to their enrolled students.
+
+    Safe to run every night: parents already linked cost a lookup and change nothing; students who enrol
+    later are linked on the next run. Exit 1 when any row is an error or an invalid row.
+
+    \b
+    Examples:
+      profilesync observers sync parents.csv
+      profilesync observers sync parents.csv --dry-run
+      profilesync -q --log-file observers.log observers sync parents.csv --notify
+    """
+    request = ObserversRequest(csv_path=csv_file, method=Method(method), notify=notify)
+    settings = _settings(ctx)
+    if dry_run:
+        click.echo(render(observers_plan(settings, request), fmt))
+        return
+    report = observers_sync(settings, request)
+    click.echo(render(report, fmt))
+    ctx.exit(int(report.exit_code))

@@ -1,0 +1,135 @@
+"""Wires the CSV, Canvas, the history store, the lock and the clock for ``observers plan`` and ``sync``.
+
+The command calls one function here and renders what it returns; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from profilesync import app
+from profilesync.config import Settings, require_canvas
+from profilesync.errors import ExitCode, ProfilesyncError
+from profilesync.observers.canvas import ObserverCanvas
+from profilesync.observers.csvfile import read_csv
+from profilesync.observers.executor import Job, run_rows
+from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
+from profilesync.store.base import HistoryStore, ObserverLink, RunEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObserversRequest:
+    """What the admin asked for on the command line."""
+
+    csv_path: Path
+    method: Method = Method.DIRECT
+    notify: bool = False  # have Canvas email each new parent a link to finish registering
+    workers: int | None = None
+
+
+@dataclass
+class ObserversReport:
+    """What a plan would do, or what a sync did, row by row."""
+
+    target_id: str
+    method: Method
+    applied: bool  # False for plan and --dry-run
+    results: list[RowResult] = field(default_factory=list)
+    requests: int = 0  # Canvas API requests made
+    exit_code: ExitCode = ExitCode.OK
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(r.outcome for r in self.results)
+        return {o.value: found.get(o, 0) for o in Outcome}
+
+    def failures(self) -> list[RowResult]:
+        return [r for r in self.results if r.outcome in FAILURES]
+
+
+def build_canvas(settings: Settings, request: ObserversRequest) -> ObserverCanvas:
+    base_url, token = require_canvas(settings)
+    return ObserverCanvas(
+        base_url,
+        token,
+        account_id=settings.canvas_account_id,
+        max_in_flight=_workers(settings, request),
+        timeout_s=settings.timeout_s,
+    )
+
+
+def _workers(settings: Settings, request: ObserversRequest) -> int:
+    return request.workers or settings.workers or app.DEFAULT_WORKERS
+
+
+def _history(store: HistoryStore, target_id: str) -> dict[tuple[str, str], ObserverLink]:
+    """The links earlier syncs made, by (student key, lower-cased parent email)."""
+    return {(lk.student_key, lk.parent_email): lk for lk in store.observer_links(target_id)}
+
+
+def observers_plan(settings: Settings, request: ObserversRequest) -> ObserversReport:
+    """``observers plan`` / ``sync --dry-run``: what a sync would do; no change anywhere."""
+    parsed = read_csv(request.csv_path)  # a bad layout stops here, before any request (exit 2)
+    canvas = build_canvas(settings, request)
+    report = ObserversReport(canvas.target_id, request.method, applied=False)
+    with app.opened_store(settings) as store:
+        history = _history(store, canvas.target_id)
+        try:
+            canvas.check_access()
+            workers = _workers(settings, request)
+            job = Job(canvas=canvas, method=request.method, apply=False, history=history, workers=workers)
+            report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+        finally:
+            report.requests = canvas.requests_made
+    return report
+
+
+def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversReport:
+    """``observers sync``: lock, look up, create and link what is missing, record the run."""
+    parsed = read_csv(request.csv_path)
+    canvas = build_canvas(settings, request)
+    report = ObserversReport(canvas.target_id, request.method, applied=True)
+    with app.opened_store(settings) as store, store.lock(app.lock_owner()):
+        run_id = store.start_run(canvas.target_id, "observers sync", app.now_utc())
+        try:
+            history = _history(store, canvas.target_id)
+            canvas.check_access()
+            job = Job(
+                canvas=canvas,
+                method=request.method,
+                apply=True,
+                history=history,
+                store=store,
+                clock=app.now_utc,
+                workers=_workers(settings, request),
+                notify=request.notify,
+            )
+            report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+            report.exit_code = ExitCode.PARTIAL if report.failures() else ExitCode.OK
+        except ProfilesyncError as exc:
+            report.exit_code = exc.exit_code
+            raise
+        finally:
+            report.requests = canvas.requests_made
+            _log_events(store, run_id, report)
+            store.finish_run(run_id, app.now_utc(), report.counts(), int(report.exit_code))
+    return report
+
+
+def _log_events(store: HistoryStore, run_id: int, report: ObserversReport) -> None:
+    """One run event per row that changed something or needs attention (already linked rows are not logged)."""
+    at = app.now_utc()
+    for result in report.results:
+        if result.outcome is Outcome.ALREADY_LINKED:
+            continue
+        if result.outcome in FAILURES:
+            log.warning("row %d (%s, %s): %s", result.row.number, result.row.student, result.row.email, result.message)
+        message = f"row {result.row.number}, parent {result.row.email}" + (
+            f": {result.message}" if result.message else ""
+        )
+        key = result.row.student or f"row {result.row.number}"
+        store.log_event(RunEvent(run_id, key, result.student_id, result.outcome.value, None, message, at))

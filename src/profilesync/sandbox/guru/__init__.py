@@ -1,0 +1,28 @@
+"""A Guru emulator shipped with profilesync, beside the Canvas one (``profilesync sandbox --guru``, tests).
+
+It serves the three steps Guru documents for bulk avatar upload (seed 001) over real HTTP on loopback —
+the paginated members listing, the multipart picture upload, the person GET and whole-person PUT — plus the
+public picture URLs it hands out::
+
+    from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
+
+    with GuruSandbox(GuruSandboxConfig(members=40, page_size=10, latency_ms=20)) as guru:
+        guru.base_url, guru.user, guru.token          # basic auth: user + User token
+        guru.state.members(); guru.state.put_problems; guru.state.counts()
+        guru.faults.fail_next("PUT", r"^/api/v1/people/", 503)
+
+Where Guru's docs are silent it behaves as ``profilesync.targets.guru`` assumes (``Link: rel="next-page"``
+pagination with a server-chosen page size, 401 for bad credentials, 403 for writes with a read-only Collection
+token, an optional 429 rate limit with ``Retry-After``, ``{"description": ...}`` error bodies, a PUT that echoes
+the person); ``GuruSandboxConfig`` has a knob for each so tests can try the other readings.
+
+Layout: ``config`` (knobs) → ``state`` (members, persons, pictures, PUT problems, request log) → ``app``
+(auth, routing, handlers) → ``emulator.GuruSandbox`` (one host, served by the shared ``sandbox.server``
+pipeline: latency, faults and the request log work as for Canvas).
+"""
+
+from profilesync.sandbox.guru.config import GuruSandboxConfig
+from profilesync.sandbox.guru.emulator import GuruSandbox
+from profilesync.sandbox.guru.state import ACTIVE, INACTIVE, GuruState, MemberView, PutProblem
+
+__all__ = ["ACTIVE", "INACTIVE", "GuruSandbox", "GuruSandboxConfig", "GuruState", "MemberView", "PutProblem"]
