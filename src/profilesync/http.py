@@ -107,11 +107,16 @@ class RateGate:
             self._cond.notify_all()
 
     def observe(self, remaining: float | None) -> None:
-        """Adapt to the ``X-Rate-Limit-Remaining`` of a successful answer."""
-        if remaining is None:
-            return
+        """Adapt to the ``X-Rate-Limit-Remaining`` of a successful answer.
+
+        A server that reports no remaining (Guru) gets additive increase: one more in flight per success.
+        """
         with self._cond:
             self._throttle_streak = 0
+            if remaining is None:
+                self._allowed = min(self.max_in_flight, self._allowed + 1)
+                self._cond.notify_all()
+                return
             others = max(0, self._in_flight - 1)
             room = (remaining + self.up_front_cost * others) // self.up_front_cost
             self._allowed = max(1, min(self.max_in_flight, int(room) - 1))
@@ -121,6 +126,11 @@ class RateGate:
         """Record a throttled answer; pause everyone long enough for the bucket to drain. Returns the pause."""
         with self._cond:
             self.throttled += 1
+            left = self._paused_until - time.monotonic()
+            if left > 0:
+                # An answer to a request sent before the pause began is the same episode: a burst of N
+                # such answers must not stretch the pause by 1.5**N.
+                return left
             self._throttle_streak += 1
             self._allowed = 1
             # Canvas leaks 10 units/s by default; we need room for at least one reservation again.
@@ -257,8 +267,12 @@ class Api:
         retry: Retry | None = None,
         timeout_s: float = 60.0,
         name: str = "Canvas",
+        check: Callable[[requests.Response, str], None] = raise_for_status,
+        advice: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.check = check  # the vendor's status → exception mapping
+        self.advice = advice or f"check that {self.base_url} is your {name} address"
         self._auth_header = auth_header
         self._origin = origin(self.base_url)
         self.session = session or make_session()
@@ -283,6 +297,8 @@ class Api:
         what: str,
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         data: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        files: Any = None,
         retry_unsafe: bool = False,
     ) -> requests.Response:
         """Send one API request with the token, through the rate gate, retrying what is safe to retry.
@@ -307,6 +323,8 @@ class Api:
                         url,
                         params=params,
                         data=data,
+                        json=json_body,
+                        files=files,
                         headers={"Authorization": self._auth_header()},
                         timeout=self.timeout,
                         allow_redirects=False,
@@ -355,48 +373,57 @@ class Api:
     def json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
         """A request whose 2xx answer must be a JSON document; everything else raises."""
         response = self.request(method, path, what=what, **kwargs)
-        raise_for_status(response, what)
+        self.check(response, what)
+        return self.body(response, what)
+
+    def body(self, response: requests.Response, what: str) -> Any:
+        """The JSON of an answer already checked; a non-JSON answer means this is not the API we think."""
         try:
             return parse_json(response)
         except ValueError:
             raise FatalRemoteError(
                 f"{what}: {redact_url(response.url)} did not answer with JSON"
                 + (" (an HTML page)" if looks_like_html(response) else ""),
-                advice=f"check that {self.base_url} is your Canvas address",
+                advice=self.advice,
             ) from None
 
     def paginate(
-        self, path: str, *, what: str, params: list[tuple[str, Any]], per_page: int = 100
+        self,
+        path: str,
+        *,
+        what: str,
+        params: list[tuple[str, Any]],
+        per_page: int | None = 100,
+        next_rels: tuple[str, ...] = ("next",),
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield pages following ``Link: rel="next"``, stopping on an empty or short page.
+        """Yield pages following the ``Link`` header's next link, stopping on an empty page — and, when we
+        asked for ``per_page``, on a short one.
 
         Canvas's account users listing has ``next`` on every full page, even past the end, and clamps
         ``per_page`` silently (canvas-api.md §3.3, §17.10): a page is short when it holds fewer rows than the
-        per_page the server applied, which its own links tell us.
+        per_page the server applied, which its own links tell us. APIs that choose their own page size
+        (``per_page=None``, Guru) are followed until the links end.
         """
         url: str | None = self.url(path)
-        query: list[tuple[str, Any]] | None = [*params, ("per_page", per_page)]
+        query: list[tuple[str, Any]] | None = [*params, ("per_page", per_page)] if per_page else list(params)
+        seen: set[str] = set()
         while url:
             response = self.request("GET", url, what=what, params=query)
-            raise_for_status(response, what)
-            try:
-                page = parse_json(response)
-            except ValueError:
-                raise FatalRemoteError(
-                    f"{what}: the answer is not JSON" + (" (an HTML page)" if looks_like_html(response) else ""),
-                    advice=f"check that {self.base_url} is your Canvas address",
-                ) from None
+            self.check(response, what)
+            page = self.body(response, what)
             if not isinstance(page, list):
                 raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
             if not page:
                 return
             yield page
-            applied = applied_per_page(response) or min(per_page, 100)
-            if len(page) < applied:
+            if per_page and len(page) < (applied_per_page(response) or min(per_page, 100)):
                 return
-            next_url = response.links.get("next", {}).get("url")
+            seen.add(response.url)
+            next_url = next((response.links[rel]["url"] for rel in next_rels if rel in response.links), None)
             if next_url and not self.same_origin(next_url):
                 raise FatalRemoteError(f"{what}: the next-page link points to another host")
+            if next_url in seen:
+                raise FatalRemoteError(f"{what}: the next-page link points back to a page already read")
             url, query = next_url, None
 
     def _count(self) -> None:

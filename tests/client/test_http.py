@@ -303,12 +303,15 @@ def test_rate_gate_limit_follows_remaining(remaining: float, limit: int) -> None
     assert gate.in_flight_limit == limit
 
 
-def test_rate_gate_ignores_a_missing_remaining() -> None:
-    """An answer without X-Rate-Limit-Remaining leaves the limit alone."""
-    gate = RateGate(8)
-    gate.observe(240.0)
+def test_rate_gate_grows_by_one_without_remaining() -> None:
+    """An answer without X-Rate-Limit-Remaining allows one more in flight, up to the maximum (Guru)."""
+    gate = RateGate(4)
+    gate.observe(120.0)
     gate.observe(None)
-    assert gate.in_flight_limit == 3
+    assert gate.in_flight_limit == 2
+    for _ in range(5):
+        gate.observe(None)
+    assert gate.in_flight_limit == 4
 
 
 def test_remaining_header_sets_the_gate(rsps: responses.RequestsMock, api: Api) -> None:
@@ -322,30 +325,47 @@ def test_remaining_header_sets_the_gate(rsps: responses.RequestsMock, api: Api) 
 
 
 def test_unparseable_remaining_header_is_ignored(rsps: responses.RequestsMock, api: Api) -> None:
-    """A garbled X-Rate-Limit-Remaining does not break the request or the gate."""
+    """A garbled X-Rate-Limit-Remaining counts as absent: the request works, the gate grows by one."""
     rsps.add(responses.GET, USERS, json={"id": 1}, headers={"X-Rate-Limit-Remaining": "lots"})
     before = api.gate.in_flight_limit
     assert api.json("GET", "/api/v1/users/1001", what="x") == {"id": 1}
-    assert api.gate.in_flight_limit == before
+    assert api.gate.in_flight_limit == before + 1
 
 
-def test_throttle_drops_the_limit_to_one_and_grows_the_pause() -> None:
-    """Consecutive throttles narrow to one request in flight and back off exponentially, capped at 30 s."""
+def test_throttle_drops_the_limit_to_one_and_grows_the_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Throttles after a pause narrow to one request in flight and back off exponentially, capped at 30 s."""
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     gate = RateGate(16)
     first = gate.throttle(0.0)
+    clock[0] += first  # the pause is over: the next throttle is a new one
     second = gate.throttle(0.0)
     assert gate.in_flight_limit == 1
     assert 5.0 <= first <= 5.0 * 1.25  # (50 - 0) / 10 units per second
     assert second > first / 1.25 * 1.5 * 0.99
+    clock[0] += second
     assert gate.throttle(-10_000.0) <= 30.0 * 1.25
     assert gate.throttled == 3
 
 
-def test_observe_after_throttle_restarts_the_backoff() -> None:
+def test_throttles_during_a_pause_do_not_lengthen_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers throttled for requests sent before the pause began do not compound the backoff."""
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    gate = RateGate(16)
+    first = gate.throttle(0.0)
+    clock[0] += 0.1
+    assert gate.throttle(0.0) == pytest.approx(first - 0.1)
+    assert gate.throttled == 2
+
+
+def test_observe_after_throttle_restarts_the_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """A successful answer ends the throttle streak, so the next pause starts small again."""
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     gate = RateGate(16)
     for _ in range(5):
-        gate.throttle(45.0)
+        clock[0] += gate.throttle(45.0)
     gate.observe(600.0)
     assert gate.in_flight_limit == 11
     assert gate.throttle(45.0) <= 0.5 * 1.25

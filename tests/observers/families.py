@@ -99,7 +99,7 @@ def build_school() -> Families:
         f.links.append({"observer": busy, "student": f.student(f"B{i:02d}")})
         f.row(f"B{i:02d}", "busy.parent@families.example.org", "already_linked")
     # Students with no live student enrollment: none at all, or only deleted / inactive / rejected ones.
-    dead = [[], [{"type": "student", "state": "deleted"}], [{"type": "student", "state": "inactive"}]]
+    dead: list[list[Any]] = [[], [{"type": "student", "state": "deleted"}], [{"type": "student", "state": "inactive"}]]
     dead += [[{"type": "student", "state": "rejected"}], ["teacher"]]
     for i in range(15):
         f.student(f"U{i:02d}", enrollments=dead[i % len(dead)])

@@ -109,7 +109,7 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
             assert sb.state.upload_auth_headers_seen == []
     else:
         with GuruSandbox(GuruSandboxConfig(members=12, page_size=5, inactive_rate=0.2)) as guru:
-            target = GuruTarget(guru.base_url, guru.user, Secret(guru.token), retry=FAST_RETRY, sleep=lambda _s: None)
+            target = GuruTarget(guru.base_url, guru.user, Secret(guru.token), retry=FAST_RETRY)
             yield GuruHarness(guru, target)
             assert guru.state.put_problems == []
             assert guru.state.picture_auth_headers_seen == []

@@ -18,7 +18,6 @@ from profilesync.errors import (
     NotFoundError,
     PermissionDeniedError,
     RemoteError,
-    TransientError,
 )
 from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
 from profilesync.observers.planner import CanvasUser
@@ -74,10 +73,10 @@ class ObserverCanvas:
         """:calls: ``GET /api/v1/users/self`` — once, so a bad token or a wrong URL stops the run at once (exit 3)."""
         try:
             me = self.api.json("GET", "/api/v1/users/self", what="checking the Canvas token")
-        except (TransientError, NotFoundError) as exc:
+        except RemoteError as exc:  # unreachable, 404 (not Canvas), refused: every row would fail the same way
             raise FatalRemoteError(
                 f"cannot use Canvas at {self.api.base_url}: {exc.message}",
-                advice="check CANVAS_BASE_URL and the network",
+                advice=exc.advice or "check CANVAS_BASE_URL, CANVAS_API_TOKEN and the network",
             ) from None
         if not isinstance(me, dict) or "id" not in me:
             raise FatalRemoteError(f"{self.api.base_url} does not answer like Canvas", advice="check CANVAS_BASE_URL")

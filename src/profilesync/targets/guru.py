@@ -19,10 +19,11 @@ Where Guru's documentation is silent this adapter assumes, and the Guru sandbox 
   later request would fail too); a 401/403 on the picture upload is fatal (it is not about one member: a
   read-only Collection token or a non-admin user); a 403 on one person's PUT fails that member, and the run once
   three members were refused before any PUT succeeded.
-- Rate limits are undocumented: a 429 (with or without ``Retry-After``, no remaining-quota header assumed)
-  pauses every worker and is retried; concurrency then drops to one request in flight and grows back by one
-  per successful answer. Other errors: 404 unknown person, 5xx transient (retried when safe); bodies are read
-  only for a human message (``description`` or ``message``).
+- Rate limits are undocumented: a 429 (no remaining-quota header assumed) pauses every worker — half a second,
+  growing 1.5x while the throttling lasts; ``Retry-After`` is not read yet — and is retried; concurrency then
+  drops to one request in flight and grows back by one per successful answer.
+- Other errors: 404 unknown person, 5xx transient (retried when safe); bodies are read only for a human
+  message (``description`` or ``message``).
 - Pictures live at the URL Guru returns (``https://pp.getguru.com/...``), public, and stay valid while any
   profile uses them (assumed). A reassignment first asks the picture host, without credentials, whether the
   URL is still served: 403/404/410 mean gone, and the executor uploads the photo again.
@@ -31,10 +32,8 @@ Where Guru's documentation is silent this adapter assumes, and the Guru sandbox 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -50,13 +49,10 @@ from profilesync.errors import (
     TransientError,
 )
 from profilesync.http import (
-    IDEMPOTENT,
     Api,
     RateGate,
     Retry,
     error_message,
-    is_throttled,
-    looks_like_html,
     make_session,
     parse_json,
     raise_for_status,
@@ -135,35 +131,6 @@ def check_status(response: requests.Response, what: str) -> None:
     raise RemoteError(f"{what}: {message}", status=status)
 
 
-class AdditiveGate(RateGate):
-    """A rate gate for a server that reports no remaining quota.
-
-    ``RateGate.throttle`` drops to one request in flight after a 429 and relies on ``X-Rate-Limit-Remaining``
-    to open up again; Guru sends none, so every successful answer allows one more, up to ``max_in_flight``.
-    Throttled answers that arrive during a pause do not lengthen it.
-    """
-
-    def throttle(self, remaining: float | None) -> float:
-        with self._cond:
-            left = self._paused_until - time.monotonic()
-            if left > 0:
-                # A 429 for a request sent before the pause began is the same episode, not a longer one:
-                # without this, a burst of N answers would stretch the pause by 1.5**N.
-                self.throttled += 1
-                return left
-        return super().throttle(remaining)
-
-    def observe(self, remaining: float | None) -> None:
-        if remaining is not None:
-            super().observe(remaining)
-            return
-        with self._cond:
-            self._throttle_streak = 0
-            if self._allowed < self.max_in_flight:
-                self._allowed += 1
-                self._cond.notify_all()
-
-
 class GuruTarget:
     """The Guru adapter behind the ``AvatarTarget`` protocol."""
 
@@ -177,7 +144,6 @@ class GuruTarget:
         max_in_flight: int = DEFAULT_IN_FLIGHT,
         timeout_s: float = 60.0,
         retry: Retry | None = None,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if match not in MATCH_FIELDS:
             raise ValueError(f"Guru members can be matched by {' or '.join(MATCH_FIELDS)}, not {match!r}")
@@ -186,16 +152,17 @@ class GuruTarget:
         self.target_id = f"guru:{base}"
         self.match = match
         self._fold = fold_key(match)
-        self._sleep = sleep
         self._credentials = Secret(base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii"))
         self.api = Api(
             base,
             self._authorization,
             session=make_session(pool_size=max(32, max_in_flight * 2)),
-            gate=AdditiveGate(max_in_flight, up_front_cost=THROTTLE_UNIT),
+            gate=RateGate(max_in_flight, up_front_cost=THROTTLE_UNIT),
             retry=retry,
             timeout_s=timeout_s,
             name="Guru",
+            check=check_status,
+            advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
         )
         self._timeout = (10.0, timeout_s)
         self.uploads_made = 0  # picture POSTs (the bytes), reported apart from the JSON API requests
@@ -227,36 +194,11 @@ class GuruTarget:
         return None
 
     def _members(self, params: list[tuple[str, Any]] | None, *, what: str) -> Iterator[dict[str, Any]]:
-        for page in self._pages(MEMBERS, params, what=what):
+        """Guru picks its own page size (developer.getguru.com/docs/paging): follow the links until they end."""
+        for page in self.api.paginate(MEMBERS, what=what, params=params or [], per_page=None, next_rels=NEXT_RELS):
             for member in page:
                 if isinstance(member, dict):
                     yield member
-
-    def _pages(self, path: str, params: list[tuple[str, Any]] | None, *, what: str) -> Iterator[list[Any]]:
-        """Follow the ``Link`` header until there is none (developer.getguru.com/docs/paging).
-
-        ``Api.paginate`` stops on a page shorter than per_page, which is Canvas's rule: Guru picks its own
-        page size and documents only the Link header, so this loop follows links and nothing else.
-        """
-        url: str | None = self.api.url(path)
-        query = params
-        visited: set[str] = set()
-        while url:
-            response = self.api.request("GET", url, what=what, params=query)
-            check_status(response, what)
-            page = self._json(response, what)
-            if not isinstance(page, list):
-                raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
-            if not page:
-                return
-            yield page
-            visited.add(response.url)
-            next_url = next((response.links[rel]["url"] for rel in NEXT_RELS if rel in response.links), None)
-            if next_url and not self.api.same_origin(next_url):
-                raise FatalRemoteError(f"{what}: the next-page link points to another host")
-            if next_url in visited:
-                raise FatalRemoteError(f"{what}: the next-page link points back to a page already read")
-            url, query = next_url, None
 
     def _remote_user(self, member: dict[str, Any]) -> RemoteUser | None:
         user = member.get("user")
@@ -295,12 +237,14 @@ class GuruTarget:
         what = f"uploading the picture of {user.key or user.user_id}"
         files = [(PICTURE_FIELD, (PICTURE_FILE_NAME, image, "image/jpeg"))]
         # A repeat after a lost answer only leaves an unreferenced picture behind, so 5xx are retried.
-        response = self._send("POST", PICTURE, what=what, files=files, retry_unsafe=True)
+        with self._lock:
+            self.uploads_made += 1
+        response = self.api.request("POST", PICTURE, what=what, files=files, retry_unsafe=True)
         if response.status_code == 403:
             # Not about this member: the upload endpoint refuses the credentials for everyone.
             raise FatalRemoteError(f"Guru refused the picture upload: {guru_message(response)}", advice=TOKEN_ADVICE)
         check_status(response, what)
-        body = self._json(response, what)
+        body = self.api.body(response, what)
         url = body.get("uploadedPictureUrl") if isinstance(body, dict) else None
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise RemoteError(f"{what}: Guru's answer has no uploadedPictureUrl")
@@ -312,7 +256,7 @@ class GuruTarget:
         path = PEOPLE + quote(user.user_id, safe="")
         person = self._person(path, what)
         self._check_same_person(user, person, what)
-        response = self._send("PUT", path, what=what, body=with_picture(person, url))
+        response = self.api.request("PUT", path, what=what, json_body=with_picture(person, url))
         if response.status_code == 403:
             self._put_refused(user, response)
         check_status(response, what)
@@ -330,9 +274,7 @@ class GuruTarget:
         return Uploaded(file_id=url, file_uuid=None, avatar_url=url, avatar_ref=url)
 
     def _person(self, path: str, what: str) -> dict[str, Any]:
-        response = self.api.request("GET", path, what=what)
-        check_status(response, what)
-        person = self._json(response, what)
+        person = self.api.json("GET", path, what=what)
         if not isinstance(person, dict):
             raise RemoteError(f"{what}: Guru's person is not a JSON object")
         return person
@@ -372,82 +314,3 @@ class GuruTarget:
         if response.status_code >= 400:
             raise TransientError(f"checking the picture {redact_url(url)}: answered {response.status_code}")
         return True
-
-    # -- transport -----------------------------------------------------------------------------------
-    def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        body: dict[str, Any] | None = None,
-        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
-        retry_unsafe: bool = False,
-    ) -> requests.Response:
-        """A JSON PUT or a multipart POST with the credentials, through the Api's session and rate gate.
-
-        ``Api.request`` sends form bodies only, and Guru's writes are JSON and multipart; this mirrors its rules:
-        the credentials go to the API origin only, throttled answers pause everyone and are retried, 5xx and
-        dropped connections are retried when the request is safe to repeat.
-        """
-        api, retry = self.api, self.api.retry
-        url = api.url(path)
-        safe = method in IDEMPOTENT or retry_unsafe
-        data = json.dumps(body).encode("utf-8") if body is not None else None
-        headers = {"Authorization": self._authorization()}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        attempt = 0
-        throttled_since: float | None = None
-        while True:
-            try:
-                with api.gate:
-                    self._count(files is not None)
-                    response = api.session.request(
-                        method,
-                        url,
-                        data=data,
-                        files=files,
-                        headers=headers,
-                        timeout=self._timeout,
-                        allow_redirects=False,
-                    )
-                    throttled = is_throttled(response)
-                    if throttled:
-                        api.gate.throttle(None)
-                    else:
-                        api.gate.observe(None)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if not safe or attempt >= retry.attempts:
-                    raise TransientError(f"{what}: cannot reach Guru ({type(exc).__name__})") from None
-                self._sleep(retry.delay(attempt))
-                attempt += 1
-                continue
-            log.debug("%s %s -> %s", method, redact_url(url), response.status_code)
-            if throttled:
-                throttled_since = throttled_since or time.monotonic()
-                if time.monotonic() - throttled_since > retry.max_throttle_wait_s:
-                    raise TransientError(f"{what}: Guru kept throttling for too long")
-                continue
-            if response.status_code >= 500 and safe and attempt < retry.attempts:
-                self._sleep(retry.delay(attempt))
-                attempt += 1
-                continue
-            return response
-
-    def _count(self, upload: bool) -> None:
-        if upload:
-            with self._lock:
-                self.uploads_made += 1
-        else:
-            self.api._count()  # the PUT is a JSON API request like the GETs Api sends itself
-
-    def _json(self, response: requests.Response, what: str) -> Any:
-        try:
-            return parse_json(response)
-        except ValueError:
-            raise FatalRemoteError(
-                f"{what}: {redact_url(response.url)} did not answer with JSON"
-                + (" (an HTML page)" if looks_like_html(response) else ""),
-                advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
-            ) from None
