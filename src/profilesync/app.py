@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from profilesync.config import Settings, require_canvas
+from profilesync.config import Settings, fold_key, require_canvas
 from profilesync.engine.executor import Execution, InvalidImage, execute
 from profilesync.engine.model import (
     Action,
@@ -36,7 +36,7 @@ from profilesync.photos import InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
 from profilesync.targets.base import AvatarTarget
-from profilesync.targets.canvas import CanvasTarget, fold_key
+from profilesync.targets.canvas import CanvasTarget
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def compute_plan(
         message = f"no user with {match} {request.user!r} on the target"
         missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key), message=message)
         return Plan(target.target_id, (missing,))
-    return make_plan(
+    plan = make_plan(
         users,
         photos,
         records,
@@ -179,6 +179,27 @@ def compute_plan(
         max_age=max_age,
         report_unmatched=request.user is None,
     )
+    return _unnameable_photos_are_errors(plan)
+
+
+# How the photo scan words a file name that is not valid UTF-8 (photos/scan.py).
+UNDECODABLE_NAME = "the file name is not valid UTF-8"
+
+
+def _unnameable_photos_are_errors(plan: Plan) -> Plan:
+    """A photo whose name cannot be decoded cannot be matched to anyone, yet it is surely meant for someone:
+    report it as an error (the sync fails it, exit 1) instead of only listing it among the unmatched photos.
+
+    Found by the reliability tests: such a photo used to be silently left out of the sync report.
+    """
+    unnameable = [p for p in plan.unmatched_photos if (p.problem or "").startswith(UNDECODABLE_NAME)]
+    if not unnameable:
+        return plan
+    errors = tuple(
+        PlannedAction(p.key, None, Action.ERROR, Reason.INVALID_PHOTO, p, message=p.problem) for p in unnameable
+    )
+    rest = tuple(p for p in plan.unmatched_photos if p not in unnameable)
+    return Plan(plan.target_id, plan.actions + errors, rest)
 
 
 def _users_to_plan(target: AvatarTarget, request: AvatarRequest, match: str) -> list[RemoteUser] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,12 @@ from profilesync.errors import ConfigError
 
 MATCH_FIELDS = ("sis_user_id", "login_id", "email", "integration_id", "id")
 TARGETS = ("canvas", "guru")
+
+
+def fold_key(match: str) -> Callable[[str], str]:
+    """How keys compare, for photo names and users alike: SIS and integration ids are case-sensitive in
+    Canvas (canvas-api.md §7), logins and emails are not (Canvas and Guru)."""
+    return str.casefold if match in ("login_id", "email") else str
 
 
 class Secret:

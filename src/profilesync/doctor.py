@@ -21,13 +21,13 @@ import click
 import requests
 from sqlalchemy.exc import SQLAlchemyError
 
-from profilesync.config import Settings, require_canvas
+from profilesync.config import Settings, fold_key, require_canvas
 from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.http import BAD_TOKEN, Retry, error_message, looks_like_html, parse_json, redact_url
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore, open_store
 from profilesync.store.migrations import MIGRATIONS
-from profilesync.targets.canvas import MATCH_JSON_FIELD, CanvasTarget, fold_key
+from profilesync.targets.canvas import MATCH_JSON_FIELD, CanvasTarget
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,21 @@ class RedactSecrets(logging.Filter):
         if self.secrets:
             message = record.getMessage()
             if any(s in message for s in self.secrets):
-                for secret in self.secrets:
-                    message = message.replace(secret, "<hidden>")
-                record.msg, record.args = message, None
+                record.msg, record.args = self._hide(message), None
+            # A traceback (log.exception) quotes exception messages, which may quote a remote answer that echoed
+            # the token: format it here, once, so the handlers print the cleaned text (Formatter reuses exc_text).
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._hide(record.exc_text)
+            if record.stack_info:
+                record.stack_info = self._hide(record.stack_info)
         return True
+
+    def _hide(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<hidden>")
+        return text
 
 
 def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: Iterable[str] = ()) -> None:

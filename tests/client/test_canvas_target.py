@@ -582,18 +582,18 @@ def test_failing_upload_host_redoes_the_preflight(rsps: responses.RequestsMock, 
     assert made.pauses == [0.5]
 
 
-def test_dropped_upload_connection_is_redone_at_most_three_times(
+def test_dropped_upload_connection_is_redone_at_most_upload_attempts_times(
     rsps: responses.RequestsMock, make_target: Any
 ) -> None:
-    """An upload host that keeps dropping the connection fails the user after 3 full attempts."""
+    """An upload host that keeps dropping the connection fails the user after 5 full attempts."""
     made = make_target()
     add_preflight(rsps)
     rsps.add(responses.POST, INSTFS, body=requests.ConnectionError("reset"))
     with pytest.raises(TransientError, match="did not answer"):
         made.target.upload_avatar(USER, IMAGE)
-    assert len(calls_to(rsps, "POST", PREFLIGHT)) == UPLOAD_ATTEMPTS == 3
-    assert len(calls_to(rsps, "POST", INSTFS)) == 3
-    assert made.pauses == [0.5, 1.0]
+    assert len(calls_to(rsps, "POST", PREFLIGHT)) == UPLOAD_ATTEMPTS == 5
+    assert len(calls_to(rsps, "POST", INSTFS)) == 5
+    assert made.pauses == [0.5, 1.0, 2.0, 4.0]
 
 
 def test_upload_host_refusal_is_not_redone(rsps: responses.RequestsMock, target: CanvasTarget) -> None:
@@ -728,3 +728,34 @@ def test_pending_file_after_a_lost_confirm_redoes_the_upload(
     assert target.upload_avatar(USER, IMAGE).file_id == "5678"
     assert len(calls_to(rsps, "POST", PREFLIGHT)) == 2
     assert len(calls_to(rsps, "POST", CONFIRM)) == 2  # one per upload, never twice for one file
+
+
+def test_confirm_that_never_reached_canvas_is_sent_again(rsps: responses.RequestsMock, target: CanvasTarget) -> None:
+    """A failed confirm whose file reads back 404 (still pending) is sent once more, without a new upload."""
+    add_local_upload(rsps)
+    rsps.add(responses.POST, CONFIRM, status=502, body="bad gateway")
+    rsps.add(responses.POST, CONFIRM, json=FILE_JSON)
+    rsps.add(
+        responses.GET, FILE_URL, status=404, json={"errors": [{"message": "The specified resource does not exist."}]}
+    )
+    add_assign(rsps)
+    assert target.upload_avatar(USER, IMAGE).file_id == "5678"
+    assert len(calls_to(rsps, "POST", CONFIRM)) == 2
+    assert len(calls_to(rsps, "POST", PREFLIGHT)) == 1
+
+
+def test_confirm_failing_twice_on_a_pending_file_redoes_the_upload(
+    rsps: responses.RequestsMock, target: CanvasTarget
+) -> None:
+    """Two failed confirms of a still-pending file are transient: the upload starts over from a new preflight."""
+    add_local_upload(rsps)
+    rsps.add(responses.POST, CONFIRM, status=503, body="unavailable")
+    rsps.add(responses.POST, CONFIRM, status=503, body="unavailable")
+    rsps.add(responses.POST, CONFIRM, json=FILE_JSON)
+    rsps.add(
+        responses.GET, FILE_URL, status=404, json={"errors": [{"message": "The specified resource does not exist."}]}
+    )
+    add_assign(rsps)
+    assert target.upload_avatar(USER, IMAGE).file_id == "5678"
+    assert len(calls_to(rsps, "POST", PREFLIGHT)) == 2
+    assert len(calls_to(rsps, "POST", CONFIRM)) == 3

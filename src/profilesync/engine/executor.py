@@ -1,20 +1,23 @@
 """Applies a plan: several users in flight, failures isolated per user, only verified outcomes recorded.
 
 A ``FatalRemoteError`` (bad token, avatars disabled…) makes every later request pointless: no new user
-starts, the ones in flight finish, and the error is raised to stop the run.
+starts, the ones in flight finish, and the error is raised to stop the run. So does a circuit breaker: when the
+first users to finish all fail the same non-transient way and none succeeds, the cause is the token or the
+account, not the users, and failing the other thousands one by one would only hammer the server.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, Uploaded
-from profilesync.errors import FatalRemoteError, RemoteError
+from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
 from profilesync.store.base import HistoryStore, RunEvent
 from profilesync.targets.base import AvatarTarget
 
@@ -28,6 +31,12 @@ class InvalidImage(Exception):
 #: reads a photo and returns (upload-ready JPEG bytes, SHA-256 of the source bytes actually read)
 ImageReader = Callable[[Photo], tuple[bytes, str]]
 
+#: the run stops once this many users failed the same non-transient way before any user succeeded
+BREAKER_THRESHOLD = 10
+# Failure kinds that speak about the remote side. Transient ones (an outage: the next run repairs it) and
+# bad photos (one file's problem) never trip the breaker.
+BREAKER_KINDS = frozenset({PermissionDeniedError.kind, NotFoundError.kind, QuotaError.kind, RemoteError.kind})
+
 
 @dataclass(frozen=True)
 class Execution:
@@ -40,6 +49,41 @@ class Execution:
     workers: int
     clock: Callable[[], datetime]
     on_result: Callable[[Result], None] = lambda _result: None
+    breaker_threshold: int = BREAKER_THRESHOLD  # 0: never stop for repeated failures
+
+
+class _Breaker:
+    """Trips when ``threshold`` users failed with one kind from BREAKER_KINDS before any user succeeded."""
+
+    def __init__(self, threshold: int) -> None:
+        self._threshold = threshold
+        self._armed = threshold > 0
+        self._counts: Counter[str] = Counter()
+        self._first: dict[str, Result] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, result: Result) -> FatalRemoteError | None:
+        """Count one finished pending user; the error that stops the run when the breaker trips."""
+        with self._lock:
+            if not self._armed:
+                return None
+            if result.outcome is not Outcome.FAILED:
+                self._armed = False  # one success proves the token and the account can do the job
+                return None
+            kind = result.reason or ""
+            if kind not in BREAKER_KINDS:
+                return None
+            self._counts[kind] += 1
+            first = self._first.setdefault(kind, result)
+            if self._counts[kind] < self._threshold:
+                return None
+            self._armed = False
+        return FatalRemoteError(
+            f"stopped: the first {self._threshold} users all failed the same way ({kind}) and none succeeded, "
+            f"e.g. {first.planned.key}: {first.message}",
+            advice="the cause is the token's permissions or the account's settings, not the users: fix it and "
+            "run again (nothing unverified was recorded as synced)",
+        )
 
 
 def execute(plan: Plan, ctx: Execution) -> list[Result]:
@@ -47,6 +91,7 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
     stop = threading.Event()
     fatal: list[FatalRemoteError] = []
     results: dict[int, Result] = {}
+    breaker = _Breaker(ctx.breaker_threshold)
 
     def run(index: int, planned: PlannedAction) -> None:
         if stop.is_set():
@@ -62,6 +107,10 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
             result = _failed(planned, ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
         results[index] = result
         ctx.on_result(result)
+        tripped = breaker.observe(result)
+        if tripped is not None:
+            stop.set()
+            fatal.append(tripped)
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.workers), thread_name_prefix="sync") as pool:
         for index, planned in enumerate(plan.actions):

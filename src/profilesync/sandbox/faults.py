@@ -6,23 +6,32 @@ query string), optionally on one host (``"canvas"`` or ``"upload"``), and fire `
     sb.faults.fail_next("POST", r"/files$", 502, host="upload")
     sb.faults.drop_next("PUT", r"^/api/v1/users/\\d+$", after=True)   # the PUT happens, the answer is lost
     sb.faults.outage(2.0)                                              # every request answers 503 for 2 s
+    sb.faults.kill_on("PUT", r"^/api/v1/users/\\d+$", proc.pid, when="after", nth=40)  # kill -9 the client
 
 A failed request never reaches the handler, so it changes nothing. A dropped request is closed without an
 answer, before the handler runs, or after it (``after=True``; the change happened but the client never hears).
+A kill failpoint sends SIGKILL to a client process (a subprocess running the real CLI) when the ``nth``
+matching request arrives (``when="before"``: it is then never handled) or once it took effect
+(``when="after"``: before the answer is written); it waits for the process to die, then drops the connection,
+so the client cannot act on any answer — crash-recovery tests need no hook in the client's code.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import re
+import signal
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from profilesync.sandbox.config import SandboxConfig
 
 RANDOM_ERROR_STATUSES = (500, 502, 503)
+KILL_WAIT_S = 10.0  # how long a kill failpoint waits for the killed client to be gone
 
 
 @dataclass
@@ -47,6 +56,44 @@ class _Rule:
         )
 
 
+@dataclass
+class KillPoint:
+    """A failpoint that kills a client process on the ``nth`` matching request; ``fired`` is set once it did."""
+
+    method: str | None
+    pattern: re.Pattern[str]
+    pid: int
+    when: Literal["before", "after"]
+    nth: int
+    host: str | None
+    sig: int
+    seen: int = 0
+    fired: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, host: str, method: str, path: str, when: str) -> bool:
+        return (
+            not self.fired.is_set()
+            and self.when == when
+            and (self.host is None or self.host == host)
+            and (self.method in (None, "*") or self.method == method)
+            and self.pattern.search(path) is not None
+        )
+
+
+def _gone(pid: int) -> bool:
+    """Whether a process has exited (a zombie waiting for its parent to reap it counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat", "rb") as stat:
+        # "pid (comm) S ...": the state letter follows the last ')' (comm may contain anything)
+        return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    return False
+
+
 class Faults:
     """Runtime fault controls shared by both hosts of one sandbox."""
 
@@ -56,6 +103,7 @@ class Faults:
         self._rng = random.Random(config.fault_seed)
         self._outage_until = 0.0
         self._rules: list[_Rule] = []
+        self._kills: list[KillPoint] = []
 
     # -- controls for tests
 
@@ -89,10 +137,33 @@ class Faults:
         with self._lock:
             self._rules.append(_Rule("drop", method, re.compile(path_regex), count, host, after=after))
 
+    def kill_on(
+        self,
+        method: str | None,
+        path_regex: str,
+        pid: int,
+        *,
+        when: Literal["before", "after"] = "before",
+        nth: int = 1,
+        host: str | None = None,
+        sig: int = signal.SIGKILL,
+    ) -> KillPoint:
+        """Kill process ``pid`` (``kill -9`` by default) on the ``nth`` matching request, ``before`` it is
+        handled or ``after`` it took effect; either way the client never gets an answer."""
+        if when not in ("before", "after"):
+            raise ValueError("when must be 'before' or 'after'")
+        if nth < 1:
+            raise ValueError("nth counts from 1")
+        point = KillPoint(method, re.compile(path_regex), pid, when, nth, host, sig)
+        with self._lock:
+            self._kills.append(point)
+        return point
+
     def clear(self) -> None:
-        """Forget every scripted rule and end an outage."""
+        """Forget every scripted rule and kill failpoint, and end an outage."""
         with self._lock:
             self._rules.clear()
+            self._kills.clear()
             self._outage_until = 0.0
 
     # -- used by the servers
@@ -109,6 +180,27 @@ class Faults:
                     rule.remaining -= 1
                     return rule
             return None
+
+    def kill_if_due(self, host: str, method: str, path: str, *, when: str) -> bool:
+        """Fire a due kill failpoint: signal its process and wait until it is gone. True when one fired."""
+        due: KillPoint | None = None
+        with self._lock:
+            for point in self._kills:
+                if point.matches(host, method, path, when):
+                    point.seen += 1
+                    if point.seen == point.nth:
+                        point.fired.set()
+                        due = point
+                        break
+        if due is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(due.pid, due.sig)
+        # Hold the answer until the client is dead, so it cannot read a dropped connection and carry on.
+        deadline = time.monotonic() + KILL_WAIT_S
+        while not _gone(due.pid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return True
 
     def random_error(self) -> int | None:
         if self.config.error_rate <= 0:

@@ -1,9 +1,10 @@
 """The HTTP plumbing both emulated hosts share, and the per-request pipeline around an app.
 
-Pipeline, in the order real infrastructure would apply it: outage (the load balancer answers 503) →
-scripted/random drop before the app → throttle reservation (§4; token requests on the Canvas host only)
-→ injected latency (slept while the reservation is held, like server time) → scripted/random error →
-the app → throttle settlement and headers → scripted/random drop after the app → answer.
+Pipeline, in the order real infrastructure would apply it: kill failpoints due on arrival → outage (the
+load balancer answers 503) → scripted/random drop before the app → throttle reservation (§4; token requests
+on the Canvas host only) → injected latency (slept while the reservation is held, like server time) →
+scripted/random error → the app → throttle settlement and headers → kill failpoints due after the app →
+scripted/random drop after the app → answer.
 
 ``ThreadingHTTPServer`` with HTTP/1.1 keep-alive: clients reuse connections, so every answer carries an
 exact Content-Length. The Guru emulator, when it comes, is another ``App`` served by this same class.
@@ -106,6 +107,8 @@ class Pipeline:
 
     def _run(self, request: Request, match: RouteMatch | None, host: str) -> Response | None:
         method, path = request.method, request.raw_path
+        if self.faults.kill_if_due(host, method, path, when="before"):
+            return None  # the client was killed as the request arrived: it is never handled
         if self.faults.in_outage():
             self._sleep()
             return text_response(503, _OUTAGE_PAGE, "text/html; charset=utf-8")
@@ -136,6 +139,8 @@ class Pipeline:
         if key:
             response.headers.append(("X-Request-Cost", ruby_float(cost)))
             response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
+        if self.faults.kill_if_due(host, method, path, when="after"):
+            return None  # the request took effect; the client died before it could read the answer
         if self.faults.take("drop", host, method, path, after=True) or (drop_after and self.faults.random_drop()):
             return None
         return response

@@ -12,12 +12,14 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from profilesync.sandbox import storage
 from profilesync.sandbox.config import SandboxConfig
 from profilesync.sandbox.lookup import parse_id
 from profilesync.sandbox.records import (
+    ALL_PERMISSIONS,
     DOMAIN_ROOT_ACCOUNT_ID,
     Account,
     EmailSent,
@@ -289,6 +291,32 @@ class SandboxState:
     def add_enrollment(self, user_id: int, enrollment_type: str = "student", state: str = "active") -> None:
         with self.lock:
             self.user_records[user_id].enrollments.append(Enrollment(enrollment_type, state))
+
+    def add_admin(self, permissions: Iterable[str], name: str = "Limited Admin") -> str:
+        """A new unlisted account admin with exactly these rights (``records.ALL_PERMISSIONS`` names); its token.
+
+        For runs with a token whose role lacks a permission, e.g. ``ALL_PERMISSIONS - {"manage_user_logins"}``.
+        """
+        unknown = set(permissions) - ALL_PERMISSIONS
+        if unknown:
+            raise ValueError(f"unknown permissions: {', '.join(sorted(unknown))}")
+        with self.lock:
+            new_id = max(self.user_records) + 1
+            self.user_records[new_id] = UserRecord(
+                id=new_id,
+                name=name,
+                sortable_name=name,
+                short_name=name,
+                uuid=self.new_uuid(),
+                created_at=self.clock.now(),
+                root_account_ids=[DOMAIN_ROOT_ACCOUNT_ID],
+                login_account_id=DOMAIN_ROOT_ACCOUNT_ID,
+                login_id=f"admin{new_id}@sandbox.invalid",
+                admin_permissions=frozenset(permissions),
+                listed=False,
+            )
+            self.identity_changed()
+        return self.add_token(new_id)
 
     def add_token(self, user_id: int) -> str:
         """A new API token that authenticates as ``user_id``."""

@@ -10,20 +10,23 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from profilesync.config import Secret
+from profilesync.config import Secret, fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
     PermissionDeniedError,
+    ProfilesyncError,
     QuotaError,
     RemoteError,
     TransientError,
+    hide_secrets,
 )
 from profilesync.http import (
     BAD_TOKEN,
@@ -57,7 +60,11 @@ MATCH_JSON_FIELD = {
 LOOKUP_PREFIX = {"sis_user_id": "sis_user_id:", "login_id": "sis_login_id:", "integration_id": "sis_integration_id:"}
 # Thumbnails lag behind uploads on local/S3 storage (§10, §17.6): poll the avatar options this often.
 THUMBNAIL_POLL_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 8.0)
-UPLOAD_ATTEMPTS = 3
+# Whole uploads (preflight + bytes + finish) redone when the upload host fails: as many tries as an API
+# request gets (http.Retry), so a flaky inst-fs/S3 is no likelier to fail a user than a flaky Canvas.
+UPLOAD_ATTEMPTS = 5
+# A confirm whose file reads back 404 (still pending, so the confirm did not happen) is sent once more.
+CONFIRM_ATTEMPTS = 2
 MASQUERADE_FAILURES_BEFORE_FATAL = 3
 
 
@@ -84,11 +91,6 @@ def user_id_path(match: str, key: str) -> str | None:
         # deprecated-but-supported hex form sidesteps both (§7, DESIGN.md §5).
         return f"hex:{prefix}{key.encode('utf-8').hex()}"
     return prefix + quote(key, safe="")
-
-
-def fold_key(match: str) -> Callable[[str], str]:
-    """How keys compare: SIS and integration ids are case-sensitive in Canvas, logins and emails are not."""
-    return str.casefold if match in ("login_id", "email") else str
 
 
 class CanvasTarget:
@@ -120,6 +122,7 @@ class CanvasTarget:
             retry=retry,
             timeout_s=timeout_s,
         )
+        self._token = token
         self._timeout = (10.0, timeout_s)
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
         self._masquerade_ok = False
@@ -127,6 +130,47 @@ class CanvasTarget:
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+
+    @contextmanager
+    def _no_secrets(self) -> Iterator[None]:
+        """Whatever Canvas echoed into an error (a proxy may quote the Authorization header), the token never
+        leaves the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
+        try:
+            yield
+        except ProfilesyncError as exc:
+            hide_secrets(exc, (self._token.reveal(),))
+            raise
+
+    @contextmanager
+    def _listing_is_vital(self) -> Iterator[None]:
+        """Without the users there is nothing to plan: a listing (or lookup) that fails stops the run (exit 3).
+
+        Found by the reliability tests: a closed port or a server answering 404 used to end with exit 1,
+        as if some users had failed, instead of "Canvas unreachable / not Canvas".
+        """
+        try:
+            yield
+        except TransientError as exc:
+            raise FatalRemoteError(
+                f"Canvas is unreachable: {exc.message}",
+                advice=exc.advice or f"check the network and that {self.api.base_url} is up",
+            ) from None
+        except NotFoundError as exc:
+            raise FatalRemoteError(
+                f"Canvas has no such account or endpoint: {exc.message}",
+                advice=f"check that {self.api.base_url} is your Canvas address and CANVAS_ACCOUNT_ID "
+                f"({self.account_id}) an account the token's admin belongs to",
+            ) from None
+        except PermissionDeniedError as exc:
+            raise FatalRemoteError(
+                f"Canvas refused to list the users: {exc.message}",
+                advice=f"the token's admin role needs 'Users - view list' on account {self.account_id}",
+            ) from None
+        except RemoteError as exc:
+            raise FatalRemoteError(
+                f"Canvas refused to list the users: {exc.message}",
+                advice=exc.advice or f"check that {self.api.base_url} is your Canvas address",
+            ) from None
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
@@ -136,15 +180,20 @@ class CanvasTarget:
             params.append(("include[]", "email"))
         checked = False
         what = "listing the account's users"
-        for page in self.api.paginate(self._users_path, what=what, params=params):
-            if not checked:
-                self._check_listing_fields(page[0])
-                checked = True
-            for raw in page:
-                yield self._remote_user(raw)
+        with self._no_secrets(), self._listing_is_vital():
+            for page in self.api.paginate(self._users_path, what=what, params=params):
+                if not checked:
+                    self._check_listing_fields(page[0])
+                    checked = True
+                for raw in page:
+                    yield self._remote_user(raw)
 
     def find_user(self, key: str) -> RemoteUser | None:
         """:calls: ``GET /api/v1/users/sis_user_id:<key>`` (or the match field's form, §7); email searches."""
+        with self._no_secrets(), self._listing_is_vital():
+            return self._find_user(key)
+
+    def _find_user(self, key: str) -> RemoteUser | None:
         path = user_id_path(self.match, key)
         if path is None:
             return self._search_user(key)
@@ -206,8 +255,10 @@ class CanvasTarget:
     # -- setting avatars -----------------------------------------------------------------------------
     def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
         """Upload as the user, then assign and verify as the admin (§16.1)."""
-        file_id, file_uuid = self._upload(user, image)
-        uploaded = self._assign(user, file_id, file_uuid, poll=True)
+        with self._no_secrets():
+            file_id, file_uuid = self._upload(user, image)
+            with self._assign_advice():
+                uploaded = self._assign(user, file_id, file_uuid, poll=True)
         assert uploaded is not None  # poll=True raises instead of returning None
         return uploaded
 
@@ -215,7 +266,20 @@ class CanvasTarget:
         """Put our earlier upload back if it is still among the user's avatar options."""
         if not record.file_id:
             return None
-        return self._assign(user, record.file_id, record.file_uuid, poll=False)
+        with self._no_secrets(), self._assign_advice():
+            return self._assign(user, record.file_id, record.file_uuid, poll=False)
+
+    @contextmanager
+    def _assign_advice(self) -> Iterator[None]:
+        """Name the permission a refused avatar read or PUT needs (§10, §11.1): when it is missing every user
+        fails this way, and the executor's breaker stops the run with this advice."""
+        try:
+            yield
+        except PermissionDeniedError as exc:
+            exc.advice = exc.advice or (
+                "the token's admin role needs 'Users - manage login details' to read avatar options and set avatars"
+            )
+            raise
 
     def _upload(self, user: RemoteUser, image: bytes) -> tuple[str, str | None]:
         """Preflight + bytes + finish, redone from a fresh preflight when the upload host fails.
@@ -332,26 +396,38 @@ class CanvasTarget:
         return self._file(str(location), what)
 
     def _confirm(self, user: RemoteUser, location: str) -> tuple[str, str | None]:
-        """:calls: ``POST /api/v1/files/:id/create_success`` — once only (§12.4, §17.8).
+        """:calls: ``POST /api/v1/files/:id/create_success`` — one-shot (§12.4, §17.8).
 
-        A lost answer cannot be retried (a second confirm is a 400), so we ask for the file instead.
+        A failed or lost confirm is not blindly repeated (a second confirm is a 400): we ask for the file
+        instead. Only when Canvas shows no such file — still pending, so the confirm never took effect — is it
+        sent again, and if that fails too the whole upload starts over (TransientError).
         """
         what = f"confirming the upload of user {user.user_id}"
         if not self.api.same_origin(location):
             raise RemoteError(f"{what}: the upload host redirected to an unexpected host")
         match = CONFIRM_PATH.search(urlsplit(location).path)
-        try:
-            body = self.api.json("POST", location, what=what)
-        except (TransientError, RemoteError) as exc:
-            if match is None or isinstance(exc, (PermissionDeniedError, QuotaError)):
-                raise
-            if "quota" in str(exc).lower():
-                raise QuotaError(f"user {user.user_id}'s Canvas file quota is full ({exc})") from None
-            log.debug("confirm failed (%s); checking whether the file exists", exc)
-            return self._file(f"/api/v1/files/{match[1]}", what)
-        if not isinstance(body, dict) or body.get("id") is None:
-            raise RemoteError(f"{what}: Canvas's answer names no file")
-        return str(body["id"]), body.get("uuid")
+        for attempt in range(CONFIRM_ATTEMPTS):
+            try:
+                body = self.api.json("POST", location, what=what)
+            except (TransientError, RemoteError) as exc:
+                if match is None or isinstance(exc, (PermissionDeniedError, QuotaError)):
+                    raise
+                if "quota" in str(exc).lower():
+                    raise QuotaError(f"user {user.user_id}'s Canvas file quota is full ({exc})") from None
+                log.debug("confirm failed (%s); checking whether the file exists", exc)
+                try:
+                    return self._file(f"/api/v1/files/{match[1]}", what)
+                except NotFoundError:
+                    # Found by the reliability tests: a 5xx or dropped confirm that never reached Canvas left the
+                    # file pending (GET /files/:id is 404 until confirmed, §12.6), and the user used to fail
+                    # with "not found". The confirm did not happen, so it may be sent again.
+                    if attempt == CONFIRM_ATTEMPTS - 1:
+                        raise TransientError(f"{what}: Canvas did not confirm the upload ({exc.message})") from None
+                    continue
+            if not isinstance(body, dict) or body.get("id") is None:
+                raise RemoteError(f"{what}: Canvas's answer names no file")
+            return str(body["id"]), body.get("uuid")
+        raise AssertionError("unreachable")
 
     def _file(self, location: str, what: str) -> tuple[str, str | None]:
         """:calls: ``GET /api/v1/files/:id`` (§12.6)."""

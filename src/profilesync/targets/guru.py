@@ -34,13 +34,13 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from profilesync.config import Secret
+from profilesync.config import Secret, fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
@@ -80,11 +80,6 @@ TOKEN_ADVICE = (
     "set GURU_USER to the email of a Team Admin and GURU_API_TOKEN to that user's User token "
     "(Guru: Manage > Apps & Integrations > API Access); a Collection token is read-only"
 )
-
-
-def fold_key(match: str) -> Callable[[str], str]:
-    """Emails compare case-insensitively; ids as they are."""
-    return str.casefold if match == "email" else str
 
 
 def picture_url(value: Any) -> str | None:
