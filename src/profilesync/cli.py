@@ -51,7 +51,11 @@ class CliGroup(click.Group):
     loading the sandbox (click's documented lazy-group pattern).
     """
 
-    LAZY: ClassVar[dict[str, str]] = {"sandbox": "profilesync.sandbox.command:sandbox", "demo": "profilesync.demo:demo"}
+    LAZY: ClassVar[dict[str, str]] = {
+        "sandbox": "profilesync.sandbox.command:sandbox",
+        "demo": "profilesync.demo:demo",
+        "observers": "profilesync.observers.command:observers",
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -299,42 +303,6 @@ class Progress:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
-
-
-NOT_YET = "This command arrives in a later release of profilesync; it does nothing yet."
-
-
-@cli.group()
-def observers() -> None:
-    """Parent (observer) accounts: a CSV of students and parents → paired Canvas observers."""
-
-
-@observers.command("plan")
-@click.argument("csv_file", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-def observers_plan(csv_file: Path, fmt: str) -> None:
-    """Show which parent accounts would be created and paired (not available yet).
-
-    \b
-    Example:
-      profilesync observers plan parents.csv
-    """
-    raise click.UsageError(NOT_YET)
-
-
-@observers.command("sync")
-@click.argument("csv_file", metavar="CSV", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True)
-@click.option("--method", type=click.Choice(["direct", "pairing-code"]), default="direct")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def observers_sync(csv_file: Path, dry_run: bool, method: str, fmt: str) -> None:
-    """Create missing parent accounts and pair them with their students (not available yet).
-
-    \b
-    Example:
-      profilesync observers sync parents.csv --method direct
-    """
-    raise click.UsageError(NOT_YET)
 
 
 cli.add_command(doctor)

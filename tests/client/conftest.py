@@ -34,8 +34,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr("profilesync.http.time.sleep", recorded.append)
     original = RateGate.throttle
 
-    def throttle(self: RateGate, remaining: float | None) -> float:
-        pause = original(self, remaining)
+    def throttle(self: RateGate, remaining: float | None, sent_with: int = 1) -> float:
+        pause = original(self, remaining, sent_with)
         recorded.append(pause)
         self._paused_until = 0.0  # the pause is recorded, not waited for
         return pause

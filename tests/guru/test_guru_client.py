@@ -358,16 +358,16 @@ def test_server_errors_that_persist_fail_the_member(rsps: responses.RequestsMock
 
 
 def test_gate_recovers_one_step_per_success_after_throttling() -> None:
-    """With no remaining-quota header, a throttled gate opens up again one request at a time."""
+    """With no remaining-quota header, a throttled gate opens up again by one per round of successes."""
     gate = RateGate(4, up_front_cost=5.0)
     gate.throttle(None)
     gate._paused_until = 0.0
     assert gate.in_flight_limit == 1
     limits = []
-    for _ in range(4):
+    for _ in range(7):
         gate.observe(None)
         limits.append(gate.in_flight_limit)
-    assert limits == [2, 3, 4, 4]
+    assert limits == [2, 2, 3, 3, 3, 4, 4]
 
 
 def test_throttled_answers_during_a_pause_do_not_lengthen_it() -> None:

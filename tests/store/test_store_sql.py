@@ -13,7 +13,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, Table, create_engi
 
 from profilesync.engine.model import Uploaded
 from profilesync.errors import ConfigError
-from profilesync.store import MemoryStore, SchemaTooNewError, SqlStore, open_store
+from profilesync.store import MemoryStore, ObserverLink, SchemaTooNewError, SqlStore, open_store
 from profilesync.store.migrations import MIGRATIONS, Migration, current_version, migrate
 from profilesync.store.schema import metadata, schema_migrations
 
@@ -26,12 +26,12 @@ UP = Uploaded(file_id="101", file_uuid="uuid-101", avatar_url="https://x.test/a/
 LATEST = len(MIGRATIONS)
 
 
-def _add_observer_links(conn: Connection) -> None:
-    Table("observer_links_test", MetaData(), Column("id", Integer, primary_key=True)).create(conn)
+def _add_next_table(conn: Connection) -> None:
+    Table("next_release_test", MetaData(), Column("id", Integer, primary_key=True)).create(conn)
 
 
 # A stand-in for the next release's migration, to test upgrades before one exists.
-NEXT = (*MIGRATIONS, Migration(LATEST + 1, "test: observer links", _add_observer_links))
+NEXT = (*MIGRATIONS, Migration(LATEST + 1, "test: the next release", _add_next_table))
 
 
 def version_of(url: str) -> int:
@@ -84,6 +84,17 @@ class TestMigrations:
         sql_backend.opened.append(upgraded)
         assert version_of(sql_backend.url) == LATEST + 1
         assert upgraded.records("t")["S1"].synced_at == T0
+
+    def test_version_one_database_gains_observer_links(self, sql_backend: Backend) -> None:
+        """A database from before observer links (version 1) is upgraded, keeps its records, and stores links."""
+        assert sql_backend.url is not None
+        old = SqlStore(sql_backend.url, migrations=MIGRATIONS[:1])
+        old.record_success("t", "S1", "u1", "a" * 64, UP, T0)
+        old.close()
+        store = sql_backend.open()
+        store.record_observer_link(ObserverLink("t", "S1", "pat@example.com", "1001", "2001", "direct", T0))
+        assert version_of(sql_backend.url) == LATEST >= 2
+        assert (store.records("t")["S1"].synced_at, len(store.observer_links("t"))) == (T0, 1)
 
     def test_newer_database_refused(self, sql_backend: Backend) -> None:
         """A database migrated by a newer profilesync is refused with advice to upgrade."""

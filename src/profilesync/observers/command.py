@@ -86,7 +86,8 @@ def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify:
     """Create missing parent accounts and link them to their enrolled students.
 
     Safe to run every night: parents already linked cost a lookup and change nothing; students who enrol
-    later are linked on the next run. Exit 1 when any row is an error or an invalid row.
+    later are linked on the next run. A link profilesync made that someone has since removed in Canvas is
+    reported, never put back. Exit 1 when any row is an error or an invalid row.
 
     \b
     Examples:
