@@ -31,7 +31,7 @@ from profilesync.engine.model import (
     SyncRecord,
 )
 from profilesync.engine.planner import plan as make_plan
-from profilesync.errors import ConfigError, ExitCode, ProfilesyncError, SafetyValveError
+from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, ProfilesyncError, RemoteError, SafetyValveError
 from profilesync.photos import InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
@@ -152,16 +152,17 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
 def compute_plan(
     settings: Settings, request: AvatarRequest, store: HistoryStore, target: AvatarTarget, *, save_cache: bool
 ) -> Plan:
-    """Users, photos and history → the plan. The photo scan runs while the target is being listed: the
-    listing is network-bound, the scan disk-bound, so a nightly run costs about the listing's time alone."""
+    """Users, photos and history → the plan. The photo scan and the history read run while the target is
+    being listed: the listing is network-bound, the others disk-bound, so a nightly run costs about the
+    listing's time alone."""
     match = settings.match_for(request.target)
     if not settings.photos_dir.is_dir():
         scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
         scanning = pool.submit(scan, settings, store, match, save_cache=save_cache)
+        reading = pool.submit(store.records, target.target_id)
         users = _users_to_plan(target, request, match)
-        photos = scanning.result()
-    records = store.records(target.target_id)
+        photos, records = scanning.result(), reading.result()
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
     if users is None:  # --user naming nobody
         assert request.user is not None
@@ -204,9 +205,16 @@ def _unnameable_photos_are_errors(plan: Plan) -> Plan:
 
 def _users_to_plan(target: AvatarTarget, request: AvatarRequest, match: str) -> list[RemoteUser] | None:
     """Every user of the target, or just the one ``--user`` names (None when there is no such user)."""
-    if request.user is None:
-        return list(target.list_users())
-    user = target.find_user(request.user.strip())
+    try:
+        if request.user is None:
+            return list(target.list_users())
+        user = target.find_user(request.user.strip())
+    except RemoteError as exc:
+        # Without the users there is nothing to plan: for any target, a listing that fails stops the run
+        # (exit 3, "unreachable / refused") rather than reading as "some users failed" (exit 1).
+        raise FatalRemoteError(
+            f"cannot list the users of {target.target_id}: {exc.message}", advice=exc.advice
+        ) from None
     return None if user is None else [user]
 
 

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -440,27 +441,39 @@ class Api:
         per_page the server applied, which its own links tell us. APIs that choose their own page size
         (``per_page=None``, Guru) are followed until the links end.
         """
-        url: str | None = self.url(path)
-        query: list[tuple[str, Any]] | None = [*params, ("per_page", per_page)] if per_page else list(params)
+        query = [*params, ("per_page", per_page)] if per_page else list(params)
         seen: set[str] = set()
-        while url:
-            response = self.request("GET", url, what=what, params=query)
+
+        def fetch(url: str, params: list[tuple[str, Any]] | None) -> requests.Response:
+            response = self.request("GET", url, what=what, params=params)
             self.check(response, what)
-            page = self.body(response, what)
-            if not isinstance(page, list):
-                raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
-            if not page:
-                return
-            yield page
-            if per_page and len(page) < (applied_per_page(response) or min(per_page, 100)):
-                return
-            seen.add(response.url)
-            next_url = next((response.links[rel]["url"] for rel in next_rels if rel in response.links), None)
-            if next_url and not self.same_origin(next_url):
-                raise FatalRemoteError(f"{what}: the next-page link points to another host")
-            if next_url in seen:
-                raise FatalRemoteError(f"{what}: the next-page link points back to a page already read")
-            url, query = next_url, None
+            return response
+
+        # The next page is fetched while this one is consumed, so a listing costs about pages × latency, not
+        # pages × (latency + our work). It is requested only once this page is known to be full: a short or
+        # empty page ends the listing whatever its links say (past the end Canvas still links a next page).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as pool:
+            pending: Future[requests.Response] | None = pool.submit(fetch, self.url(path), query)
+            while pending is not None:
+                response = pending.result()
+                page = self.body(response, what)
+                if not isinstance(page, list):
+                    raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
+                if not page:
+                    return
+                short = per_page is not None and len(page) < (applied_per_page(response) or min(per_page, 100))
+                next_url = None if short else self._next_link(response, next_rels, seen, what)
+                pending = pool.submit(fetch, next_url, None) if next_url else None
+                yield page
+
+    def _next_link(self, response: requests.Response, rels: tuple[str, ...], seen: set[str], what: str) -> str | None:
+        seen.add(response.url)
+        next_url = next((response.links[rel]["url"] for rel in rels if rel in response.links), None)
+        if next_url and not self.same_origin(next_url):
+            raise FatalRemoteError(f"{what}: the next-page link points to another host")
+        if next_url in seen:
+            raise FatalRemoteError(f"{what}: the next-page link points back to a page already read")
+        return next_url
 
     def _count(self) -> None:
         with self._count_lock:

@@ -7,13 +7,16 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import Result
 
+from guru.world import make_guru_world
 from profilesync.http import Retry
 from profilesync.samples import make_portrait
+from profilesync.sandbox.guru import GuruSandboxConfig
 from profilesync.sandbox.records import ALL_PERMISSIONS
 from support.world import World
 
@@ -182,3 +185,14 @@ def test_users_failing_one_by_one_after_successes_do_not_stop_the_run(make: Make
     assert sorted(f["key"] for f in result["failures"]) == sorted(full)
     assert {f["reason"] for f in result["failures"]} == {"quota"}
     assert result["counts"]["uploaded"] == len(order) - len(full)
+
+
+def test_guru_listing_that_keeps_failing_is_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any target: members that cannot be listed (Guru answering 503 throughout) stop the run with exit 3."""
+    monkeypatch.setattr(Retry, "delay", lambda self, attempt: 0.01)
+    worlds = make_guru_world(tmp_path, monkeypatch, GuruSandboxConfig(members=12, page_size=5))
+    world = next(worlds)
+    world.guru.faults.fail_next("GET", r"^/api/v1/members$", 503, count=100, host="guru")
+    result = world.cli("avatars", "sync", "--target", "guru", expect=3)
+    assert_one_error(result, "cannot list the users", "503")
+    assert next(worlds, None) is None

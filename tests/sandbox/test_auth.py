@@ -179,3 +179,16 @@ def test_profile_fills_login_id_for_the_user_themself(sb: Sandbox) -> None:
     profile = session.get(f"{sb.base_url}/api/v1/users/self/profile").json()
     assert profile["login_id"] == user.login_id and profile["primary_email"] == user.email
     assert profile["avatar_url"].endswith("/images/messages/avatar-50.png")
+
+
+def test_add_admin_gives_a_token_with_exactly_those_rights(sb: Sandbox) -> None:
+    """state.add_admin(rights): an unlisted admin whose token lacks what was left out (here: manage login details)."""
+    from profilesync.sandbox.records import ALL_PERMISSIONS
+
+    limited = api(sb, sb.state.add_admin(ALL_PERMISSIONS - {"manage_user_logins"}))
+    user = student(sb)
+    assert limited.get(f"{sb.base_url}/api/v1/accounts/self/users").status_code == 200
+    refused = limited.get(f"{sb.base_url}/api/v1/users/{user.id}/avatars")
+    assert (refused.status_code, refused.json()) == (401, UNAUTHORIZED)
+    listed = api(sb).get(f"{sb.base_url}/api/v1/accounts/self/users", params={"per_page": 100}).json()
+    assert all(u["name"] != "Limited Admin" for u in listed)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -109,3 +113,52 @@ def test_request_log_and_counts(sb: Sandbox, admin: requests.Session) -> None:
     assert sb.state.counts()["GET /api/v1/users/:id"] == 2
     sb.state.reset_counts()
     assert sb.state.requests() == []
+
+
+@pytest.fixture
+def victim() -> Iterator[subprocess.Popen[bytes]]:
+    """A process for kill failpoints to kill (a sleeping Python), ended by pid if it survived."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+def test_kill_on_before_kills_the_client_and_never_handles_the_request(
+    sb: Sandbox, admin: requests.Session, victim: subprocess.Popen[bytes]
+) -> None:
+    """kill_on(when="before") on the 2nd matching PUT: SIGKILL, no answer, and that PUT changed nothing."""
+    user = student(sb)
+    point = sb.faults.kill_on("PUT", r"^/api/v1/users/\d+$", victim.pid, when="before", nth=2)
+    first = "https://x.instructure.com/first.png"
+    assert admin.put(f"{sb.base_url}/api/v1/users/{user.id}", data={"user[avatar][url]": first}).status_code == 200
+    assert not point.fired.is_set()
+    with pytest.raises(requests.ConnectionError):
+        admin.put(f"{sb.base_url}/api/v1/users/{user.id}", data={"user[avatar][url]": "https://x.instructure.com/b"})
+    assert point.fired.is_set() and victim.wait(timeout=10) == -signal.SIGKILL
+    assert sb.state.user(user.id).avatar_url == first
+
+
+def test_kill_on_after_applies_the_change_then_kills(
+    sb: Sandbox, admin: requests.Session, victim: subprocess.Popen[bytes]
+) -> None:
+    """kill_on(when="after"): the request took effect, the client is killed before any answer is written."""
+    user = student(sb)
+    sb.faults.kill_on("PUT", r"^/api/v1/users/\d+$", victim.pid, when="after")
+    url = "https://x.instructure.com/a.png"
+    with pytest.raises(requests.ConnectionError):
+        admin.put(f"{sb.base_url}/api/v1/users/{user.id}", data={"user[avatar][url]": url})
+    assert victim.wait(timeout=10) == -signal.SIGKILL
+    assert sb.state.user(user.id).avatar_url == url
+    assert admin.get(f"{sb.base_url}/api/v1/users/self").status_code == 200  # a failpoint fires once
+
+
+def test_kill_on_matches_the_host(sb: Sandbox, admin: requests.Session, victim: subprocess.Popen[bytes]) -> None:
+    """host="upload" ignores the Canvas host's requests."""
+    sb.faults.kill_on("POST", r"^/files$", victim.pid, host="upload")
+    assert admin.post(f"{sb.base_url}/files").status_code == 404
+    assert victim.poll() is None
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{sb.upload_base_url}/files")
+    assert victim.wait(timeout=10) == -signal.SIGKILL

@@ -106,11 +106,11 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
             log.exception("unexpected error for %s", planned.key)
             result = _failed(planned, ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
         results[index] = result
-        ctx.on_result(result)
         tripped = breaker.observe(result)
         if tripped is not None:
             stop.set()
             fatal.append(tripped)
+        ctx.on_result(result)
 
     with ThreadPoolExecutor(max_workers=max(1, ctx.workers), thread_name_prefix="sync") as pool:
         for index, planned in enumerate(plan.actions):

@@ -49,7 +49,7 @@ class Policy(str, Enum):
     RESPECT = "respect"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RemoteUser:
     """One user as the target lists them."""
 
@@ -61,7 +61,7 @@ class RemoteUser:
     active: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Photo:
     """One photo in the folder, fingerprinted (and validated) through the cache."""
 
@@ -71,7 +71,7 @@ class Photo:
     problem: str | None = None  # why it cannot be used (invalid_photo), None when it is a usable image
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PhotoSet:
     """The scanned folder: usable photos by key, plus keys that more than one file claims."""
 
@@ -79,7 +79,7 @@ class PhotoSet:
     ambiguous: dict[str, tuple[Path, ...]] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SyncRecord:
     """The history's memory of one user on one target."""
 
@@ -96,7 +96,7 @@ class SyncRecord:
     last_error_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedAction:
     """One line of the plan."""
 
@@ -109,7 +109,7 @@ class PlannedAction:
     message: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything the planner decided, plus what it noticed but will never act on."""
 
@@ -122,7 +122,7 @@ class Plan:
         return [a for a in self.actions if a.action in (Action.UPLOAD, Action.REASSIGN)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Uploaded:
     """What a target returns after setting an avatar, verified."""
 
@@ -142,7 +142,7 @@ class Outcome(str, Enum):
     FAILED = "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """The executor's report for one planned action."""
 

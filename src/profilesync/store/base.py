@@ -11,7 +11,7 @@ from typing import Protocol
 from profilesync.engine.model import SyncRecord, Uploaded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
     """A cached content hash (and validation verdict) of one photo file, keyed by (path, size, mtime)."""
 
@@ -22,7 +22,7 @@ class Fingerprint:
     problem: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ObserverLink:
     """An observer (parent) → student link that profilesync made and verified (DESIGN.md §7, §8).
 
@@ -40,7 +40,7 @@ class ObserverLink:
     linked_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """One recorded run of a command."""
 
@@ -53,7 +53,7 @@ class RunRecord:
     exit_code: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunEvent:
     """One user's (or row's) outcome in a run; unchanged users are not logged, to keep the table small."""
 
