@@ -342,7 +342,7 @@ def render(measures: list[Measure], args: argparse.Namespace) -> str:
         "# Benchmarks",
         "",
         f"`python3 scripts/bench.py` on {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}."
+        f"Python {platform.python_version()}, {datetime.now(UTC):%Y-%m-%d}. "
         f"Sandbox latency {args.latency_ms:g} ms per request on both hosts; Canvas's default throttle (hwm 600, "
         "outflow 10/s, 50 reserved per request in flight); request cost 0.05 (Canvas's own examples show "
         f"0.03–0.04) except scenario 5 ({args.heavy_cost:g}). profilesync runs as a subprocess; requests are "
@@ -362,8 +362,40 @@ def render(measures: list[Measure], args: argparse.Namespace) -> str:
         "larger.",
         "",
         *[f"- {m.name}: {'; '.join(m.notes)}" for m in measures if m.notes],
+        "",
+        "## Targets (DESIGN.md §6)",
+        "",
+        "| target | measured | holds |",
+        "|---|---|---|",
+        *targets(measures),
     ]
     return "\n".join(lines)
+
+
+def targets(measures: list[Measure]) -> list[str]:
+    by = {m.name[:2]: m for m in measures}
+    steady, one, first, heavy, seed_steady, seed_first = (by[k] for k in ("1.", "3.", "2.", "5.", "4a", "4b"))
+    per_user = (first.api_requests - listing_requests(first.users)) / first.changed
+    rows = [
+        ("steady state: requests ≤ ceil(users/100) + 2", f"{steady.api_requests} ≤ {-(-steady.users // 100) + 2}",
+         steady.api_requests <= -(-steady.users // 100) + 2),
+        ("steady state: wall ≤ 1.25 × pages × latency", f"{steady.vs_floor:.2f}×", steady.vs_floor <= 1.25),
+        ("one changed photo: pages + 3 requests", f"{one.api_requests}", one.api_requests <= steady.api_requests + 3),
+        ("first sync: 3 Canvas requests per changed user", f"{per_user:.2f}",
+         first.api_requests - listing_requests(first.users) <= 3 * first.changed),
+        ("first sync (latency binds): wall ≤ 1.25 × floor", f"{first.vs_floor:.2f}×", first.vs_floor <= 1.25),
+        ("first sync (throttle binds): wall ≤ 1.25 × floor", f"{heavy.vs_floor:.2f}×", heavy.vs_floor <= 1.25),
+        ("zero users failed, whatever the throttle answered", f"{first.failed + heavy.failed} failed, "
+         f"{first.throttled + heavy.throttled} throttled answers", first.failed + heavy.failed == 0),
+        ("≥ 20× faster than the seed on a first sync", f"{seed_first.wall_s / first.wall_s:.0f}×",
+         seed_first.wall_s / first.wall_s >= 20),
+        ("steady state: ≥ 90× fewer requests than the seed", f"{seed_steady.api_requests / steady.api_requests:.0f}×",
+         seed_steady.api_requests / steady.api_requests >= 90),
+        ("steady state: ≥ 90× less wall time than the seed", f"{seed_steady.wall_s / steady.wall_s:.0f}×",
+         seed_steady.wall_s / steady.wall_s >= 90),
+        ("peak memory for 20,000 users < 150 MB", f"{steady.rss_mb:.0f} MB", (steady.rss_mb or 0) < 150),
+    ]  # fmt: skip
+    return [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in rows]
 
 
 if __name__ == "__main__":

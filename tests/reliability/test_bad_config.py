@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from guru.world import make_guru_world
+from guru.world import GuruWorld, make_guru_world
 from profilesync.http import Retry
 from profilesync.samples import make_portrait
 from profilesync.sandbox.guru import GuruSandboxConfig
@@ -187,12 +187,14 @@ def test_users_failing_one_by_one_after_successes_do_not_stop_the_run(make: Make
     assert result["counts"]["uploaded"] == len(order) - len(full)
 
 
-def test_guru_listing_that_keeps_failing_is_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def guru_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GuruWorld]:
+    yield from make_guru_world(tmp_path, monkeypatch, GuruSandboxConfig(members=12, page_size=5))
+
+
+def test_guru_listing_that_keeps_failing_is_fatal(guru_world: GuruWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """Any target: members that cannot be listed (Guru answering 503 throughout) stop the run with exit 3."""
     monkeypatch.setattr(Retry, "delay", lambda self, attempt: 0.01)
-    worlds = make_guru_world(tmp_path, monkeypatch, GuruSandboxConfig(members=12, page_size=5))
-    world = next(worlds)
-    world.guru.faults.fail_next("GET", r"^/api/v1/members$", 503, count=100, host="guru")
-    result = world.cli("avatars", "sync", "--target", "guru", expect=3)
+    guru_world.guru.faults.fail_next("GET", r"^/api/v1/members$", 503, count=100, host="guru")
+    result = guru_world.cli("avatars", "sync", "--target", "guru", expect=3)
     assert_one_error(result, "cannot list the users", "503")
-    assert next(worlds, None) is None

@@ -10,6 +10,7 @@ latency and faults::
     with Sandbox(SandboxConfig(users=300, upload_mode="local", thumbnail_lag_s=0.5)) as sb:
         sb.base_url, sb.upload_base_url, sb.admin_token, sb.no_masquerade_token
         sb.state.users(); sb.state.counts(); sb.faults.outage(2.0)
+        sb.faults.kill_on("PUT", r"^/api/v1/users/\\d+$", proc.pid, when="after", nth=40)  # kill -9 a CLI process
 
 Emulated (canvas-api.md sections): auth, masquerading and error bodies (§1, §2); pagination (§3); the
 throttle (§4); user JSON visibility (§5); listing and search (§6); id forms (§7); show and profile (§8);
