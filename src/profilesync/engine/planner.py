@@ -92,18 +92,29 @@ def decide(
     if policy is Policy.RESPECT and not shows_ours and _someone_chose(user, record_for_user):
         return PlannedAction(key, user, Action.SKIP, Reason.USER_CHOICE, photo, record)
 
-    def act(action: Action, reason: Reason) -> PlannedAction:
-        return PlannedAction(key, user, action, reason, photo, record)
+    action, reason = _history_decision(user, photo, record_for_user, shows_ours, now=now, max_age=max_age)
+    return PlannedAction(key, user, action, reason, photo, record)
 
-    if record_for_user is None or record_for_user.synced_at is None:
-        return act(Action.UPLOAD, Reason.NEW)
-    if record_for_user.photo_sha256 != photo.sha256:
-        return act(Action.UPLOAD, Reason.CHANGED)
-    if max_age is not None and now - record_for_user.synced_at > max_age:
-        return act(Action.UPLOAD, Reason.STALE)
+
+def _history_decision(
+    user: RemoteUser,
+    photo: Photo,
+    record: SyncRecord | None,
+    shows_ours: bool,
+    *,
+    now: datetime,
+    max_age: timedelta | None,
+) -> tuple[Action, Reason]:
+    """Rows 4–8 of the table: what the history and the avatar shown say."""
+    if record is None or record.synced_at is None:
+        return Action.UPLOAD, Reason.NEW
+    if record.photo_sha256 != photo.sha256:
+        return Action.UPLOAD, Reason.CHANGED
+    if max_age is not None and now - record.synced_at > max_age:
+        return Action.UPLOAD, Reason.STALE
     if shows_ours:
-        return act(Action.SKIP, Reason.UNCHANGED)
-    return act(Action.REASSIGN, Reason.AVATAR_CHANGED)
+        return Action.SKIP, Reason.UNCHANGED
+    return Action.REASSIGN, Reason.AVATAR_CHANGED
 
 
 def _someone_chose(user: RemoteUser, record: SyncRecord | None) -> bool:
