@@ -32,7 +32,7 @@ from profilesync.engine.model import (
 )
 from profilesync.engine.planner import plan as make_plan
 from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, ProfilesyncError, RemoteError, SafetyValveError
-from profilesync.photos import InvalidPhoto, normalise, read_photo, scan_photos
+from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
 from profilesync.targets.base import AvatarTarget
@@ -181,10 +181,6 @@ def compute_plan(
         report_unmatched=request.user is None,
     )
     return _unnameable_photos_are_errors(plan)
-
-
-# How the photo scan words a file name that is not valid UTF-8 (photos/scan.py).
-UNDECODABLE_NAME = "the file name is not valid UTF-8"
 
 
 def _unnameable_photos_are_errors(plan: Plan) -> Plan:

@@ -19,7 +19,7 @@ from profilesync.photos.image import (
     normalise,
     read_photo,
 )
-from profilesync.photos.scan import ScanResult, scan_photos
+from profilesync.photos.scan import UNDECODABLE_NAME, ScanResult, scan_photos
 
 __all__ = [
     "HEIF_SUPPORTED",
@@ -29,6 +29,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_PIXELS",
     "MIN_SIDE",
+    "UNDECODABLE_NAME",
     "InvalidPhoto",
     "ScanResult",
     "check_image",

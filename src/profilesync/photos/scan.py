@@ -34,6 +34,9 @@ BROKEN_LINK = "a broken symbolic link"
 VANISHED = "the file disappeared during the scan"
 CHANGING = "the file changed while it was being read (still being copied?)"
 
+#: how a photo whose file name is not valid UTF-8 is reported (it can never match a user)
+UNDECODABLE_NAME = "the file name is not valid UTF-8"
+
 
 @dataclass(frozen=True)
 class ScanResult:
@@ -115,7 +118,7 @@ class _Scanner:
         name = entry.name
         if not name.isascii() and not _is_utf8(name):
             # Such a path cannot be printed or stored (the history is UTF-8); the admin must rename the file.
-            problem = f"the file name is not valid UTF-8 ('{printable(name)}'): rename the file"
+            problem = f"{UNDECODABLE_NAME} ('{printable(name)}'): rename the file"
             return Photo(key, self.root / printable(name), None, problem)
         path = entry.path
         # Joining a name to a Path parses only the name: the cheapest Path per file (20,000 per run).
