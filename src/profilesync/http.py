@@ -269,12 +269,12 @@ def raise_for_status(response: requests.Response, what: str) -> None:
     if status < 300:
         return
     if status < 400:
-        # The API answers token requests directly; a redirect means the base URL is not Canvas's own address
+        # An API answers token requests directly; a redirect means the base URL is not the API's own address
         # (http -> https, an old or vanity domain). Reading its empty body as "no data" would be wrong.
         location = redact_url(response.headers.get("Location", "")) or "an unnamed location"
         raise FatalRemoteError(
             f"{what}: the server redirected the request ({status}) to {location}",
-            advice="set the Canvas URL to the https address it redirects to",
+            advice="set the base URL (CANVAS_BASE_URL or GURU_BASE_URL) to the address it redirects to",
         )
     message = error_message(response)
     if status == 401 and BAD_TOKEN.search(message):

@@ -108,22 +108,13 @@ def guru_message(response: requests.Response) -> str:
 
 
 def check_status(response: requests.Response, what: str) -> None:
-    """Guru's statuses as the project's exceptions: redirects and 401 here, the rest as for every API."""
+    """Guru's statuses as the project's exceptions: 401 and Guru's error bodies here, the rest as for every API."""
     status = response.status_code
-    if status < 300:
-        return
-    if status < 400:
-        location = redact_url(response.headers.get("Location", "")) or "an unnamed location"
-        raise FatalRemoteError(
-            f"{what}: the server redirected the request ({status}) to {location}",
-            advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
-        )
-    message = guru_message(response)
     if status == 401:
-        raise FatalRemoteError(f"Guru rejected the credentials: {message}", advice=TOKEN_ADVICE)
-    if status in (403, 404) or status >= 500:
-        raise_for_status(response, what)
-    raise RemoteError(f"{what}: {message}", status=status)
+        raise FatalRemoteError(f"Guru rejected the credentials: {guru_message(response)}", advice=TOKEN_ADVICE)
+    if 400 <= status < 500 and status not in (403, 404):
+        raise RemoteError(f"{what}: {guru_message(response)}", status=status)
+    raise_for_status(response, what)
 
 
 class GuruTarget:
