@@ -331,6 +331,12 @@ def count_outcomes(results: list[Result]) -> dict[str, int]:
 
 
 def avatars_history(settings: Settings, user: str | None) -> list[SyncRecord]:
-    """``avatars history``: what the history store remembers, newest first."""
+    """``avatars history``: what the history store remembers, newest first.
+
+    Emails and logins are stored case-folded (they match case-insensitively); SIS ids as they are.
+    """
     with opened_store(settings) as store:
-        return store.history(key=user)
+        records = store.history(key=user)
+        if not records and user is not None and user != user.casefold():
+            records = store.history(key=user.casefold())
+        return records
