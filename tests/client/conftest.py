@@ -14,6 +14,7 @@ import responses
 from profilesync.config import Secret
 from profilesync.http import Api, RateGate, Retry
 from profilesync.targets.canvas import CanvasTarget
+from support.http_fakes import mocked_http, record_pauses
 
 BASE = "https://canvas.test"
 TOKEN = "7~sEcReTtOkEn0123456789abcdefXYZ"
@@ -23,25 +24,13 @@ FAST_RETRY = Retry(attempts=3, base_delay_s=0.0, max_delay_s=0.0)
 @pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     """Every HTTP call of the test goes to this registry; an unregistered URL is a ConnectionError."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+    yield from mocked_http()
 
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retry backoff and throttle pauses recorded instead of waited for."""
-    recorded: list[float] = []
-    monkeypatch.setattr("profilesync.http.time.sleep", recorded.append)
-    original = RateGate.throttle
-
-    def throttle(self: RateGate, remaining: float | None, sent_with: int = 1) -> float:
-        pause = original(self, remaining, sent_with)
-        recorded.append(pause)
-        self._paused_until = 0.0  # the pause is recorded, not waited for
-        return pause
-
-    monkeypatch.setattr(RateGate, "throttle", throttle)
-    return recorded
+    return record_pauses(monkeypatch)
 
 
 @pytest.fixture

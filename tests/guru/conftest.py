@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import responses
 
-from profilesync.http import RateGate
 from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
+from support.http_fakes import mocked_http, record_pauses
 
 from .world import MEMBERS, PAGE_SIZE, GuruWorld, make_guru_world
 
@@ -31,22 +31,10 @@ def guru() -> Iterator[GuruSandbox]:
 @pytest.fixture
 def rsps() -> Iterator[responses.RequestsMock]:
     """Every HTTP call of the test goes to this registry; an unregistered URL is a ConnectionError."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+    yield from mocked_http()
 
 
 @pytest.fixture
 def pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Retry backoff and throttle pauses recorded instead of waited for."""
-    recorded: list[float] = []
-    monkeypatch.setattr("profilesync.http.time.sleep", recorded.append)
-    original = RateGate.throttle
-
-    def throttle(self: RateGate, remaining: float | None, sent_with: int = 1) -> float:
-        pause = original(self, remaining, sent_with)
-        recorded.append(pause)
-        self._paused_until = 0.0  # recorded, not waited for
-        return pause
-
-    monkeypatch.setattr(RateGate, "throttle", throttle)
-    return recorded
+    return record_pauses(monkeypatch)
