@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from profilesync.cli import cli
 from profilesync.samples import make_portrait
 from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig, MemberView
+from support.world import RunsCli
 
 MEMBERS = 36
 PAGE_SIZE = 10
@@ -21,7 +19,7 @@ WRITES = ("POST /app/picture", "GET /api/v1/people/:id", "PUT /api/v1/people/:id
 
 
 @dataclass
-class GuruWorld:
+class GuruWorld(RunsCli):
     """A Guru sandbox, a photo folder named by email, a history database, and a way to run the CLI."""
 
     guru: GuruSandbox
@@ -39,16 +37,6 @@ class GuruWorld:
             "PROFILESYNC_DATABASE_URL": self.database_url,
             **self.extra_env,
         }
-
-    def cli(self, *args: str, expect: int | None = 0) -> Result:
-        """Run ``profilesync ARGS`` in-process with this world's environment; check the exit code."""
-        result = CliRunner().invoke(cli, list(args), env=self.env(), catch_exceptions=False)
-        if expect is not None:
-            assert result.exit_code == expect, f"exit {result.exit_code}\n{result.output}"
-        return result
-
-    def json(self, *args: str, expect: int | None = 0) -> Any:
-        return json.loads(self.cli(*args, "--format", "json", expect=expect).stdout)
 
     def avatars(self, command: str, *args: str, expect: int | None = 0) -> Any:
         """``avatars COMMAND --target guru ARGS --format json``, parsed."""

@@ -21,8 +21,25 @@ from profilesync.sandbox.records import UserView
 USERS = 300
 
 
+class RunsCli:
+    """Runs the real CLI in-process with the environment a world describes."""
+
+    def env(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def cli(self, *args: str, expect: int | None = 0) -> Result:
+        """Run ``profilesync ARGS`` in-process with this world's environment; check the exit code."""
+        result = CliRunner().invoke(cli, list(args), env=self.env(), catch_exceptions=False)
+        if expect is not None:
+            assert result.exit_code == expect, f"exit {result.exit_code}\n{result.output}"
+        return result
+
+    def json(self, *args: str, expect: int | None = 0) -> Any:
+        return json.loads(self.cli(*args, "--format", "json", expect=expect).stdout)
+
+
 @dataclass
-class World:
+class World(RunsCli):
     """A sandbox Canvas, a photo folder for most of its users, a history database, and a way to run the CLI."""
 
     sandbox: Sandbox
@@ -38,16 +55,6 @@ class World:
             "PROFILESYNC_DATABASE_URL": self.database_url,
             **self.extra_env,
         }
-
-    def cli(self, *args: str, expect: int | None = 0) -> Result:
-        """Run ``profilesync ARGS`` in-process with this world's environment; check the exit code."""
-        result = CliRunner().invoke(cli, list(args), env=self.env(), catch_exceptions=False)
-        if expect is not None:
-            assert result.exit_code == expect, f"exit {result.exit_code}\n{result.output}"
-        return result
-
-    def json(self, *args: str, expect: int | None = 0) -> Any:
-        return json.loads(self.cli(*args, "--format", "json", expect=expect).stdout)
 
     def students(self) -> list[UserView]:
         """Sandbox users that have an SIS id (the ones a photo can name)."""
