@@ -309,18 +309,13 @@ def avatars_sync(
             raise
         finally:
             report.results = done
-            report.requests, report.uploads = _request_counts(target)
+            report.requests, report.uploads = target.requests_made, target.uploads_made
             report.counts = count_outcomes(done)
             if exit_code == ExitCode.OK and report.counts[Outcome.FAILED.value]:
                 exit_code = ExitCode.PARTIAL
             store.finish_run(run_id, now_utc(), report.counts, exit_code)
         report.exit_code = ExitCode(exit_code)
         return report
-
-
-def _request_counts(target: AvatarTarget) -> tuple[int, int]:
-    api = getattr(target, "api", None)
-    return (getattr(api, "requests_made", 0), getattr(target, "uploads_made", 0))
 
 
 def count_outcomes(results: list[Result]) -> dict[str, int]:

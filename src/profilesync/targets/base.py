@@ -13,6 +13,13 @@ class AvatarTarget(Protocol):
 
     #: names this target instance in the history, e.g. ``canvas:https://school.instructure.com``
     target_id: str
+    #: images sent (reported beside the API requests, which ``requests_made`` counts)
+    uploads_made: int
+
+    @property
+    def requests_made(self) -> int:
+        """Requests sent to the vendor's API host so far: what the vendor meters."""
+        ...
 
     def list_users(self) -> Iterator[RemoteUser]:
         """Stream every user the sync covers, with their current avatar, in as few requests as possible."""

@@ -172,6 +172,10 @@ class CanvasTarget:
                 advice=exc.advice or f"check that {self.api.base_url} is your Canvas address",
             ) from None
 
+    @property
+    def requests_made(self) -> int:
+        return self.api.requests_made
+
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
         """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&per_page=100`` (§6)."""

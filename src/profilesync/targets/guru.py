@@ -159,6 +159,10 @@ class GuruTarget:
     def _authorization(self) -> str:
         return f"Basic {self._credentials.reveal()}"
 
+    @property
+    def requests_made(self) -> int:
+        return self.api.requests_made
+
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
         """:calls: ``GET /api/v1/members`` and every ``rel="next-page"`` after it."""
