@@ -39,7 +39,6 @@ Where Guru's documentation is silent this adapter assumes, and the Guru sandbox 
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from collections.abc import Iterator
@@ -49,7 +48,7 @@ from urllib.parse import quote
 
 import requests
 
-from profilesync.config import Secret, fold_key
+from profilesync.config import Secret, fold_key, guru_basic_credentials
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
@@ -92,11 +91,6 @@ TOKEN_ADVICE = (
     "set GURU_USER to the email of a Team Admin and GURU_API_TOKEN to that user's User token "
     "(Guru: Manage > Apps & Integrations > API Access); a Collection token is read-only"
 )
-
-
-def basic_credentials(user: str, token: Secret) -> Secret:
-    """The value of the ``Authorization: Basic`` header: base64 of ``user:token`` — as secret as the token."""
-    return Secret(base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii"))
 
 
 def uploaded_url(body: Any) -> str | None:
@@ -171,7 +165,7 @@ class GuruTarget:
         self.target_id = f"guru:{base}"
         self.match = match
         self._fold = fold_key(match)
-        self._credentials = basic_credentials(user, token)
+        self._credentials = guru_basic_credentials(user, token)
         self._secrets = (token.reveal(), self._credentials.reveal())
         self.api = Api(
             base,
