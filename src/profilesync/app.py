@@ -158,7 +158,7 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
 def no_photos_yet(problem: str, match: str) -> PhotoSet:
     """An empty photo set for a plan made before the first export, with a warning saying what to do."""
     log.warning(
-        "%s: every user is planned as no_photo ('avatars plan --format csv' lists their %s: name each photo "
+        "%s: every user is planned as no_photo (the plan's '--format csv' lists their %s: name each photo "
         "<%s>.jpg); a sync would stop here (exit 4)",
         problem,
         match,
