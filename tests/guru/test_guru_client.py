@@ -188,6 +188,14 @@ def test_find_user_answer_for_another_email_is_none(rsps: responses.RequestsMock
     assert target.find_user("ada@school.test") is None
 
 
+def test_find_user_answer_as_a_list_of_rows_is_read(rsps: responses.RequestsMock, target: GuruTarget) -> None:
+    """Should Guru answer the lookup with a list of rows, the row with exactly that email is the member."""
+    rows = [member(1, email="ada@school.test.org"), member(2, email="Ada@School.test")]
+    rsps.get(f"{MEMBERS}/ada@school.test", json=rows)
+    found = target.find_user("ada@school.test")
+    assert found is not None and found.user_id == "u-2"
+
+
 def test_find_user_by_id_reads_the_listing(rsps: responses.RequestsMock) -> None:
     """Matching by user id, which Guru cannot look up directly, reads the listing."""
     target = GuruTarget(BASE, USER, Secret(TOKEN), match="id", retry=Retry(attempts=0))

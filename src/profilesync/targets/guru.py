@@ -225,10 +225,12 @@ class GuruTarget:
             if response.status_code == 404:
                 return None
             check_status(response, what)
-            member = self.api.body(response, what)
-        user = self._remote_user(member) if isinstance(member, dict) else None
-        # Only the member whose email is the key: never act on whatever else a server might answer with.
-        return user if user is not None and user.key == wanted else None
+            answer = self.api.body(response, what)
+        # The guide promises the member (with user.id); a list of rows is read too. Only the member whose email is
+        # the key counts: never act on whatever else a server might answer with.
+        rows = answer if isinstance(answer, list) else [answer]
+        users = (self._remote_user(row) for row in rows if isinstance(row, dict))
+        return next((user for user in users if user is not None and user.key == wanted), None)
 
     def _members(self, params: list[tuple[str, Any]] | None, *, what: str) -> Iterator[dict[str, Any]]:
         """Guru picks its own page size (developer.getguru.com/docs/paging): follow the links until they end."""
