@@ -139,7 +139,7 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
             return no_photos_yet(f"the photo folder {folder} does not exist", match)
         raise SafetyValveError(
             f"the photo folder {folder} does not exist",
-            advice="set PROFILESYNC_PHOTOS_DIR to the folder your SIS exports photos into",
+            advice="set PROFILESYNC_PHOTOS_DIR (for Guru: GURU_PHOTOS_DIR) to the folder your photos are exported into",
         )
     result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints())
     if save_cache and result.fresh:

@@ -52,6 +52,7 @@ def test_guru_sync_on_an_empty_folder_still_stops(small: GuruWorld, how: str) ->
     small.guru.state.reset_counts()
     result = small.cli("avatars", "sync", "--target", "guru", expect=4)
     assert "photo folder" in result.stderr
+    assert how == "empty" or "GURU_PHOTOS_DIR" in result.stderr  # the advice names Guru's own setting
     assert set(small.guru.state.counts()) <= {"GET /api/v1/members"}
 
 
