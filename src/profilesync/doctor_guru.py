@@ -176,6 +176,8 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
         parts.append(f"{len(unmatched)} match no member" + (f": {sample(unmatched)}" if unmatched else ""))
         if unmatched:
             notes.append(f"file names must be the members' {match}; {plan_hint}")
+            if settings.guru_photos_dir is None:  # likely the Canvas folder, named by SIS id
+                notes.append("give Guru a folder of its own with GURU_PHOTOS_DIR")
     if notes:
         return warned(PHOTOS, "; ".join(parts), "; ".join(notes))
     return passed(PHOTOS, "; ".join(parts))

@@ -130,6 +130,7 @@ def test_unmatched_photo_is_warned_about(small: GuruWorld) -> None:
     output = doctor(small, expect=0)
     assert line(output, "photo folder").startswith("[warn]")
     assert "1 match no member: nobody@elsewhere.test.jpg" in line(output, "photo folder")
+    assert "GURU_PHOTOS_DIR" in output  # the shared folder is in use: Guru can have its own
 
 
 def test_json_report(small: GuruWorld) -> None:
