@@ -117,7 +117,10 @@ def check_config(settings: Settings) -> Check:
     try:
         require_canvas(settings)
     except ConfigError as exc:
-        return failed(CONFIG, "; ".join(exc.problems), "see config.example.env for every setting", ExitCode.USAGE)
+        advice = "see config.example.env for every setting"
+        if settings.guru_user or settings.guru_token:  # a Guru-only set-up: the admin wants the Guru checks
+            advice += "; for the Guru job run 'profilesync doctor --target guru'"
+        return failed(CONFIG, "; ".join(exc.problems), advice, ExitCode.USAGE)
     return passed(
         CONFIG,
         f"CANVAS_BASE_URL and CANVAS_API_TOKEN set; account {settings.canvas_account_id}, "

@@ -67,6 +67,7 @@ def test_guru_only_dotenv_passes_every_check(small: GuruWorld, tmp_path: Path) -
     assert small.guru.token not in output
     canvas = run_with_dotenv_only(["doctor"], expect=2).stdout
     assert "CANVAS_BASE_URL is not set" in line(canvas, "configuration")
+    assert "profilesync doctor --target guru" in canvas  # plain doctor points a Guru admin at the Guru checks
 
 
 def test_doctor_only_reads(small: GuruWorld) -> None:
