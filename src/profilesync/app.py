@@ -129,18 +129,24 @@ def opened_store(settings: Settings) -> Iterator[HistoryStore]:
         store.close()
 
 
-def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: bool) -> PhotoSet:
-    """Scan the photo folder through the fingerprint cache; a missing or empty folder trips the safety valve."""
+def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: bool, required: bool = True) -> PhotoSet:
+    """Scan the photo folder through the fingerprint cache; a missing or empty folder trips the safety valve
+    (``required``) or, for a plan, is only warned about: the plan then lists every user, so the admin sees
+    what to name the photos."""
     folder = settings.photos_dir
     if not folder.is_dir():
+        if not required:
+            return no_photos_yet(f"the photo folder {folder} does not exist", match)
         raise SafetyValveError(
             f"the photo folder {folder} does not exist",
-            advice="set PROFILESYNC_PHOTOS_DIR to the folder your SIS exports photos into",
+            advice="set PROFILESYNC_PHOTOS_DIR (for Guru: GURU_PHOTOS_DIR) to the folder your photos are exported into",
         )
     result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints())
     if save_cache and result.fresh:
         store.save_fingerprints(result.fresh)
     if not result.photos.photos and not result.photos.ambiguous:
+        if not required:
+            return no_photos_yet(f"the photo folder {folder} holds no photos", match)
         # An empty folder usually means a failed SIS export or an unmounted share, never "remove everyone".
         raise SafetyValveError(
             f"the photo folder {folder} holds no photos",
@@ -149,17 +155,35 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
     return result.photos
 
 
+def no_photos_yet(problem: str, match: str) -> PhotoSet:
+    """An empty photo set for a plan made before the first export, with a warning saying what to do."""
+    log.warning(
+        "%s: every user is planned as no_photo (the plan's '--format csv' lists their %s: name each photo "
+        "<%s>.jpg); a sync would stop here (exit 4)",
+        problem,
+        match,
+        match,
+    )
+    return PhotoSet({})
+
+
 def compute_plan(
-    settings: Settings, request: AvatarRequest, store: HistoryStore, target: AvatarTarget, *, save_cache: bool
+    settings: Settings,
+    request: AvatarRequest,
+    store: HistoryStore,
+    target: AvatarTarget,
+    *,
+    save_cache: bool,
+    photos_required: bool = True,
 ) -> Plan:
     """Users, photos and history → the plan. The photo scan and the history read run while the target is
     being listed: the listing is network-bound, the others disk-bound, so a nightly run costs about the
     listing's time alone."""
     match = settings.match_for(request.target)
-    if not settings.photos_dir.is_dir():
+    if not settings.photos_dir.is_dir() and photos_required:
         scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
-        scanning = pool.submit(scan, settings, store, match, save_cache=save_cache)
+        scanning = pool.submit(scan, settings, store, match, save_cache=save_cache, required=photos_required)
         reading = pool.submit(store.records, target.target_id)
         users = _users_to_plan(target, request, match)
         photos, records = scanning.result(), reading.result()
@@ -216,9 +240,11 @@ def _users_to_plan(target: AvatarTarget, request: AvatarRequest, match: str) -> 
 
 def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
     """``avatars plan`` / ``sync --dry-run``: compute the plan; change nothing anywhere."""
+    settings = settings.for_target(request.target)
     target = build_target(settings, request)
     with opened_store(settings) as store:
-        return compute_plan(settings, request, store, target, save_cache=False)
+        # A plan is how the admin learns what to name the photos: it lists the users even before the first export.
+        return compute_plan(settings, request, store, target, save_cache=False, photos_required=False)
 
 
 def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
@@ -273,6 +299,7 @@ def avatars_sync(
     on_plan: Callable[[Plan], None] | None = None,
 ) -> SyncReport:
     """``avatars sync``: lock, plan, apply, record the run (also when it is stopped half-way)."""
+    settings = settings.for_target(request.target)
     target = build_target(settings, request)
     with opened_store(settings) as store, store.lock(lock_owner()):
         run_id = store.start_run(target.target_id, "avatars sync", now_utc())

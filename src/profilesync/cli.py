@@ -38,8 +38,7 @@ class Context:
             settings = load_settings(self.env_file)
             if self.allow_insecure_http:
                 settings = settings.with_overrides(allow_insecure_http=True)
-            secrets = [s.reveal() for s in (settings.canvas_token, settings.guru_token) if s is not None]
-            setup_logging(self.verbose, self.quiet, self.log_file, secrets)
+            setup_logging(self.verbose, self.quiet, self.log_file, settings.secret_values())
             self._settings = settings
         return self._settings.with_overrides(**overrides)
 

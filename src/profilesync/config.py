@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
@@ -59,6 +60,9 @@ class Settings:
     guru_user: str | None = None
     guru_token: Secret | None = field(default=None, repr=False)
     photos_dir: Path = Path("photos")
+    #: Guru's own photo folder: its photos are named by email, Canvas's by SIS id, so one folder rarely serves
+    #: both. None = the shared PROFILESYNC_PHOTOS_DIR.
+    guru_photos_dir: Path | None = None
     match: str | None = None  # None = the target's default (Canvas: sis_user_id, Guru: email)
     database_url: str | None = None  # None = SQLite in the per-user data directory
     max_age_days: int = 30
@@ -72,9 +76,27 @@ class Settings:
         """The match field in force for a target."""
         return self.match or ("email" if target == "guru" else "sis_user_id")
 
+    def for_target(self, target: str) -> Settings:
+        """The settings a job on this target runs with: Guru reads its own photo folder when one is set."""
+        if target == "guru" and self.guru_photos_dir is not None:
+            return replace(self, photos_dir=self.guru_photos_dir)
+        return self
+
+    def secret_values(self) -> list[str]:
+        """Every secret a log line, an error or the output must never show (for the log filter)."""
+        values = [s.reveal() for s in (self.canvas_token, self.guru_token) if s is not None]
+        if self.guru_user and self.guru_token is not None:
+            values.append(guru_basic_credentials(self.guru_user, self.guru_token).reveal())
+        return values
+
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given command-line options applied (None means "not given")."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def guru_basic_credentials(user: str, token: Secret) -> Secret:
+    """Guru's ``Authorization: Basic`` value, base64 of ``user:token``: as secret as the token itself."""
+    return Secret(base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii"))
 
 
 ENV_VARS = {
@@ -85,6 +107,7 @@ ENV_VARS = {
     "GURU_USER": "guru_user",
     "GURU_API_TOKEN": "guru_token",
     "PROFILESYNC_PHOTOS_DIR": "photos_dir",
+    "GURU_PHOTOS_DIR": "guru_photos_dir",
     "PROFILESYNC_MATCH": "match",
     "PROFILESYNC_DATABASE_URL": "database_url",
     "PROFILESYNC_MAX_AGE_DAYS": "max_age_days",
@@ -144,8 +167,9 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     for name in ("CANVAS_ACCOUNT_ID", "GURU_USER", "PROFILESYNC_DATABASE_URL"):
         if raw.get(name, "").strip():
             kwargs[ENV_VARS[name]] = raw[name].strip()
-    if raw.get("PROFILESYNC_PHOTOS_DIR", "").strip():
-        kwargs["photos_dir"] = Path(raw["PROFILESYNC_PHOTOS_DIR"].strip()).expanduser()
+    for name in ("PROFILESYNC_PHOTOS_DIR", "GURU_PHOTOS_DIR"):
+        if raw.get(name, "").strip():
+            kwargs[ENV_VARS[name]] = Path(raw[name].strip()).expanduser()
     match = raw.get("PROFILESYNC_MATCH", "").strip()
     if match:
         if match in MATCH_FIELDS:

@@ -90,6 +90,7 @@ class Diagnosis:
 
     checks: list[Check] = field(default_factory=list)
     title: str = "profilesync doctor"
+    command: str = "profilesync avatars sync"  # what the admin runs once every check passed
 
     @property
     def exit_code(self) -> ExitCode:
@@ -116,7 +117,10 @@ def check_config(settings: Settings) -> Check:
     try:
         require_canvas(settings)
     except ConfigError as exc:
-        return failed(CONFIG, "; ".join(exc.problems), "see config.example.env for every setting", ExitCode.USAGE)
+        advice = "see config.example.env for every setting"
+        if settings.guru_user or settings.guru_token:  # a Guru-only set-up: the admin wants the Guru checks
+            advice += "; for the Guru job run 'profilesync doctor --target guru'"
+        return failed(CONFIG, "; ".join(exc.problems), advice, ExitCode.USAGE)
     return passed(
         CONFIG,
         f"CANVAS_BASE_URL and CANVAS_API_TOKEN set; account {settings.canvas_account_id}, "
@@ -463,7 +467,7 @@ def render_text(diagnosis: Diagnosis) -> str:
     if failures:
         lines.append(f"{failures} failed, {_plural(warnings, 'warning')}: exit {code} (fix the first failure first)")
     else:
-        lines.append(f"all checks passed ({_plural(warnings, 'warning')}): ready for 'profilesync avatars sync'")
+        lines.append(f"all checks passed ({_plural(warnings, 'warning')}): ready for '{diagnosis.command}'")
     return "\n".join(lines)
 
 
@@ -483,22 +487,38 @@ class SettingsSource(Protocol):
 
 
 @click.command()
+@click.option(
+    "--target",
+    type=click.Choice(["canvas", "guru"]),
+    default="canvas",
+    show_default=True,
+    help="Which job's set-up to check.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def doctor(ctx: click.Context, fmt: str) -> None:
+def doctor(ctx: click.Context, target: str, fmt: str) -> None:
     """Check config, token, permissions (act as users, avatars), photo folder and database.
 
     Changes nothing on Canvas. Exit 0 when every check passed (warnings allowed); otherwise
     2 configuration or database, 3 Canvas (unreachable, not Canvas, token, permissions, avatars off),
     4 photo folder.
 
+    With --target guru: Guru's URL and credentials, the members listing, Guru's photo folder
+    (GURU_PHOTOS_DIR, else PROFILESYNC_PHOTOS_DIR) and the database.
+
     \b
     Example:
       profilesync doctor
+      profilesync doctor --target guru
       profilesync --env-file /etc/profilesync/.env doctor --format json
     """
     source: SettingsSource = ctx.obj
-    diagnosis = diagnose(source.settings)
+    if target == "guru":
+        from profilesync.doctor_guru import diagnose_guru  # the Guru checks live in their own module
+
+        diagnosis = diagnose_guru(source.settings)
+    else:
+        diagnosis = diagnose(source.settings)
     click.echo(render_json(diagnosis) if fmt == "json" else render_text(diagnosis))
     log.info("%s", verdict(diagnosis))  # one line for --log-file, where scheduled checks are read later
     ctx.exit(int(diagnosis.exit_code))

@@ -168,18 +168,40 @@ def test_members_map_to_remote_users(rsps: responses.RequestsMock, target: GuruT
     assert users[0].name == "F L1" and users[0].avatar_url == OLD_PIC
 
 
-def test_find_user_searches_and_keeps_only_the_exact_email(rsps: responses.RequestsMock, target: GuruTarget) -> None:
-    """`--user` asks with search=<email> and ignores near misses; any case matches."""
-    rsps.get(MEMBERS, json=[member(1, email="ada@school.test.org"), member(2, email="ada@school.test")])
+def test_find_user_gets_the_one_member_by_email(rsps: responses.RequestsMock, target: GuruTarget) -> None:
+    """`--user` is one GET /api/v1/members/{email} (Guru's documented lookup), no listing; any case matches."""
+    rsps.get(f"{MEMBERS}/ADA@School.test", json=member(2, email="ada@school.test"))
     found = target.find_user("ADA@School.test")
-    assert found is not None and found.user_id == "u-2"
-    assert "search=ADA%40School.test" in str(rsps.calls[0].request.url)
+    assert found is not None and found.user_id == "u-2" and found.key == "ada@school.test"
+    assert len(rsps.calls) == 1
 
 
-def test_find_user_with_no_exact_match_is_none(rsps: responses.RequestsMock, target: GuruTarget) -> None:
-    """A search that finds only other members gives None."""
-    rsps.get(MEMBERS, json=[member(1, email="adam@school.test")])
+def test_find_user_404_is_none(rsps: responses.RequestsMock, target: GuruTarget) -> None:
+    """Guru answering 404 for the email means there is no such member."""
+    rsps.get(f"{MEMBERS}/ada@school.test", status=404, json={"description": "Member not found"})
     assert target.find_user("ada@school.test") is None
+
+
+def test_find_user_answer_for_another_email_is_none(rsps: responses.RequestsMock, target: GuruTarget) -> None:
+    """An answer naming another member is never taken for the one asked about."""
+    rsps.get(f"{MEMBERS}/ada@school.test", json=member(1, email="adam@school.test"))
+    assert target.find_user("ada@school.test") is None
+
+
+def test_find_user_answer_as_a_list_of_rows_is_read(rsps: responses.RequestsMock, target: GuruTarget) -> None:
+    """Should Guru answer the lookup with a list of rows, the row with exactly that email is the member."""
+    rows = [member(1, email="ada@school.test.org"), member(2, email="Ada@School.test")]
+    rsps.get(f"{MEMBERS}/ada@school.test", json=rows)
+    found = target.find_user("ada@school.test")
+    assert found is not None and found.user_id == "u-2"
+
+
+def test_find_user_by_id_reads_the_listing(rsps: responses.RequestsMock) -> None:
+    """Matching by user id, which Guru cannot look up directly, reads the listing."""
+    target = GuruTarget(BASE, USER, Secret(TOKEN), match="id", retry=Retry(attempts=0))
+    rsps.get(MEMBERS, json=[member(1), member(2)])
+    found = target.find_user("u-2")
+    assert found is not None and found.user_id == "u-2"
 
 
 def test_base_url_with_api_v1_is_accepted(pauses: list[float]) -> None:
@@ -267,6 +289,47 @@ def test_picture_answer_without_url_fails_the_member(rsps: responses.RequestsMoc
     with pytest.raises(RemoteError, match="uploadedPictureUrl"):
         target.upload_avatar(ADA, IMAGE)
     assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("answer", [{"url": NEW_PIC, "ok": True}, NEW_PIC])
+def test_picture_answer_with_one_url_elsewhere_is_taken(
+    rsps: responses.RequestsMock, target: GuruTarget, answer: Any
+) -> None:
+    """Guru's docs do not name the answer's field: the one URL it holds (or a bare URL string) is the picture."""
+    rsps.post(PICTURE, json=answer)
+    rsps.get(PERSON, json=person())
+    rsps.put(PERSON, json=person(NEW_PIC))
+    assert target.upload_avatar(ADA, IMAGE).avatar_url == NEW_PIC
+    assert json.loads(calls(rsps, "PUT", PERSON)[0].request.body)["profilePicUrl"] == NEW_PIC
+
+
+def test_picture_answer_with_two_urls_fails_the_member(rsps: responses.RequestsMock, target: GuruTarget) -> None:
+    """Two candidate URLs and no uploadedPictureUrl: no guessing, the member fails naming the fields seen."""
+    rsps.post(PICTURE, json={"a": NEW_PIC, "b": OLD_PIC})
+    with pytest.raises(RemoteError, match="got a, b"):
+        target.upload_avatar(ADA, IMAGE)
+    assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize("method", ["listing", "lookup", "upload"])
+def test_credentials_echoed_in_an_error_never_leave_the_adapter(
+    rsps: responses.RequestsMock, target: GuruTarget, method: str
+) -> None:
+    """An error body quoting the token, user:token or the Authorization value is cleaned before it is raised."""
+    basic = base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
+    echo = {"description": f"bad request; Authorization: Basic {basic} ({USER}:{TOKEN})"}
+    rsps.get(MEMBERS, status=400, json=echo)
+    rsps.get(f"{MEMBERS}/ada@school.test", status=400, json=echo)
+    rsps.post(PICTURE, status=400, json=echo)
+    with pytest.raises(RemoteError) as caught:
+        if method == "listing":
+            list(target.list_users())
+        elif method == "lookup":
+            target.find_user("ada@school.test")
+        else:
+            target.upload_avatar(ADA, IMAGE)
+    text = f"{caught.value} {caught.value.args} {caught.value.advice}"
+    assert "<hidden>" in text and TOKEN not in text and basic not in text
 
 
 def test_unknown_person_is_not_found(rsps: responses.RequestsMock, target: GuruTarget) -> None:

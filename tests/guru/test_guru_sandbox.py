@@ -246,3 +246,42 @@ def test_sandbox_command_can_start_guru_too(monkeypatch: pytest.MonkeyPatch) -> 
     assert served["status"] == 200 and len(guru.state.members()) == 4
     assert guru.env_snippet() in result.output
     assert "--guru" in CliRunner().invoke(sandbox_command, ["--help"]).output
+
+
+def test_one_member_by_email(guru: GuruSandbox) -> None:
+    """GET /api/v1/members/{email}: that member's listing row, any letter case; 404 for an unknown email."""
+    api = session(guru)
+    row = next(m for page in all_pages(guru, f"{guru.base_url}/api/v1/members") for m in page)
+    found = api.get(f"{guru.base_url}/api/v1/members/{row['user']['email'].upper()}")
+    missing = api.get(f"{guru.base_url}/api/v1/members/nobody@elsewhere.test")
+    assert found.status_code == 200 and found.json() == row
+    assert missing.status_code == 404 and missing.json() == {"description": "Member not found"}
+
+
+def test_picture_answer_field_is_a_knob() -> None:
+    """picture_answer_field renames the upload answer's URL field (Guru's docs do not name it)."""
+    with GuruSandbox(GuruSandboxConfig(members=2, picture_answer_field="link")) as guru:
+        answer = upload(guru, make_portrait("x", size=64)).json()
+    assert list(answer) == ["link"] and answer["link"].startswith(guru.base_url)
+
+
+def test_echo_credentials_in_errors_is_off_by_default_and_quotes_them_when_on(guru: GuruSandbox) -> None:
+    """echo_credentials_in_errors: every error answer quotes the Authorization header and user:token."""
+    quiet = session(guru).get(f"{guru.base_url}/api/v1/people/nobody")
+    assert guru.token not in quiet.text
+    with GuruSandbox(GuruSandboxConfig(members=2, echo_credentials_in_errors=True)) as echoing:
+        api = session(echoing)
+        loud = api.get(f"{echoing.base_url}/api/v1/people/nobody")
+        echoing.faults.fail_next("GET", r"^/api/v1/members$", 503, host="guru")
+        injected = api.get(f"{echoing.base_url}/api/v1/members")
+        fine = api.get(f"{echoing.base_url}/api/v1/members")
+    for response in (loud, injected):
+        assert f"{echoing.user}:{echoing.token}" in response.json()["description"]
+        assert "Authorization: Basic " in response.json()["description"]
+    assert fine.status_code == 200 and echoing.token not in fine.text
+
+
+def test_sandbox_command_has_the_echo_credentials_switch() -> None:
+    """`profilesync sandbox --guru-echo-credentials` is documented in the command's help."""
+    result = CliRunner().invoke(sandbox_command, ["--help"])
+    assert "--guru-echo-credentials" in result.output

@@ -6,6 +6,7 @@ import io
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from PIL import Image
@@ -145,14 +146,30 @@ def test_member_made_inactive_after_a_sync_is_left_alone(world: GuruWorld) -> No
 
 
 def test_one_member_by_email_in_any_case(world: GuruWorld) -> None:
-    """`--user EMAIL` (any case) searches for that member and writes nobody else."""
+    """`--user EMAIL` (any case) is one GET /api/v1/members/{email} — no listing, no search — and writes only
+    that member: four requests in all."""
     key = sorted(world.expected_uploads())[5]
+    world.guru.state.reset_counts()
     result = world.avatars("sync", "--user", key.upper())
     assert result["counts"]["uploaded"] == 1
-    listings = [r for r in world.guru.state.requests() if r.route == "GET /api/v1/members"]
-    assert len(listings) == 1 and "search=" in listings[0].query
-    assert world.writes()["PUT /api/v1/people/:id"] == 1
+    assert world.guru.state.counts() == {
+        "GET /api/v1/members/:email": 1,
+        "POST /app/picture": 1,
+        "GET /api/v1/people/:id": 1,
+        "PUT /api/v1/people/:id": 1,
+    }
+    lookup = next(r for r in world.guru.state.requests() if r.route == "GET /api/v1/members/:email")
+    assert unquote(lookup.path).endswith(f"/api/v1/members/{key.upper()}") and "search" not in lookup.query
     assert world.member(key).profile_pic_url is not None
+
+
+def test_plan_for_one_member_is_one_request(world: GuruWorld) -> None:
+    """`avatars plan --user EMAIL` costs exactly one request: the member GET."""
+    key = sorted(world.expected_uploads())[2]
+    world.guru.state.reset_counts()
+    plan = world.avatars("plan", "--user", key)
+    assert [(a["key"], a["action"], a["reason"]) for a in plan["actions"]] == [(key, "upload", "new")]
+    assert world.guru.state.counts() == {"GET /api/v1/members/:email": 1}
 
 
 def test_unknown_member_is_not_found(world: GuruWorld) -> None:

@@ -65,6 +65,11 @@ def wait_for_interrupt(sb: Sandbox) -> None:
 @click.option("--log-requests", is_flag=True, help="Print every request as it is served.")
 @click.option("--guru", "with_guru", is_flag=True, help="Also run a Guru emulator (members: --users).")
 @click.option("--guru-port", type=int, default=0, help="Guru host port (default: any free port).")
+@click.option(
+    "--guru-echo-credentials",
+    is_flag=True,
+    help="Guru error answers quote the request's Authorization header (as a debugging proxy may).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -88,6 +93,7 @@ def sandbox(
     log_requests: bool,
     with_guru: bool,
     guru_port: int,
+    guru_echo_credentials: bool,
 ) -> None:
     """Run a local Canvas emulator (API host + separate upload host) for trying profilesync safely."""
     config = SandboxConfig(
@@ -128,7 +134,14 @@ def sandbox(
         raise click.ClickException(f"cannot start the sandbox: {exc}") from exc
     guru: GuruSandbox | None = None
     if with_guru:
-        guru_config = GuruSandboxConfig(host=host, port=guru_port, members=users, seed=seed, latency_ms=latency_ms)
+        guru_config = GuruSandboxConfig(
+            host=host,
+            port=guru_port,
+            members=users,
+            seed=seed,
+            latency_ms=latency_ms,
+            echo_credentials_in_errors=guru_echo_credentials,
+        )
         try:
             guru = GuruSandbox(guru_config).start()
         except (OSError, ValueError) as exc:

@@ -10,20 +10,28 @@ Where Guru's documentation is silent this adapter assumes, and the Guru sandbox 
   may change; a ``Link`` header with ``rel="next-page"`` names the next page and its absence ends the list. We
   follow ``next-page`` or the standard ``next``, never build page URLs, never stop on a short page, stop on an
   empty page, and refuse a next link to another host or one seen before.
-- Looking one member up (``--user``): ``GET /api/v1/members?search=<email>``, filtered to the exact email; a
-  server that ignores ``search`` still gives the right answer, only slower.
+- Looking one member up (``--user``): ``GET /api/v1/members/{email}`` — documented
+  (developer.getguru.com/docs/updating-profiles, step 1: "Searching for a specific team member by email"), its
+  answer includes ``user.id`` like a listing row. A 404 means no such member. Matching by user id there is no
+  documented lookup, so the listing is read.
 - The person endpoint takes the member's ``user.id`` (the seed: "you will need the user.id"). Before a PUT the
   person's email must be the member's, so a wrong id can never overwrite somebody else's profile.
 - The PUT answer: assumed to echo the person; when it does not show the new URL, one re-GET decides.
-- Credentials: basic auth with the user's email and a User token (read/write). A 401 anywhere is fatal (every
-  later request would fail too); a 401/403 on the picture upload is fatal (it is not about one member: a
-  read-only Collection token or a non-admin user); a 403 on one person's PUT fails that member, and the run once
-  three members were refused before any PUT succeeded.
+- Credentials: basic auth with the user's email and a User token (read/write). Neither the token nor the
+  ``Authorization`` value (base64 of ``user:token``) ever leaves this adapter in an error: a server or a proxy
+  may echo the request into its error body. A 401 anywhere is fatal (every later request would fail too); a
+  401/403 on the picture upload is fatal (it is not about one member: a read-only Collection token or a
+  non-admin user); a 403 on one person's PUT fails that member, and the run once three members were refused
+  before any PUT succeeded.
 - Rate limits are undocumented: a 429 (no remaining-quota header assumed) pauses every worker — half a second,
   growing 1.5x while the throttling lasts; ``Retry-After`` is not read yet — and is retried; concurrency then
   drops to one request in flight and grows back by one per successful answer.
 - Other errors: 404 unknown person, 5xx transient (retried when safe); bodies are read only for a human
   message (``description`` or ``message``).
+- The picture upload's answer: the seed names the field ``uploadedPictureUrl``; Guru's guide
+  (developer.getguru.com/docs/bulk-upload-profile-avatars-via-the-api, step 2) could not be read far enough to
+  confirm the name, so that field is read first and, failing it, the answer's one absolute URL (a bare JSON
+  string, or the only string field holding one) is taken; anything else fails the member, naming the fields.
 - Pictures live at the URL Guru returns (``https://pp.getguru.com/...``), public, and stay valid while any
   profile uses them (assumed). A reassignment first asks the picture host, without credentials, whether the
   URL is still served: 403/404/410 mean gone, and the executor uploads the photo again.
@@ -31,22 +39,24 @@ Where Guru's documentation is silent this adapter assumes, and the Guru sandbox 
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from profilesync.config import Secret, fold_key
+from profilesync.config import Secret, fold_key, guru_basic_credentials
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
     PermissionDeniedError,
+    ProfilesyncError,
     RemoteError,
     TransientError,
+    hide_secrets,
 )
 from profilesync.http import (
     Api,
@@ -66,6 +76,7 @@ PEOPLE = "/api/v1/people/"
 PICTURE = "/app/picture"
 PICTURE_FIELD = "profilePic"
 PICTURE_FILE_NAME = "profilesync-avatar.jpg"
+PICTURE_ANSWER_FIELD = "uploadedPictureUrl"
 NEXT_RELS = ("next-page", "next")  # Guru documents "next-page"; "next" is the RFC 8288 name
 MATCH_FIELDS = ("email", "id")  # member fields a photo name can be
 #: a picture URL that answers one of these is gone (S3-style hosts answer 403 for a missing object)
@@ -80,6 +91,22 @@ TOKEN_ADVICE = (
     "set GURU_USER to the email of a Team Admin and GURU_API_TOKEN to that user's User token "
     "(Guru: Manage > Apps & Integrations > API Access); a Collection token is read-only"
 )
+
+
+def uploaded_url(body: Any) -> str | None:
+    """The picture URL in ``POST /app/picture``'s answer (see the module notes on the field's name)."""
+    if is_url(body):
+        return str(body)
+    if not isinstance(body, dict):
+        return None
+    if is_url(body.get(PICTURE_ANSWER_FIELD)):
+        return str(body[PICTURE_ANSWER_FIELD])
+    urls = [value for value in body.values() if is_url(value)]
+    return str(urls[0]) if len(urls) == 1 else None
+
+
+def is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
 
 
 def picture_url(value: Any) -> str | None:
@@ -138,7 +165,8 @@ class GuruTarget:
         self.target_id = f"guru:{base}"
         self.match = match
         self._fold = fold_key(match)
-        self._credentials = Secret(base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii"))
+        self._credentials = guru_basic_credentials(user, token)
+        self._secrets = (token.reveal(), self._credentials.reveal())
         self.api = Api(
             base,
             self._authorization,
@@ -163,25 +191,46 @@ class GuruTarget:
     def requests_made(self) -> int:
         return self.api.requests_made
 
+    @contextmanager
+    def _no_secrets(self) -> Iterator[None]:
+        """Whatever Guru (or a proxy) echoed into an error, neither the token nor the Authorization value leaves
+        the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
+        try:
+            yield
+        except ProfilesyncError as exc:
+            hide_secrets(exc, self._secrets)
+            raise
+
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
         """:calls: ``GET /api/v1/members`` and every ``rel="next-page"`` after it."""
         seen: set[str] = set()
-        for member in self._members(None, what="listing the team's members"):
-            user = self._remote_user(member)
-            if user is not None and user.user_id not in seen:  # a listing that shifted under us repeats rows
-                seen.add(user.user_id)
-                yield user
+        with self._no_secrets():
+            for member in self._members(None, what="listing the team's members"):
+                user = self._remote_user(member)
+                if user is not None and user.user_id not in seen:  # a listing that shifted under us repeats rows
+                    seen.add(user.user_id)
+                    yield user
 
     def find_user(self, key: str) -> RemoteUser | None:
-        """:calls: ``GET /api/v1/members?search=<email>`` (the whole listing when matching by id)."""
-        wanted = self._fold(key.strip())
-        params = [("search", key.strip())] if self.match == "email" else None
-        for member in self._members(params, what=f"looking up member {key!r}"):
-            user = self._remote_user(member)
-            if user is not None and user.key == wanted:
-                return user
-        return None
+        """:calls: ``GET /api/v1/members/{email}`` (the whole listing when matching by id)."""
+        key = key.strip()
+        wanted = self._fold(key)
+        if self.match != "email":  # Guru documents no lookup by user id
+            return next((user for user in self.list_users() if user.key == wanted), None)
+        what = f"looking up member {key!r}"
+        with self._no_secrets():
+            # developer.getguru.com/docs/updating-profiles, step 1: GET /api/v1/members/{email}
+            response = self.api.request("GET", f"{MEMBERS}/{quote(key, safe='@+')}", what=what)
+            if response.status_code == 404:
+                return None
+            check_status(response, what)
+            answer = self.api.body(response, what)
+        # The guide promises the member (with user.id); a list of rows is read too. Only the member whose email is
+        # the key counts: never act on whatever else a server might answer with.
+        rows = answer if isinstance(answer, list) else [answer]
+        users = (self._remote_user(row) for row in rows if isinstance(row, dict))
+        return next((user for user in users if user is not None and user.key == wanted), None)
 
     def _members(self, params: list[tuple[str, Any]] | None, *, what: str) -> Iterator[dict[str, Any]]:
         """Guru picks its own page size (developer.getguru.com/docs/paging): follow the links until they end."""
@@ -213,17 +262,20 @@ class GuruTarget:
     # -- setting avatars -----------------------------------------------------------------------------
     def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
         """Upload the picture, then put it on the member's profile and verify."""
-        return self._assign(user, self._post_picture(user, image))
+        with self._no_secrets():
+            return self._assign(user, self._post_picture(user, image))
 
     def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
         """Put our earlier picture URL back; None when Guru no longer serves it (the caller uploads again)."""
         url = picture_url(record.file_id) or picture_url(record.avatar_url)
-        if url is None or not self._picture_served(url):
-            return None
-        return self._assign(user, url)
+        with self._no_secrets():
+            if url is None or not self._picture_served(url):
+                return None
+            return self._assign(user, url)
 
     def _post_picture(self, user: RemoteUser, image: bytes) -> str:
-        """:calls: ``POST /app/picture`` (multipart ``profilePic``) → ``{"uploadedPictureUrl": ...}``."""
+        """:calls: ``POST /app/picture`` (multipart ``profilePic``) → ``{"uploadedPictureUrl": ...}``
+        (developer.getguru.com/docs/bulk-upload-profile-avatars-via-the-api, step 2)."""
         what = f"uploading the picture of {user.key or user.user_id}"
         files = [(PICTURE_FIELD, (PICTURE_FILE_NAME, image, "image/jpeg"))]
         # A repeat after a lost answer only leaves an unreferenced picture behind, so 5xx are retried.
@@ -235,9 +287,12 @@ class GuruTarget:
             raise FatalRemoteError(f"Guru refused the picture upload: {guru_message(response)}", advice=TOKEN_ADVICE)
         check_status(response, what)
         body = self.api.body(response, what)
-        url = body.get("uploadedPictureUrl") if isinstance(body, dict) else None
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise RemoteError(f"{what}: Guru's answer has no uploadedPictureUrl")
+        url = uploaded_url(body)
+        if url is None:
+            fields = ", ".join(sorted(map(str, body))) if isinstance(body, dict) else type(body).__name__
+            raise RemoteError(f"{what}: Guru's answer names no picture URL ({PICTURE_ANSWER_FIELD}; got {fields})")
+        if not is_url(body) and not (isinstance(body, dict) and is_url(body.get(PICTURE_ANSWER_FIELD))):
+            log.debug("Guru's picture answer has no %s; took its one URL", PICTURE_ANSWER_FIELD)
         return url
 
     def _assign(self, user: RemoteUser, url: str) -> Uploaded:

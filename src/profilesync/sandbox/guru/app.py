@@ -4,9 +4,12 @@ Routes (seed 001, plus the picture URLs it hands out):
 
 - ``GET /api/v1/members`` — pages of ``page_size`` with ``Link: <...?token=...>; rel="next-page"`` while more
   follow (developer.getguru.com/docs/paging); ``search`` filters by email or name, case-insensitively.
+- ``GET /api/v1/members/:email`` — one member, as a listing row, by email in any letter case
+  (developer.getguru.com/docs/updating-profiles, step 1); 404 when there is none.
 - ``GET /api/v1/people/:id`` / ``PUT /api/v1/people/:id`` — the person by ``user.id``; the PUT replaces it whole
   and records every field it lost, invented, changed or reordered (``state.put_problems``).
-- ``POST /app/picture`` — multipart ``profilePic``; answers ``{"uploadedPictureUrl": ...}``.
+- ``POST /app/picture`` — multipart ``profilePic``; answers ``{"uploadedPictureUrl": ...}`` (the field's name is
+  the ``picture_answer_field`` knob).
 - ``GET|HEAD /pp/:name`` — the pictures, public (like pp.getguru.com); an Authorization header is recorded.
 
 Credentials: the User token (``user`` + ``token``) reads and writes; the Collection token (``collection_id`` +
@@ -22,9 +25,9 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from profilesync.sandbox.guru.state import GuruState, picture_type
 from profilesync.sandbox.server import RouteMatch
@@ -87,6 +90,13 @@ def list_members(state: GuruState, request: Request, caller: Caller, args: dict[
     return json_answer(200, page, headers)
 
 
+def get_member(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+    member = state.member_row(unquote(args["email"]))
+    if member is None:
+        return error(404, "Member not found")
+    return json_answer(200, member)
+
+
 def get_person(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     member = state.members_by_id.get(args["id"])
     if member is None:
@@ -127,7 +137,7 @@ def upload_picture(state: GuruState, request: Request, caller: Caller, args: dic
         return error(413, "Picture too large")
     if picture_type(part.data) is None:
         return error(400, "profilePic is not an image")
-    return json_answer(200, {"uploadedPictureUrl": state.add_picture(part.data)})
+    return json_answer(200, {state.config.picture_answer_field: state.add_picture(part.data)})
 
 
 def serve_picture(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
@@ -158,6 +168,7 @@ class Route:
 
 ROUTES = (
     Route("GET", "/api/v1/members", list_members),
+    Route("GET", "/api/v1/members/:email", get_member),
     Route("GET", "/api/v1/people/:id", get_person),
     Route("PUT", "/api/v1/people/:id", put_person),
     Route("POST", "/app/picture", upload_picture),
@@ -192,6 +203,9 @@ class GuruApp:
         return None  # Guru has no Canvas-style leaky bucket; its rate limit lives in handle()
 
     def handle(self, request: Request, match: RouteMatch | None) -> Response:
+        return self._echo(request, self._handle(request, match))
+
+    def _handle(self, request: Request, match: RouteMatch | None) -> Response:
         if match is None:
             return error(404, "Not Found")
         caller = Caller("anonymous", can_write=False)
@@ -209,10 +223,30 @@ class GuruApp:
 
     def fault_response(self, request: Request, status: int, body: Any) -> Response:
         if isinstance(body, bytes):
-            return Response(status, body, "text/plain")
-        if isinstance(body, str):
-            return Response(status, body.encode(), "text/plain")
-        return json_answer(status, body if body is not None else {"description": f"Injected error {status}"})
+            response = Response(status, body, "text/plain")
+        elif isinstance(body, str):
+            response = Response(status, body.encode(), "text/plain")
+        else:
+            response = json_answer(status, body if body is not None else {"description": f"Injected error {status}"})
+        return self._echo(request, response)
+
+    def _echo(self, request: Request, response: Response) -> Response:
+        """With ``echo_credentials_in_errors``, an error answer quotes the credentials it was sent."""
+        if not self.state.config.echo_credentials_in_errors or response.status < 400:
+            return response
+        header = request.header("authorization") or ""
+        try:
+            decoded = base64.b64decode(header.partition(" ")[2].strip()).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            decoded = ""
+        echo = f"request had Authorization: {header} ({decoded})"
+        try:
+            body = json.loads(response.body.decode("utf-8")) if response.body else None
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("description"), str):
+            return replace(response, body=encode_json({**body, "description": f"{body['description']}; {echo}"}))
+        return replace(response, body=(response.body.decode("utf-8", "replace") + f" ({echo})").encode())
 
     def _caller(self, request: Request) -> Caller | None:
         header = request.header("authorization") or ""

@@ -36,6 +36,11 @@ class GuruSandboxConfig:
     put_echoes_person: bool = True  # False: the PUT answers 204 with no body (clients must re-read)
     rate_limit_per_s: float = 0.0  # 0: unlimited; else a token bucket per credential, 429 + Retry-After
     max_picture_bytes: int = 5_000_000
+    #: the upload answer's URL field (the seed's reading: "uploadedPictureUrl"; tests try other spellings)
+    picture_answer_field: str = "uploadedPictureUrl"
+    #: every error answer quotes the request's Authorization header and its decoded user:token, as a debugging
+    #: proxy or a careless server may: the client must keep them out of everything it shows or stores
+    echo_credentials_in_errors: bool = False
 
     # -- timing and faults (the same machinery as the Canvas sandbox)
     latency_ms: float = 0.0

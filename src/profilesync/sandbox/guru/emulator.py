@@ -94,4 +94,8 @@ class GuruSandbox:
 
     def env_snippet(self) -> str:
         """Lines for a ``.env`` file that point profilesync at this sandbox."""
-        return f"GURU_BASE_URL={self.base_url}\nGURU_USER={self.user}\nGURU_API_TOKEN={self.token}\n"
+        return (
+            f"GURU_BASE_URL={self.base_url}\nGURU_USER={self.user}\nGURU_API_TOKEN={self.token}\n"
+            "# Guru's own photo folder, photos named <email>.jpg (unset: PROFILESYNC_PHOTOS_DIR)\n"
+            "#GURU_PHOTOS_DIR=./guru-photos\n"
+        )

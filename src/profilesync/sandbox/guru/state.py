@@ -208,6 +208,11 @@ class GuruState:
             )
         return out
 
+    def member_row(self, email: str) -> dict[str, Any] | None:
+        """The listing row of the member with this email (any letter case), or None."""
+        wanted = email.strip().casefold()
+        return next((row for row in self.listing(None) if str(row["user"]["email"]).casefold() == wanted), None)
+
     def put_person(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Replace the person whole (as Guru's PUT does), recording anything but the picture that changed."""
         member = self.members_by_id[user_id]
