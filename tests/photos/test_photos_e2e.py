@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,6 +97,9 @@ def test_plan_hints_near_miss_photo_names(world: World) -> None:
     table = world.cli("avatars", "plan").output
     assert f"{lower.lower()}.jpg: would match {lower} ({world.user(lower).name}) but for letter case" in table
     assert f"{spaced_name}.jpg: would match {spaced}" in table
+    review = world.photos.parent / "review.html"
+    world.cli("avatars", "plan", "--html", str(review))
+    assert f"would match {lower} ({html.escape(world.user(lower).name)}) but for letter case" in review.read_text()
     assert not world.sandbox.state.files()  # a hint is never acted on
 
 

@@ -121,10 +121,18 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
+_EXTENSION_LABELS: Final = {
+    **dict.fromkeys((".jpg", ".jpeg", ".jpe", ".jfif"), "JPEG"),
+    **dict.fromkeys((".tif", ".tiff"), "TIFF"),
+    **dict.fromkeys(HEIF_EXTENSIONS, "HEIC/HEIF"),
+    ".webp": "WebP",
+}
+
+
 def format_label(extension: str) -> str:
-    """How to name a file's format from its extension alone ("HEIC", "Canon RAW (CR2)")."""
+    """How to name a file's format from its extension alone ("HEIC/HEIF", "Canon RAW (CR2)")."""
     ext = extension.lower()
-    return UNDECODABLE_EXTENSIONS.get(ext) or ext.lstrip(".").upper()
+    return UNDECODABLE_EXTENSIONS.get(ext) or _EXTENSION_LABELS.get(ext) or ext.lstrip(".").upper()
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
