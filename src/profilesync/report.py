@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from profilesync.app import SyncReport
 
 PLAN_COLUMNS = ("key", "user_id", "name", "action", "reason", "photo", "message")
+MAX_HINT_LINES = 20  # near-miss photo names listed under the plan table
 
 
 def action_row(planned: PlannedAction) -> dict[str, Any]:
@@ -91,8 +92,11 @@ def plan_summary(plan: Plan) -> list[str]:
         sample = ", ".join(p.path.name for p in plan.unmatched_photos[:5])
         more = "…" if len(plan.unmatched_photos) > 5 else ""
         lines.append(f"{len(plan.unmatched_photos)} photos match no user: {sample}{more}")
-    for photo in plan.unmatched_photos:  # near misses are few, and each is a rename away from a match
-        lines += [f"  {photo.path.name}: {miss.text()}" for miss in plan.near_misses.get(photo.key, ())]
+    # Each near miss is a rename away from a match; past a screenful, the JSON has them all.
+    hints = [f"  {p.path.name}: {m.text()}" for p in plan.unmatched_photos for m in plan.near_misses.get(p.key, ())]
+    lines += hints[:MAX_HINT_LINES]
+    if len(hints) > MAX_HINT_LINES:
+        lines.append(f"  … {len(hints) - MAX_HINT_LINES} more near misses (see --format json)")
     return lines
 
 

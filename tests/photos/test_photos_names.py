@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from profilesync.engine.model import Photo, Plan, RemoteUser
 from profilesync.photos import scan_photos
-from profilesync.photos.names import Candidate, decode_name, encode_key, near_misses
+from profilesync.photos.names import Candidate, decode_name, encode_key, near_misses, with_near_misses
+from profilesync.report import MAX_HINT_LINES, plan_document, plan_summary
 
 from .imaging import photo_bytes, write
 
@@ -83,3 +85,15 @@ def test_users_without_a_photo_come_first() -> None:
     misses = near_misses(["S01"], users, ["S1"])["S01"]
     assert [(m.key, m.has_photo) for m in misses] == [("S001", False), ("s01", False), ("S1", True)]
     assert misses[2].text() == "would match S1 (Has Photo) but for leading zeros; they already have a photo"
+
+
+def test_plan_table_lists_a_screenful_of_near_misses() -> None:
+    """Under the plan table, near misses are listed up to MAX_HINT_LINES, then counted (JSON has them all)."""
+    photos = [Photo(f"s{i:03d}", Path(f"s{i:03d}.jpg"), "0" * 64) for i in range(25)]
+    users = [RemoteUser(str(i), f"S{i:03d}", f"Kid {i}", None) for i in range(25)]
+    plan = with_near_misses(Plan("canvas:test", (), tuple(photos)), users, [])
+    lines = plan_summary(plan)
+    assert lines[2] == "  s000.jpg: would match S000 (Kid 0) but for letter case"
+    assert len([line for line in lines if "would match" in line]) == MAX_HINT_LINES
+    assert lines[-1] == f"  … {25 - MAX_HINT_LINES} more near misses (see --format json)"
+    assert len(plan_document(plan)["unmatched_photos"][24]["near_miss"]) == 1
