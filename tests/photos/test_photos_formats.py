@@ -166,3 +166,17 @@ def test_an_undecodable_photo_without_extension_is_named_by_its_signature(folder
 def test_sniff_names_formats_by_signature(head: bytes, label: str | None) -> None:
     """The file-signature table names each photo format (and nothing for text or video)."""
     assert sniff(head) == label
+
+
+def test_heic_rotation_tag_is_applied_once() -> None:
+    """A HEIC with EXIF orientation 6 comes out upright, exactly as the same JPEG does (never rotated twice)."""
+    image = Image.new("RGB", (200, 100), (255, 0, 0))
+    image.paste((0, 0, 255), (0, 0, 100, 100))  # blue left half, red right half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    heic = Image.open(io.BytesIO(normalise(encode(image, "HEIF", exif=exif.tobytes()), size=100)))
+    jpeg = Image.open(io.BytesIO(normalise(encode(image, "JPEG", exif=exif.tobytes()), size=100)))
+    for picture in (heic, jpeg):
+        top, bottom = picture.getpixel((50, 10)), picture.getpixel((50, 90))
+        assert isinstance(top, tuple) and isinstance(bottom, tuple)
+        assert top[2] > 200 and bottom[0] > 200  # blue on top, red at the bottom
