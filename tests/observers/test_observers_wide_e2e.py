@@ -95,3 +95,12 @@ def test_two_names_for_one_email_are_warned_in_the_log(make_world: MakeWorld) ->
     world = wide_world(make_world)
     result = world.cli("observers", "plan", "parents.csv")
     assert "family.poe@home.example.net is 'Jim Poe' here but 'Joy Poe' on row 6 (Mother)" in result.stderr
+
+
+def test_wide_plan_table_names_each_rows_parent_columns(make_world: MakeWorld) -> None:
+    """The plan table of a wide export has a PARENT_COLUMNS column saying whose columns each line came from."""
+    world = wide_world(make_world)
+    lines = world.cli("observers", "plan", "parents.csv").stdout.splitlines()
+    assert lines[0].split() == ["ROW", "STUDENT", "PARENT", "PARENT_COLUMNS", "OUTCOME", "MESSAGE"]
+    father = next(line for line in lines if "bo.lee@home.example.net" in line)
+    assert father.split()[:5] == ["2", "W1", "bo.lee@home.example.net", "Father", "create_parent_and_link"]

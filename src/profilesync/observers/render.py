@@ -38,7 +38,8 @@ def render(report: ObserversReport, fmt: str) -> str:
         return render_csv(report).decode("utf-8-sig")
     # Rows already linked are the nightly bulk: counted, not listed.
     rows = [r.document() for r in in_file_order(report) if r.outcome is not Outcome.ALREADY_LINKED]
-    return "\n".join(([table(rows, COLUMNS)] if rows else []) + [summary(report)])
+    columns = (*COLUMNS[:3], "parent_columns", *COLUMNS[3:]) if any("parent_columns" in r for r in rows) else COLUMNS
+    return "\n".join(([table(rows, columns)] if rows else []) + [summary(report)])
 
 
 def render_csv(report: ObserversReport) -> bytes:
