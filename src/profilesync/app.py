@@ -33,6 +33,7 @@ from profilesync.engine.model import (
 from profilesync.engine.planner import plan as make_plan
 from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, ProfilesyncError, RemoteError, SafetyValveError
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
+from profilesync.photos.names import with_near_misses
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
 from profilesync.targets.base import AvatarTarget
@@ -204,7 +205,7 @@ def compute_plan(
         max_age=max_age,
         report_unmatched=request.user is None,
     )
-    return _unnameable_photos_are_errors(plan)
+    return with_near_misses(_unnameable_photos_are_errors(plan), users, [*photos.photos, *photos.ambiguous])
 
 
 def _unnameable_photos_are_errors(plan: Plan) -> Plan:

@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from profilesync.engine.model import Action, Plan, PlannedAction, SyncRecord
+from profilesync.engine.model import Action, Photo, Plan, PlannedAction, SyncRecord
 from profilesync.store.base import RunEvent, RunRecord
 
 if TYPE_CHECKING:
     from profilesync.app import SyncReport
 
 PLAN_COLUMNS = ("key", "user_id", "name", "action", "reason", "photo", "message")
+MAX_HINT_LINES = 20  # near-miss photo names listed under the plan table
 
 
 def action_row(planned: PlannedAction) -> dict[str, Any]:
@@ -42,8 +43,19 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "actions": [action_row(a) for a in plan.actions],
         "counts": plan_counts(plan),
         "reasons": dict(sorted(Counter(a.reason.value for a in plan.actions).items())),
-        "unmatched_photos": [{"photo": p.path.name, "key": p.key} for p in plan.unmatched_photos],
+        "unmatched_photos": [unmatched_row(p, plan) for p in plan.unmatched_photos],
     }
+
+
+def unmatched_row(photo: Photo, plan: Plan) -> dict[str, Any]:
+    """A photo matching no user; ``near_miss`` lists the users its name nearly matches, and why."""
+    row: dict[str, Any] = {"photo": photo.path.name, "key": photo.key}
+    if photo.key in plan.near_misses:
+        row["near_miss"] = [
+            {"key": m.key, "user_id": m.user_id, "name": m.name, "why": list(m.why), "has_photo": m.has_photo}
+            for m in plan.near_misses[photo.key]
+        ]
+    return row
 
 
 def render_plan(plan: Plan, fmt: str) -> str:
@@ -80,6 +92,11 @@ def plan_summary(plan: Plan) -> list[str]:
         sample = ", ".join(p.path.name for p in plan.unmatched_photos[:5])
         more = "…" if len(plan.unmatched_photos) > 5 else ""
         lines.append(f"{len(plan.unmatched_photos)} photos match no user: {sample}{more}")
+    # Each near miss is a rename away from a match; past a screenful, the JSON has them all.
+    hints = [f"  {p.path.name}: {m.text()}" for p in plan.unmatched_photos for m in plan.near_misses.get(p.key, ())]
+    lines += hints[:MAX_HINT_LINES]
+    if len(hints) > MAX_HINT_LINES:
+        lines.append(f"  … {len(hints) - MAX_HINT_LINES} more near misses (see --format json)")
     return lines
 
 

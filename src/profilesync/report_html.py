@@ -211,7 +211,8 @@ def render_page(plan: Plan, rows: Sequence[ReviewRow], *, image_size: int, now: 
         out.append('<table class="rows"><tr><th>photo</th><th>name it would match</th><th>problem</th></tr>')
         out += [
             f"<tr><td><code>{e(p.path.name)}</code></td><td><code>{e(p.key)}</code></td>"
-            f"<td>{e(p.problem or '')}</td></tr>"
+            f"<td>{e('; '.join([p.problem or '', *(m.text() for m in plan.near_misses.get(p.key, ()))]).strip('; '))}"
+            "</td></tr>"
             for p in plan.unmatched_photos
         ]
         out.append("</table>")

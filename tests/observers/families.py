@@ -8,6 +8,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+#: the expected "outcome" of a row that repeats an earlier one: it has no result of its own
+MERGED = "merged"
 HEADER = ("student_sis_id", "parent_email", "parent_first_name", "parent_last_name")
 FIRST = ("Ada", "Zoë", "José", "Ngọc", "Søren", "Aoife", "Kwame", "Fatima", "Liam", "Chloé", "Björn", "Siobhán")
 LAST = ("Lovelace", "O'Brien", "Núñez", "van der Berg", "Müller", "Okafor", "Smith, Jr.", "Tanaka", "Haddad")
@@ -64,8 +66,9 @@ class Families:
         return out.getvalue().splitlines()
 
     def expected(self) -> dict[int, str]:
-        """Spreadsheet row number (the header is row 1) → expected outcome."""
-        return {number: case.outcome for number, case in enumerate(self.cases, start=2)}
+        """Spreadsheet row number (the header is row 1) → expected outcome (merged repeats have no row of
+        their own: they are noted on the row they repeat)."""
+        return {number: case.outcome for number, case in enumerate(self.cases, start=2) if case.outcome != MERGED}
 
     def new_parents(self) -> set[str]:
         """Lower-cased emails of the parents a sync must create."""
@@ -125,15 +128,16 @@ def build_school() -> Families:
     f.row("s1000", "family0@home.example.net", "student_not_found")
     f.student("FAR-1", root_account_ids=[2], enrollments=[{"type": "student", "root_account_id": 2}])
     f.row("FAR-1", "far@home.example.net", "student_not_found")
-    # Rows that cannot be used: missing fields, malformed emails, repeats (in another letter case too).
+    # Rows that cannot be used: missing fields, malformed emails; a row without a parent email is skipped.
     f.row("", "blank.student@home.example.net", "invalid_row")
-    f.row("S1000", "", "invalid_row")
+    f.row("S1000", "", "no_parent_email")
     f.row("S1001", "nofirst@home.example.net", "invalid_row", first="")
     f.row("S1002", "nolast@home.example.net", "invalid_row", last="")
     for bad in ("not-an-email", "two@@at.example.net", "spaces in@home.example.net", "noplace@localhost"):
         f.row("S1003", bad, "invalid_row")
-    f.row("S1000", "FAMILY0@home.example.net", "invalid_row")
-    f.row("G3-B", "guardian3@families.example.org", "invalid_row")
+    # Repeats of an earlier student and parent (in another letter case too) are merged into that row.
+    f.row("S1000", "FAMILY0@home.example.net", MERGED)
+    f.row("G3-B", "guardian3@families.example.org", MERGED)
     # The parent's email is the student's own login: Canvas would refuse "Cannot observe yourself".
     f.student("SELF-1", login_id="kid.self@students.example.org")
     f.row("SELF-1", "Kid.Self@students.example.org", "error")

@@ -8,7 +8,7 @@ import pytest
 
 from profilesync.errors import ExitCode
 from profilesync.observers.csvfile import CsvLayoutError, field_of, parse_csv, read_csv
-from profilesync.observers.model import Outcome, Row
+from profilesync.observers.model import FAILURES, Outcome, Row
 
 GOOD = "student_sis_id,parent_email,parent_first_name,parent_last_name"
 
@@ -109,13 +109,24 @@ def test_blank_lines_are_skipped() -> None:
 
 
 def test_missing_fields_make_an_invalid_row() -> None:
-    """A row missing any of the four fields is invalid, and says which."""
-    _, invalid = parse(GOOD, ",pat@example.com,Pat,Parent", "S1,pat@example.com,,", "S2,,Pat,Parent")
+    """A row missing the student or a parent name is invalid, and says which (no email: see below)."""
+    _, invalid = parse(GOOD, ",pat@example.com,Pat,Parent", "S1,pat@example.com,,", ",,Pat,Parent")
     assert invalid == {
         2: "missing student SIS ID",
         3: "missing parent first name, parent last name",
-        4: "missing parent email",
+        4: "missing student SIS ID, parent email",
     }
+
+
+def test_row_without_parent_email_is_skipped_not_invalid() -> None:
+    """A student's row without a parent email is no_parent_email (not a failure), saying why and what to do."""
+    parsed = parse_csv(f"{GOOD}\nS2,,Pat,Parent\nS3,,,\n")
+    assert [(r.row.number, r.outcome) for r in parsed.invalid] == [
+        (2, Outcome.NO_PARENT_EMAIL),
+        (3, Outcome.NO_PARENT_EMAIL),
+    ]
+    assert parsed.invalid[0].message == "no parent email, skipped: add the email in the SIS to create their account"
+    assert parsed.rows == [] and Outcome.NO_PARENT_EMAIL not in FAILURES
 
 
 def test_short_row_is_missing_fields() -> None:
@@ -133,10 +144,14 @@ def test_malformed_email_makes_an_invalid_row(email: str) -> None:
     assert invalid == {2: f"{email!r} is not an email address"}
 
 
-def test_repeated_row_is_invalid() -> None:
-    """A row repeating an earlier student and parent (email in any case) is invalid; the first one stays."""
-    rows, invalid = parse(GOOD, "S1,pat@example.com,Pat,Parent", "S1,PAT@Example.com,Pat,Parent")
-    assert [r.number for r in rows] == [2] and invalid == {3: "repeats row 2 (same student and parent)"}
+def test_repeated_row_is_merged_into_the_first() -> None:
+    """A row repeating an earlier student and parent (email in any case) is merged into it, not an error."""
+    rows, invalid = parse(
+        GOOD, "S1,pat@example.com,Pat,Parent", "S2,jo@example.com,Jo,Doe", "S1,PAT@Example.com,Pat,Parent"
+    )
+    assert [r.number for r in rows] == [2, 3] and invalid == {}
+    assert rows[0].note == "merged with the same student and parent on row 4"
+    assert rows[1].note is None
 
 
 def test_one_parent_on_several_rows_is_valid() -> None:

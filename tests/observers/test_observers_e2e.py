@@ -6,6 +6,8 @@ those runs.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,7 +52,7 @@ class Planned:
     users_before: int
     links_before: set[tuple[str, str]]
     plan: dict[str, Any]
-    plan_csv: list[str]
+    plan_csv: bytes
     dry_run: dict[str, Any]
     requests: list[RequestRecord]
     history: list[ObserverLink]
@@ -81,7 +83,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
         world.write_csv(SCHOOL.csv_lines())
         users_before, links_before = len(world.sandbox.state.users()), links_by_login(world)
         plan = world.json("observers", "plan", "parents.csv")
-        plan_csv = world.cli("observers", "plan", "parents.csv", "--format", "csv").stdout.splitlines()
+        plan_csv = world.cli("observers", "plan", "parents.csv", "--format", "csv").stdout_bytes
         dry_run = world.json("observers", "sync", "parents.csv", "--dry-run")
         store = open_store(world.database_url)
         yield Planned(
@@ -128,7 +130,7 @@ def test_school_has_a_few_hundred_rows_and_every_outcome() -> None:
     assert len(SCHOOL.cases) >= 250
     assert set(SCHOOL.expected().values()) == {
         "create_parent_and_link", "link", "already_linked", "student_not_found", "student_not_enrolled",
-        "invalid_row", "error",
+        "no_parent_email", "invalid_row", "error",
     }  # fmt: skip
 
 
@@ -159,10 +161,30 @@ def test_plan_records_no_history(planned: Planned) -> None:
     assert (planned.history, planned.runs) == ([], [])
 
 
-def test_plan_csv_format_lists_every_row(planned: Planned) -> None:
-    """`--format csv` prints a header and one line per row."""
-    assert planned.plan_csv[0] == "row,student,parent,outcome,message"
-    assert len(planned.plan_csv) == len(SCHOOL.cases) + 1
+def test_plan_csv_format_lists_every_row_for_excel(planned: Planned) -> None:
+    """`--format csv` is UTF-8 with a BOM and CRLF line ends (what Excel opens right): a header, one line per row."""
+    data = planned.plan_csv
+    assert data.startswith(b"\xef\xbb\xbfrow,student,parent,outcome,message,parent_columns\r\n")
+    assert data.count(b"\r\n") == data.count(b"\n")  # no bare LF anywhere (no cell here holds a line break)
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    assert {int(r["row"]): r["outcome"] for r in rows} == SCHOOL.expected()
+    assert any(r["student"] == "ÉLÈVE-7" for r in rows)  # accents survive the round trip
+
+
+def test_repeated_rows_are_merged_and_noted(planned: Planned) -> None:
+    """A repeated student and parent is no error: the repeat has no row of its own and is noted on the first."""
+    rows = {r["row"]: r for r in planned.plan["rows"]}
+    merged = [n for n, c in enumerate(SCHOOL.cases, start=2) if c.outcome == "merged"]
+    assert merged and not set(merged) & set(rows)
+    first_s1000 = next(r for r in planned.plan["rows"] if r["student"] == "S1000" and r["parent"])
+    assert f"merged with the same student and parent on row {merged[0]}" in first_s1000["message"]
+    assert "warning: FAMILY0@home.example.net is named" in first_s1000["message"]  # and under another name
+
+
+def test_row_without_parent_email_is_skipped_with_its_reason(planned: Planned) -> None:
+    """A row without a parent email is no_parent_email with advice, and is not a failure."""
+    (row,) = [r for r in planned.plan["rows"] if r["outcome"] == "no_parent_email"]
+    assert row["student"] == "S1000" and "add the email in the SIS" in row["message"]
 
 
 def test_dry_run_prints_the_plan(planned: Planned) -> None:

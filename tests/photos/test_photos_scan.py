@@ -114,8 +114,10 @@ def test_ambiguous_files_are_not_read(folder: Path) -> None:
 
 def test_non_photos_and_hidden_files_are_ignored(folder: Path) -> None:
     """README.md, Thumbs.db, .DS_Store, macOS ._ files, hidden and partial files are not photos."""
-    for name in ("README.md", "Thumbs.db", ".DS_Store", "._S1.jpg", ".S2.jpg", "S3.jpg.part", "S4", "jpg", ".jpg"):
+    for name in ("README.md", "Thumbs.db", ".DS_Store", "._S1.jpg", ".S2.jpg", "S3.jpg.part", ".jpg", "S5."):
         write(folder, name, photo_bytes())
+    for name in ("S4", "jpg", "LICENSE"):  # no extension and no image signature
+        write(folder, name, b"plain text, not a photo\n" * 4)
     write(folder, "S9.jpg", photo_bytes())
     assert list(scan(folder).photos.photos) == ["S9"]
 

@@ -110,12 +110,30 @@ class PlannedAction:
 
 
 @dataclass(frozen=True, slots=True)
+class NearMiss:
+    """A user whose key an unmatched photo's name nearly is: equal once the differences in ``why`` are ignored."""
+
+    key: str  # the user's key
+    user_id: str
+    name: str
+    why: tuple[str, ...]  # e.g. ("letter case", "leading zeros")
+    has_photo: bool  # the user already has a photo of their own
+
+    def text(self) -> str:
+        """One line for people: ``would match S0001 (Ann Lee) but for letter case``."""
+        own = "; they already have a photo" if self.has_photo else ""
+        return f"would match {self.key} ({self.name}) but for {' and '.join(self.why)}{own}"
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything the planner decided, plus what it noticed but will never act on."""
 
     target_id: str
     actions: tuple[PlannedAction, ...]
     unmatched_photos: tuple[Photo, ...] = ()
+    #: unmatched photo key → the users its name nearly matches (a hint for the admin; never acted on)
+    near_misses: dict[str, tuple[NearMiss, ...]] = field(default_factory=dict)
 
     def pending(self) -> list[PlannedAction]:
         """The actions that change something on the target."""

@@ -11,7 +11,7 @@ import click
 
 from profilesync.config import Settings, load_settings
 from profilesync.observers.model import Method
-from profilesync.observers.render import render
+from profilesync.observers.render import render, render_csv
 from profilesync.observers.run import ObserversRequest, observers_plan, observers_sync
 
 CSV_ARGUMENT = click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -33,6 +33,9 @@ def observers() -> None:
     three rows): the student's SIS ID, the parent's email (their Canvas login), first and last name.
     Headers such as student_sis_id / Student ID, parent_email / Email, First Name, Last Name are
     recognised; UTF-8 with or without a BOM, comma or semicolon separated (Excel's "CSV UTF-8").
+    SIS exports with one row per student and columns per parent ("Mother Email", "Father Email",
+    "Guardian 1 Email", "Guardian 1 First Name"...) are read as one row per parent; repeated rows
+    are merged; a parent without an email is skipped (no_parent_email), which is not a failure.
     A missing parent account is created once, linked to each enrolled student; nothing is ever
     unlinked or deleted, and running it again changes nothing.
 
@@ -52,7 +55,8 @@ def plan(ctx: click.Context, csv_file: Path, fmt: str) -> None:
 
     \b
     Each row gets one outcome: create_parent_and_link, link, already_linked, student_not_found,
-    student_not_enrolled, invalid_row or error (with a message).
+    student_not_enrolled, no_parent_email, invalid_row or error (with a message). --format csv
+    writes UTF-8 with a BOM and CRLF line ends, which Excel opens with every accent intact.
 
     \b
     Examples:
@@ -60,6 +64,9 @@ def plan(ctx: click.Context, csv_file: Path, fmt: str) -> None:
       profilesync observers plan parents.csv --format csv > review.csv
     """
     report = observers_plan(_settings(ctx), ObserversRequest(csv_path=csv_file))
+    if fmt == "csv":
+        click.echo(render_csv(report), nl=False)  # bytes: UTF-8 with BOM and CRLF, exactly as Excel wants
+        return
     click.echo(render(report, fmt))
 
 

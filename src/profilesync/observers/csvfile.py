@@ -8,41 +8,24 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from profilesync.errors import ProfilesyncError
+from profilesync.observers.layout import FIELD_LABELS, Layout, field_of, fold_header, map_header
 from profilesync.observers.model import Outcome, Row, RowResult
 
-FIELDS = ("student", "email", "first_name", "last_name")
-FIELD_LABELS = {
-    "student": "student SIS ID",
-    "email": "parent email",
-    "first_name": "parent first name",
-    "last_name": "parent last name",
-}
-# Headers are compared folded: lower case, letters and digits only ("Student ID" == "student_id").
-# Parent columns may carry a role word in front ("Parent Email", "Guardian First Name").
-_ROLE_PREFIXES = ("parent", "guardian", "observer", "contact")
-_SPELLINGS: Mapping[str, frozenset[str]] = {
-    "student": frozenset(
-        {"studentsisid", "studentid", "sisid", "sisuserid", "studentsisuserid", "sisstudentid", "studentnumber"}
-    ),
-    "email": frozenset({"email", "emailaddress", "mail"}),
-    "first_name": frozenset({"firstname", "first", "givenname", "forename"}),
-    "last_name": frozenset({"lastname", "last", "surname", "familyname"}),
-}
-ACCEPTED_HEADERS = {
-    "student": "student_sis_id, Student SIS ID, Student ID, sis_user_id, SIS ID, Student Number",
-    "email": "parent_email, Parent Email, Email, Email Address, Guardian Email",
-    "first_name": "parent_first_name, First Name, Parent First Name, Given Name",
-    "last_name": "parent_last_name, Last Name, Parent Last Name, Surname, Family Name",
-}
+__all__ = ["CsvLayoutError", "ParsedCsv", "field_of", "fold_header", "parse_csv", "read_csv"]
+
+log = logging.getLogger(__name__)
+
 DELIMITERS = (",", ";", "\t", "|")  # Excel writes ";" where the decimal separator is ","
 EMAIL = re.compile(r"^[^@\s,;<>()\[\]\"]+@[^@\s,;<>()\[\]\"]+\.[^@\s,;<>()\[\]\".]{2,}$")
 MAX_FIELD = 255  # Canvas's unique_id and name columns are 255 characters
+NO_EMAIL_ADVICE = "skipped: add the email in the SIS to create their account"
 
 
 class CsvLayoutError(ProfilesyncError):
@@ -51,46 +34,13 @@ class CsvLayoutError(ProfilesyncError):
 
 @dataclass(frozen=True)
 class ParsedCsv:
-    """The valid rows, and a result for every row that cannot be used."""
+    """The rows to process, and a result for every row decided from the file alone (``invalid_row`` and
+    ``no_parent_email``)."""
 
     rows: list[Row]
     invalid: list[RowResult]
     delimiter: str
-
-
-def fold_header(text: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", text.lower())
-
-
-def field_of(header: str) -> str | None:
-    """Which of the four fields a header names, or None for a column we do not use."""
-    folded = fold_header(header)
-    for name, spellings in _SPELLINGS.items():
-        if folded in spellings:
-            return name
-        if name != "student":
-            for prefix in _ROLE_PREFIXES:
-                if folded.startswith(prefix) and folded[len(prefix) :] in spellings:
-                    return name
-    return None
-
-
-def map_header(header: Sequence[str]) -> tuple[dict[str, int], list[str]]:
-    """Column index per field, and the problems with the header (missing or repeated fields)."""
-    found: dict[str, list[int]] = {}
-    for index, text in enumerate(header):
-        name = field_of(text)
-        if name is not None:
-            found.setdefault(name, []).append(index)
-    problems = []
-    for name in FIELDS:
-        columns = found.get(name, [])
-        if not columns:
-            problems.append(f"no {FIELD_LABELS[name]} column (accepted: {ACCEPTED_HEADERS[name]})")
-        elif len(columns) > 1:
-            names = ", ".join(repr(header[i]) for i in columns)
-            problems.append(f"several columns could be the {FIELD_LABELS[name]}: {names}")
-    return {name: columns[0] for name, columns in found.items()}, problems
+    wide: bool = False  # one row per student, several parents per row
 
 
 def read_text(path: Path) -> str:
@@ -137,27 +87,65 @@ def parse_csv(text: str, source: str = "the CSV") -> ParsedCsv:
     except csv.Error as exc:
         raise CsvLayoutError(f"{source} is not a readable CSV file: {exc}") from None
     header = records[0]
-    columns, problems = map_header(header)
-    if problems:
+    layout, problems = map_header(header)
+    if layout is None:
         shown = ", ".join(repr(h) for h in header) or "(nothing)"
         raise CsvLayoutError(
             f"{source}: unknown layout: " + "; ".join(problems) + f". The header row is: {shown}",
-            advice="give the file a header row naming the student SIS ID, parent email, first name and last name",
+            advice="give the file a header row naming the student SIS ID, parent email, first name and last name "
+            "(or, one row per student, 'Mother Email', 'Guardian 1 Email', 'Guardian 1 First Name'... columns)",
         )
-    rows = [_row(number, record, columns) for number, record in enumerate(records[1:], start=2) if any(record)]
-    valid, invalid = check_rows(r for r in rows if r is not None)
-    return ParsedCsv(valid, invalid, delimiter)
+    rows: list[Row] = []
+    skipped: list[RowResult] = []
+    for number, record in enumerate(records[1:], start=2):
+        if any(record):
+            found, without_email = _rows(number, record, layout)
+            rows += found
+            skipped += without_email
+    valid, invalid = check_rows(rows)
+    return ParsedCsv(valid, sorted(invalid + skipped, key=lambda r: r.row.number), delimiter, layout.wide)
 
 
 def read_csv(path: Path) -> ParsedCsv:
     return parse_csv(read_text(path), str(path))
 
 
-def _row(number: int, record: list[str], columns: Mapping[str, int]) -> Row | None:
-    values = {name: (record[i] if i < len(record) else "").strip() for name, i in columns.items()}
-    if not any(values.values()):
-        return None  # a blank line, or one that only has cells in columns we do not use
-    return Row(number, values["student"], values["email"], values["first_name"], values["last_name"])
+def _rows(number: int, record: Sequence[str], layout: Layout) -> tuple[list[Row], list[RowResult]]:
+    """One spreadsheet row → one Row per parent named on it, and a ``no_parent_email`` result per parent
+    (or student) without an email."""
+
+    def cell(index: int | None) -> str:
+        return record[index].strip() if index is not None and index < len(record) else ""
+
+    student = cell(layout.student)
+    rows: list[Row] = []
+    skipped: list[RowResult] = []
+    for position, parent in enumerate(layout.parents):
+        email, first, last = cell(parent.email), cell(parent.first_name), cell(parent.last_name)
+        if not (first or last):
+            first, last = split_name(cell(parent.full_name))
+        if not (email or first or last):
+            continue  # this parent's columns are empty (a second guardian the family does not have)
+        row = Row(number, student, email, first, last, label=parent.label, position=position)
+        if email or not student:
+            rows.append(row)  # without a student it is an invalid row, whatever else is missing
+        else:
+            whose = f"{parent.label}: " if parent.label else ""
+            skipped.append(RowResult(row, Outcome.NO_PARENT_EMAIL, f"{whose}no parent email, {NO_EMAIL_ADVICE}"))
+    if student and not rows and not skipped:
+        where = "in any parent's columns" if layout.wide else ""
+        message = f"no parent email {where}".rstrip() + f", {NO_EMAIL_ADVICE}"
+        skipped.append(RowResult(Row(number, student, "", "", ""), Outcome.NO_PARENT_EMAIL, message))
+    return rows, skipped
+
+
+def split_name(full: str) -> tuple[str, str]:
+    """A full-name cell as (first, last): "Smith, Jane" and "Jane Q. Smith" both give a last name Smith."""
+    if "," in full:
+        last, _, first = full.partition(",")
+        return first.strip(), last.strip()
+    first, _, last = full.strip().rpartition(" ")
+    return (first.strip(), last) if first else (last, "")
 
 
 def row_problem(row: Row) -> str | None:
@@ -183,18 +171,55 @@ def row_problem(row: Row) -> str | None:
 
 
 def check_rows(rows: Iterable[Row]) -> tuple[list[Row], list[RowResult]]:
-    """Valid rows in file order, and ``invalid_row`` results (bad rows, and repeats of an earlier row)."""
+    """Valid rows in file order, and ``invalid_row`` results.
+
+    A repeat of an earlier student and parent is merged into it (SIS exports repeat rows: one per enrolment,
+    or the same email in the Mother and Father columns), noted on the row kept. One email under two names
+    is noted on the later row and logged: Canvas keeps one account per email, named as on the row that
+    creates it.
+    """
     valid: list[Row] = []
     invalid: list[RowResult] = []
-    seen: dict[tuple[str, str], int] = {}
+    kept_at: dict[tuple[str, str], int] = {}  # (student, parent) → index in valid
+    repeats: dict[int, list[Row]] = {}
+    first_of_parent: dict[str, Row] = {}
     for row in rows:
         problem = row_problem(row)
-        if problem is None:
-            first = seen.setdefault((row.student, row.parent_key), row.number)
-            if first != row.number:
-                problem = f"repeats row {first} (same student and parent)"
-        if problem is None:
-            valid.append(row)
-        else:
-            invalid.append(RowResult(row, Outcome.INVALID_ROW, problem))
+        if problem is not None:
+            invalid.append(RowResult(row, Outcome.INVALID_ROW, _whose(row) + problem))
+            continue
+        index = kept_at.setdefault((row.student, row.parent_key), len(valid))
+        if index != len(valid):
+            repeats.setdefault(index, []).append(row)
+            continue
+        earlier = first_of_parent.setdefault(row.parent_key, row)
+        if earlier.parent_name != row.parent_name:
+            row = replace(row, note=_two_names(row, earlier))
+        valid.append(row)
+    for index, same in repeats.items():
+        kept = valid[index]
+        where = ", ".join(_where(r) for r in same)
+        notes = [kept.note, f"merged with the same student and parent on {where}"]
+        notes += [_two_names(r, kept) for r in same if r.parent_name != kept.parent_name]
+        valid[index] = replace(kept, note="; ".join(n for n in notes if n))
     return valid, invalid
+
+
+def _whose(row: Row) -> str:
+    return f"{row.label}: " if row.label else ""
+
+
+def _where(row: Row) -> str:
+    """ "row 4", or "row 4 (Father)" in a wide layout."""
+    return f"row {row.number}" + (f" ({row.label})" if row.label else "")
+
+
+def _two_names(row: Row, other: Row) -> str:
+    """The warning for one email under two names (logged too: it reaches the log file and cron mail)."""
+    log.warning(
+        "%s: %s is %r here but %r on %s", _where(row), row.email, row.parent_name, other.parent_name, _where(other)
+    )
+    return (
+        f"warning: {row.email} is named {row.parent_name!r} on {_where(row)} but {other.parent_name!r} on "
+        f"{_where(other)}: Canvas keeps one account per email, named as on the row that creates it"
+    )

@@ -15,14 +15,17 @@ class Outcome(StrEnum):
     ALREADY_LINKED = "already_linked"  # nothing to do
     STUDENT_NOT_FOUND = "student_not_found"  # no Canvas user has the row's SIS id
     STUDENT_NOT_ENROLLED = "student_not_enrolled"  # no live student enrollment: linked on a later run
-    INVALID_ROW = "invalid_row"  # a missing field, a malformed email, or a repeat of an earlier row
+    INVALID_ROW = "invalid_row"  # a missing field or a malformed email
+    NO_PARENT_EMAIL = "no_parent_email"  # the row (or a parent's columns of a wide row) has no email: skipped
     ERROR = "error"  # Canvas refused or failed; the message says why
 
 
 #: outcomes that make ``observers sync`` exit 1. ``student_not_found`` and ``student_not_enrolled`` are not
 #: failures: they describe students Canvas does not have (yet) or who have not enrolled (yet), which the
-#: nightly run picks up by itself — like photos matching no user in the avatars job. An ``invalid_row`` is:
-#: the export itself is wrong and no later run will fix it.
+#: nightly run picks up by itself — like photos matching no user in the avatars job. Nor is
+#: ``no_parent_email``: SIS exports routinely hold guardians without an email, and failing every night
+#: for them would hide real failures. An ``invalid_row`` is: the export itself is wrong and no later run
+#: will fix it.
 FAILURES = frozenset({Outcome.ERROR, Outcome.INVALID_ROW})
 
 
@@ -42,11 +45,19 @@ class Row:
     email: str  # the parent's email, which becomes their login
     first_name: str
     last_name: str
+    label: str = ""  # the parent's column group in a wide layout ("Mother", "Guardian 1"); "" in a long one
+    position: int = 0  # the group's place among the row's parent groups (left to right)
+    note: str | None = None  # what reading the file noticed: repeats merged into this row, a second name
 
     @property
     def parent_key(self) -> str:
         """How parents compare: by email, case-insensitively (Canvas: ``LOWER(unique_id)``, §7)."""
         return self.email.lower()
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """Where the row is in the file: spreadsheet row, then parent group left to right."""
+        return self.number, self.position
 
     @property
     def parent_name(self) -> str:
@@ -64,11 +75,15 @@ class RowResult:
     parent_id: str | None = None
 
     def document(self) -> dict[str, Any]:
-        """The row as DESIGN.md §2's JSON shows it."""
-        return {
+        """The row as DESIGN.md §2's JSON shows it (plus ``parent_columns`` for a wide layout's rows)."""
+        message = "; ".join(m for m in (self.message, self.row.note) if m) or None
+        document = {
             "row": self.row.number,
             "student": self.row.student,
             "parent": self.row.email,
             "outcome": self.outcome.value,
-            "message": self.message,
+            "message": message,
         }
+        if self.row.label:
+            document["parent_columns"] = self.row.label
+        return document

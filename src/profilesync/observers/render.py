@@ -7,17 +7,18 @@ import io
 import json
 from typing import Any
 
-from profilesync.observers.model import Outcome
+from profilesync.observers.model import Outcome, RowResult
 from profilesync.observers.run import ObserversReport
 from profilesync.report import table
 
 COLUMNS = ("row", "student", "parent", "outcome", "message")
+CSV_COLUMNS = (*COLUMNS, "parent_columns")  # the wide layout's group ("Mother", "Guardian 1"); empty otherwise
 
 
 def document(report: ObserversReport) -> dict[str, Any]:
     """``{"rows": [...], "counts": {...}}``, plus the target, the method and the requests made."""
     return {
-        "rows": [r.document() for r in report.results],
+        "rows": [r.document() for r in in_file_order(report)],
         "counts": report.counts(),
         "target": report.target_id,
         "method": report.method.value,
@@ -25,18 +26,31 @@ def document(report: ObserversReport) -> dict[str, Any]:
     }
 
 
+def in_file_order(report: ObserversReport) -> list[RowResult]:
+    """The results by row, and a wide row's parents left to right (rows are finished in any order)."""
+    return sorted(report.results, key=lambda r: r.row.order)
+
+
 def render(report: ObserversReport, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(document(report), indent=2, ensure_ascii=False)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(r.document() for r in report.results)
-        return out.getvalue().rstrip("\n")
+        return render_csv(report).decode("utf-8-sig")
     # Rows already linked are the nightly bulk: counted, not listed.
-    rows = [r.document() for r in report.results if r.outcome is not Outcome.ALREADY_LINKED]
-    return "\n".join(([table(rows, COLUMNS)] if rows else []) + [summary(report)])
+    rows = [r.document() for r in in_file_order(report) if r.outcome is not Outcome.ALREADY_LINKED]
+    columns = (*COLUMNS[:3], "parent_columns", *COLUMNS[3:]) if any("parent_columns" in r for r in rows) else COLUMNS
+    return "\n".join(([table(rows, columns)] if rows else []) + [summary(report)])
+
+
+def render_csv(report: ObserversReport) -> bytes:
+    """The rows as a CSV file Excel opens right: UTF-8 with a BOM (without it Excel reads the parents' names
+    in the local code page: "ZoÃ«"), CRLF line ends (RFC 4180). Bytes, so no platform's newline
+    translation or console encoding touches them."""
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(r.document() for r in in_file_order(report))
+    return out.getvalue().encode("utf-8-sig")
 
 
 def summary(report: ObserversReport) -> str:

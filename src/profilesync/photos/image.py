@@ -17,7 +17,7 @@ from typing import Final
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from profilesync.photos.formats import PILLOW_FORMATS, is_complete
+from profilesync.photos.formats import PILLOW_FORMATS, is_complete, pillow_label, undecodable_reason
 
 try:
     from PIL import ImageCms
@@ -38,7 +38,6 @@ MAX_ASPECT: Final = 5
 # Quality 85 with optimised Huffman tables: visually lossless at avatar sizes, ~15-30 KB at 256 px.
 JPEG_QUALITY: Final = 85
 
-_SUPPORTED = ", ".join(PILLOW_FORMATS)
 _ALPHA_MODES: Final = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _WIDE_MODES: Final = frozenset({"I", "F", "I;16", "I;16L", "I;16B", "I;16N"})  # more than 8 bits per sample
 _CHECK_EDGE: Final = 64  # check_image decodes at this edge: the verdict does not depend on the size
@@ -89,10 +88,13 @@ def unreadable_reason(exc: OSError) -> str:
     return f"the file cannot be read: {exc.strerror or exc}"
 
 
-def check_image(data: bytes) -> str | None:
-    """Why these bytes cannot become an avatar, or None when they can (used by the folder scan)."""
+def check_image(data: bytes, *, name: str = "") -> str | None:
+    """Why these bytes cannot become an avatar, or None when they can (used by the folder scan).
+
+    ``name`` (the file's name) lets the reason say which format the file was meant to be.
+    """
     try:
-        _prepare(data, _CHECK_EDGE)
+        _prepare(data, _CHECK_EDGE, name)
     except InvalidPhoto as exc:
         return exc.reason
     return None
@@ -114,20 +116,20 @@ def normalise(path_or_bytes: bytes | str | os.PathLike[str], *, size: int) -> by
     return out.getvalue()
 
 
-def _prepare(data: bytes, size: int) -> Image.Image:
+def _prepare(data: bytes, size: int, name: str = "") -> Image.Image:
     """Decode, validate and square the photo: an RGB image of edge min(size, shorter side)."""
     if not data:
         raise InvalidPhoto("the file is empty (0 bytes)")
     if len(data) > MAX_FILE_BYTES:
         raise InvalidPhoto(too_large_reason(len(data)))
-    image = _open(data)
+    image = _open(data, name)
     _check_shape(*image.size)
     try:
         # JPEG can decode at 1/2, 1/4 or 1/8 scale for free; ask for no less than the edge we need.
         image.draft(None, (size, size))
         image.load()
     except Exception as exc:  # decoders raise OSError, ValueError, SyntaxError... on damaged data
-        raise InvalidPhoto(f"the image data is truncated or damaged ({exc})") from exc
+        raise InvalidPhoto(f"the {pillow_label(image.format)} image data is truncated or damaged ({exc})") from exc
     if not is_complete(image.format, data):
         raise InvalidPhoto("the image data is truncated (the file ends early; copy it again)")
     try:
@@ -137,7 +139,7 @@ def _prepare(data: bytes, size: int) -> Image.Image:
     return _square(rgb, size)
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, name: str) -> Image.Image:
     """Parse the header with an allowed decoder, Pillow's bomb warning counting as an error."""
     try:
         with _OPEN_LOCK, warnings.catch_warnings():
@@ -148,7 +150,7 @@ def _open(data: bytes) -> Image.Image:
             f"the image is too large to decode safely (over {MAX_PIXELS // 1_000_000} megapixels)"
         ) from exc
     except UnidentifiedImageError as exc:
-        raise InvalidPhoto(f"not an image, or not a supported format ({_SUPPORTED})") from exc
+        raise InvalidPhoto(undecodable_reason(data, name)) from exc
     except Exception as exc:  # a header so damaged the plugin itself failed
         raise InvalidPhoto(f"the image header is damaged ({exc})") from exc
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profilesync.engine.model import Photo, PhotoSet
-from profilesync.photos.formats import IMAGE_EXTENSIONS
+from profilesync.photos.formats import IMAGE_EXTENSIONS, SNIFF_BYTES, UNDECODABLE_EXTENSIONS, sniff, unsupported_reason
 from profilesync.photos.image import (
     MAX_FILE_BYTES,
     NOT_A_FILE,
@@ -25,10 +25,12 @@ from profilesync.photos.image import (
     too_large_reason,
     unreadable_reason,
 )
+from profilesync.photos.names import decode_name
 from profilesync.store.base import Fingerprint
 
 # Without the dot, to save a string concatenation per file.
 _EXTENSIONS = frozenset(ext[1:] for ext in IMAGE_EXTENSIONS)
+_UNDECODABLE = frozenset(ext[1:] for ext in UNDECODABLE_EXTENSIONS)
 LINK_OUTSIDE = "a symbolic link to a file outside the photo folder (not followed)"
 BROKEN_LINK = "a broken symbolic link"
 VANISHED = "the file disappeared during the scan"
@@ -55,14 +57,26 @@ def scan_photos(folder: Path, *, fold_key: Callable[[str], str], cache: Mapping[
     root = os.path.abspath(folder)  # cache keys must not depend on the directory cron starts us in
     by_key: dict[str, os.DirEntry[str]] = {}
     claimed_twice: dict[str, list[os.DirEntry[str]]] = {}
+    undecodable: dict[str, os.DirEntry[str]] = {}  # RAW, JPEG XL...: reported unless a usable photo shares the key
     with os.scandir(root) as entries:
         for entry in entries:
             name = entry.name
-            stem, dot, ext = name.rpartition(".")
             # Hidden files include macOS "._S1.jpg" resource forks, which carry an image extension.
-            if not dot or not stem or name[0] == "." or ext.lower() not in _EXTENSIONS:
+            if name[0] == ".":
+                continue
+            stem, dot, ext = name.rpartition(".")
+            if not dot:
+                if not _looks_like_image(entry):  # no extension: a photo only if its first bytes say so
+                    continue
+                stem = name
+            elif not stem:
+                continue
+            elif ext.lower() not in _EXTENSIONS:
+                if ext.lower() in _UNDECODABLE:
+                    undecodable.setdefault(_key(decode_name(stem), fold_key), entry)
                 continue
             # ASCII stems (every SIS ID) need neither the UTF-8 check nor NFC composition.
+            stem = decode_name(stem)
             key = fold_key(stem) if stem.isascii() else _key(stem, fold_key)
             first = by_key.setdefault(key, entry)
             if first is not entry:
@@ -76,7 +90,22 @@ def scan_photos(folder: Path, *, fold_key: Callable[[str], str], cache: Mapping[
             ambiguous[key] = tuple(sorted(Path(printable(entry.path)) for entry in claimed_twice[key]))
         else:
             photos[key] = scanner.photo(key, by_key[key])
+    for key, entry in undecodable.items():
+        if key not in by_key:  # never read: the extension says all, and camera RAW files are 20-80 MB
+            reason = unsupported_reason("." + entry.name.rpartition(".")[2])
+            photos[key] = Photo(key, Path(root) / printable(entry.name), None, reason)
     return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh)
+
+
+def _looks_like_image(entry: os.DirEntry[str]) -> bool:
+    """Whether a file without an extension starts like an image (some SIS exports drop the extension)."""
+    try:
+        if not entry.is_file():
+            return False
+        with open(entry.path, "rb") as stream:
+            return sniff(stream.read(SNIFF_BYTES)) is not None
+    except OSError:
+        return False
 
 
 def _key(stem: str, fold_key: Callable[[str], str]) -> str:
@@ -158,7 +187,8 @@ class _Scanner:
             return Photo(key, file, None, CHANGING)  # not cached, so the next run looks again
         if len(data) > MAX_FILE_BYTES:
             return self._remember(key, path, file, after, None, too_large_reason(len(data)))
-        return self._remember(key, path, file, after, hashlib.sha256(data).hexdigest(), check_image(data))
+        problem = check_image(data, name=file.name)
+        return self._remember(key, path, file, after, hashlib.sha256(data).hexdigest(), problem)
 
     def _remember(
         self, key: str, path: str, file: Path, info: os.stat_result, sha256: str | None, problem: str | None
