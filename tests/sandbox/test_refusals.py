@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
+from click.testing import CliRunner
 
-from profilesync.sandbox import Sandbox
+from profilesync.sandbox import Sandbox, SandboxConfig
+from profilesync.sandbox.command import sandbox
 from profilesync.sandbox.records import ALL_PERMISSIONS
 from profilesync.sandbox.refusals import grant_admin, merge_user, move_login
 from profilesync.sandbox.storage import PLACEHOLDER_PNG
@@ -99,3 +102,25 @@ def test_acting_as_oneself_always_works(make_sandbox: MakeSandbox) -> None:
     helpdesk = api(sb, sb.no_masquerade_token)
     me = helpdesk.get(f"{sb.base_url}/api/v1/users/self").json()["id"]
     assert helpdesk.get(f"{sb.base_url}/api/v1/users/self", params={"as_user_id": me}).status_code == 200
+
+
+def test_command_option_turns_limited_access_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`profilesync sandbox --limited-access-for-students` starts a sandbox with the setting (and its feature) on."""
+    seen: dict[str, object] = {}
+
+    def interrupt(sb: Sandbox) -> None:
+        seen["config"] = sb.config
+        seen["features"] = api(sb).get(f"{sb.base_url}/api/v1/accounts/self/features/enabled").json()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    result = CliRunner().invoke(sandbox, ["--users", "3", "--limited-access-for-students"])
+    assert result.exit_code == 0, result.output
+    config = seen["config"]
+    assert isinstance(config, SandboxConfig) and config.limited_access_for_students
+    assert seen["features"] == ["allow_limited_access_for_students"]
+
+
+def test_features_endpoint_lists_nothing_by_default(sb: Sandbox, admin: requests.Session) -> None:
+    """FeatureFlagsController#enabled_features: an empty list when limited access is off."""
+    assert admin.get(f"{sb.base_url}/api/v1/accounts/self/features/enabled").json() == []
