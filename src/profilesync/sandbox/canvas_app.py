@@ -199,8 +199,8 @@ class CanvasApp:
         if target is None:
             raise errors.invalid_as_user_id()
         if not refusals.can_masquerade(real, target):
-            if ctx.config.masquerade_denied == "unauthorized":
-                raise ctx.unauthorized()
+            # always this body and 401, whatever api_auth_error_updates says: the ordinary unauthorized body
+            # means Canvas acted as the user and refused them (limited access), a different thing
             raise errors.invalid_as_user_id(refusals.merged_into_for(real, target))
         return target
 
