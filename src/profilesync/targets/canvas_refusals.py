@@ -45,10 +45,9 @@ ONE_USER_ADVICE = (
     "The other users are synced"
 )
 LIMITED_ACCESS_ADVICE = (
-    "the account setting 'Limited access for students' (enable_limited_access_for_students, Admin > the student's "
-    "account or sub-account > Settings) is on: Canvas then refuses every file upload made as the student, and an "
-    "avatar file can only be uploaded as the user; Canvas offers no other supported way. Turn the setting off for "
-    "their account to sync these students; staff are synced as usual"
+    "to sync these students turn off 'Limited access for students' (enable_limited_access_for_students) in Admin > "
+    "Settings of their account or sub-account; Canvas offers no other supported way, as only the student may add "
+    "files to their own folders. Staff are synced as usual"
 )
 
 
@@ -109,7 +108,7 @@ def raise_refusal(user_id: str, response: requests.Response, evidence: Masquerad
     if kind is Refusal.LIMITED_ACCESS:
         evidence.worked()  # Canvas accepted acting as the user before it refused the upload
         raise LimitedAccessError(
-            f"Canvas refused to take a file from user {user_id}: 'limited access for students' applies to them "
+            f"Canvas refuses uploads as user {user_id}: 'Limited access for students' is on for their account "
             f"({message})",
             advice=LIMITED_ACCESS_ADVICE,
             status=status,
