@@ -124,3 +124,11 @@ def test_command_option_turns_limited_access_on(monkeypatch: pytest.MonkeyPatch)
 def test_features_endpoint_lists_nothing_by_default(sb: Sandbox, admin: requests.Session) -> None:
     """FeatureFlagsController#enabled_features: an empty list when limited access is off."""
     assert admin.get(f"{sb.base_url}/api/v1/accounts/self/features/enabled").json() == []
+
+
+def test_limited_access_needs_an_active_student_enrollment(make_sandbox: MakeSandbox) -> None:
+    """User#student_in_limited_access_account? reads active student enrollments: a completed one is not limited."""
+    sb = make_sandbox(limited_access_for_students=True)
+    alumnus = sb.state.add_user("Alum Former", sis_user_id="X1", enrollments=())
+    sb.state.add_enrollment(alumnus, "student", state="completed")
+    assert preflight(sb, api(sb), alumnus).status_code == 200
