@@ -3,8 +3,8 @@
 Each check is a small function returning :class:`Check` (pass, warn, fail or skip, a detail line, advice and
 the exit code a failure stands for). Canvas is asked only harmless questions: who the token belongs to, the
 first page of the account's users, one read as another user (masquerade), the root account's enabled features
-(doctor_refusals.py), and a full listing to match the photo names. Nothing is written anywhere but the history database's schema, which is migrated on open as
-every command does.
+(doctor_refusals.py), and a full listing to match the photo names. Nothing is written anywhere but the history
+database's schema, which is migrated on open as every command does.
 """
 
 from __future__ import annotations
