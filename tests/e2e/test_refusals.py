@@ -87,3 +87,19 @@ def test_three_refused_users_first_do_not_stop_the_run(outranked: World) -> None
     assert {f["key"]: f["reason"] for f in report["failures"]} == dict.fromkeys(REFUSED, "masquerade_refused")
     for failure in report["failures"]:
         assert "Invalid as_user_id" in failure["message"] and "rights the token's role lacks" in failure["message"]
+
+
+def test_user_without_a_login_here_fails_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Matched by email, a user whose only login is in a consortium account is refused alone; the others sync."""
+    config = SandboxConfig(scenario={"accounts": [{"id": 2, "name": "Partner District"}], "generate": 30})
+    for world in make_world(tmp_path, monkeypatch, config):
+        state = world.sandbox.state
+        visitor = state.add_user("Vera Visitor", login_id="vera@partner.edu", root_account_ids=(2, 1))
+        world.extra_env["PROFILESYNC_MATCH"] = "email"
+        emails = [u.email for u in state.users()[2:8] if u.email] + [state.user(visitor).email]
+        for email in emails:
+            world.write_photo(str(email))
+        report = world.json("avatars", "sync", expect=1)
+        assert report["counts"]["uploaded"] == len(emails) - 1
+        assert [(f["key"], f["reason"]) for f in report["failures"]] == [("vera@partner.edu", "masquerade_refused")]
+        assert "no login in this root account" in report["failures"][0]["message"]
