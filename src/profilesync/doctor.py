@@ -2,9 +2,9 @@
 
 Each check is a small function returning :class:`Check` (pass, warn, fail or skip, a detail line, advice and
 the exit code a failure stands for). Canvas is asked only harmless questions: who the token belongs to, the
-first page of the account's users, one read as another user (masquerade), and a full listing to match the
-photo names. Nothing is written anywhere but the history database's schema, which is migrated on open as
-every command does.
+first page of the account's users, one read as another user (masquerade), the root account's enabled features
+(doctor_refusals.py), and a full listing to match the photo names. Nothing is written anywhere but the history
+database's schema, which is migrated on open as every command does.
 """
 
 from __future__ import annotations
@@ -421,6 +421,8 @@ def diagnose(load_settings: Callable[[], Settings]) -> Diagnosis:
 def _canvas_checks(settings: Settings, checks: list[Check]) -> tuple[set[str] | None, str]:
     """Append the Canvas checks; return the users' keys for matching photos (or None and why not)."""
     assert settings.canvas_base_url is not None and settings.canvas_token is not None
+    from profilesync.doctor_refusals import LIMITED_ACCESS, check_limited_access  # it imports this module
+
     target = CanvasTarget(
         settings.canvas_base_url,
         settings.canvas_token,
@@ -434,11 +436,11 @@ def _canvas_checks(settings: Settings, checks: list[Check]) -> tuple[set[str] | 
         reach, token, me = check_canvas(target)
         checks += [reach, token]
         if me is None:
-            for name in (USERS, AVATARS, MASQUERADE):
+            for name in (USERS, AVATARS, MASQUERADE, LIMITED_ACCESS):
                 checks.append(skipped(name, "needs a working Canvas URL and token"))
             return None, "Canvas could not be asked"
         users, avatars, rows = check_users(target)
-        checks += [users, avatars, check_masquerade(target, me, rows)]
+        checks += [users, avatars, check_masquerade(target, me, rows), check_limited_access(target)]
         if users.status is Status.FAIL or avatars.status is Status.FAIL:
             return None, "the users cannot be listed with their keys and avatars"
         try:

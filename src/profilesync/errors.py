@@ -80,6 +80,18 @@ class PermissionDeniedError(RemoteError):
     kind = "permission"
 
 
+class LimitedAccessError(PermissionDeniedError):
+    """Canvas refuses this student's own file uploads ("Limited access for students"): one user's problem."""
+
+    kind = "limited_access"
+
+
+class MasqueradeRefusedError(PermissionDeniedError):
+    """Canvas refused to act as this one user (merged, no login in the root account, higher rights)."""
+
+    kind = "masquerade_refused"
+
+
 class TransientError(RemoteError):
     """A 5xx, a dropped connection or a timeout that survived every safe retry."""
 

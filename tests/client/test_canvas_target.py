@@ -27,6 +27,7 @@ from profilesync.targets.canvas import (
     CanvasTarget,
     avatar_ref,
 )
+from profilesync.targets.canvas_refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
 
 from .conftest import BASE, TOKEN, calls_to, multipart_fields
 
@@ -526,24 +527,26 @@ MASQUERADE_REFUSED: dict[str, Any] = {"status": 401, "json": {"errors": "Invalid
 
 
 def test_masquerade_refused_fails_the_user(rsps: responses.RequestsMock, target: CanvasTarget) -> None:
-    """A 401 "Invalid as_user_id" at preflight fails that user with advice about acting as users."""
+    """A 401 "Invalid as_user_id" at preflight fails that user alone (masquerade_refused), saying why."""
     rsps.add(responses.POST, PREFLIGHT, **MASQUERADE_REFUSED)
     with pytest.raises(PermissionDeniedError) as caught:
         target.upload_avatar(USER, IMAGE)
+    assert caught.value.kind == "masquerade_refused"
     assert "Invalid as_user_id" in caught.value.message
-    assert "act as" in str(caught.value.advice)
+    assert "merged" in str(caught.value.advice) and "no login in this root account" in str(caught.value.advice)
     assert target.uploads_made == 0
 
 
 def test_masquerade_never_working_becomes_fatal(rsps: responses.RequestsMock, target: CanvasTarget) -> None:
-    """Three refusals without one success stop the run, naming "Become other users"."""
+    """Twenty distinct users refused without one accepted stop the run, naming "Become other users"."""
     rsps.add(responses.POST, PREFLIGHT, **MASQUERADE_REFUSED)
-    users = [RemoteUser(user_id=str(1001 + i), key=f"S{i}", name="x", avatar_ref=None) for i in range(3)]
-    for user in users[:2]:
+    count = MASQUERADE_REFUSALS_BEFORE_FATAL
+    users = [RemoteUser(user_id=str(1001 + i), key=f"S{i}", name="x", avatar_ref=None) for i in range(count)]
+    for user in users[:-1]:
         with pytest.raises(PermissionDeniedError):
             target.upload_avatar(user, IMAGE)
     with pytest.raises(FatalRemoteError) as caught:
-        target.upload_avatar(users[2], IMAGE)
+        target.upload_avatar(users[-1], IMAGE)
     assert "Become other users" in str(caught.value.advice)
     assert "act as" in str(caught.value)
 

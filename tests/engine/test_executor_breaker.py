@@ -21,7 +21,14 @@ from profilesync.engine.model import (
     SyncRecord,
     Uploaded,
 )
-from profilesync.errors import FatalRemoteError, PermissionDeniedError, RemoteError, TransientError
+from profilesync.errors import (
+    FatalRemoteError,
+    LimitedAccessError,
+    MasqueradeRefusedError,
+    PermissionDeniedError,
+    RemoteError,
+    TransientError,
+)
 from profilesync.store.memory import MemoryStore
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
@@ -105,3 +112,18 @@ def test_one_kind_must_reach_ten() -> None:
     with pytest.raises(FatalRemoteError, match=r"\(permission\)"):
         execute_with(target)
     assert target.calls == 19
+
+
+@pytest.mark.parametrize("error", [LimitedAccessError("student refused"), MasqueradeRefusedError("refused")])
+def test_refusals_of_one_user_never_trip_the_breaker(error: RemoteError) -> None:
+    """Every user refused for limited access or as one refused masquerade: all fail alone, the run is not stopped."""
+    results = execute_with(FakeTarget(lambda i: error))
+    assert len(results) == USERS and {r.reason for r in results} == {error.kind}
+
+
+def test_refused_users_do_not_hide_a_systemic_failure() -> None:
+    """Limited-access students between them, ten staff refused alike still trip the breaker (permission)."""
+    target = FakeTarget(lambda i: LimitedAccessError("student") if i % 3 else PermissionDeniedError("no role"))
+    with pytest.raises(FatalRemoteError, match=r"\(permission\)"):
+        execute_with(target)
+    assert target.calls == 28

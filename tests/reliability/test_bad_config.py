@@ -18,6 +18,7 @@ from profilesync.http import Retry
 from profilesync.samples import make_portrait
 from profilesync.sandbox.guru import GuruSandboxConfig
 from profilesync.sandbox.records import ALL_PERMISSIONS
+from profilesync.targets.canvas_refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
 from support.world import World
 
 from .conftest import MakeWorld
@@ -54,7 +55,8 @@ def test_token_without_masquerade_stops_early_with_advice(make: MakeWorld) -> No
     world.extra_env["CANVAS_API_TOKEN"] = world.sandbox.no_masquerade_token
     result = world.cli("avatars", "sync", expect=3)
     assert_one_error(result, "act as", "Become other users")
-    assert world.sandbox.state.counts()[PREFLIGHT] <= 20  # of 125 users with a photo
+    # the refusal threshold plus the users already in flight, of 125 users with a photo
+    assert world.sandbox.state.counts()[PREFLIGHT] <= MASQUERADE_REFUSALS_BEFORE_FATAL + 16
     assert world.upload_requests() == 0 and not world.sandbox.state.files()
 
 

@@ -81,13 +81,13 @@ def test_masquerade_without_become_user_is_refused(sb: Sandbox) -> None:
     assert response.status_code == 401 and response.json() == {"errors": "Invalid as_user_id"}
 
 
-def test_masquerade_denial_can_use_the_unauthorized_body(make_sandbox: MakeSandbox) -> None:
-    """masquerade_denied="unauthorized" answers with the permission-error body instead."""
-    sb = make_sandbox(masquerade_denied="unauthorized", api_auth_error_updates=True)
+def test_masquerade_denial_ignores_api_auth_error_updates(make_sandbox: MakeSandbox) -> None:
+    """load_user renders its own 401 "Invalid as_user_id", never the 403 permission-error body."""
+    sb = make_sandbox(api_auth_error_updates=True)
     response = api(sb, sb.no_masquerade_token).get(
         f"{sb.base_url}/api/v1/users/self", params={"as_user_id": student(sb).id}
     )
-    assert response.status_code == 403 and response.json() == UNAUTHORIZED
+    assert response.status_code == 401 and response.json() == {"errors": "Invalid as_user_id"}
 
 
 def test_permissions_endpoint_reports_become_user(sb: Sandbox) -> None:

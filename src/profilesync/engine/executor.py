@@ -33,8 +33,10 @@ ImageReader = Callable[[Photo], tuple[bytes, str]]
 
 #: the run stops once this many users failed the same non-transient way before any user succeeded
 BREAKER_THRESHOLD = 10
-# Failure kinds that speak about the remote side. Transient ones (an outage: the next run repairs it) and
-# bad photos (one file's problem) never trip the breaker.
+# Failure kinds that speak about the remote side. Transient ones (an outage: the next run repairs it), bad photos
+# (one file's problem) and Canvas's refusals of one user (limited_access, masquerade_refused: a school's first
+# users may all be refused students or higher-ranked staff) never trip the breaker; the target itself decides when
+# refusals prove the token cannot act as anyone.
 BREAKER_KINDS = frozenset({PermissionDeniedError.kind, NotFoundError.kind, QuotaError.kind, RemoteError.kind})
 
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from profilesync.sandbox import errors
+from profilesync.sandbox import errors, refusals
 from profilesync.sandbox.config import SandboxConfig
 from profilesync.sandbox.errors import ApiError
 from profilesync.sandbox.lookup import decode_segment, split_format
-from profilesync.sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
+from profilesync.sandbox.records import UserRecord
 from profilesync.sandbox.server import RouteMatch
 from profilesync.sandbox.state import SandboxState
 from profilesync.sandbox.wire import Params, Request, Response, encode_json, json_response, text_response
@@ -194,22 +194,14 @@ class CanvasApp:
         return ctx
 
     def _masquerade(self, ctx: Ctx, real: UserRecord, as_user_id: str) -> UserRecord:
-        """§1.2: the target must exist, have a login in the domain root account, and not outrank the caller."""
+        """``AuthenticationMethods#load_user``: the target must exist and ``User#can_masquerade?`` must say yes."""
         target = self.state.find_user(as_user_id, real)
         if target is None:
             raise errors.invalid_as_user_id()
-        if target.id == real.id:
-            return real
-        allowed = (
-            "become_user" in real.admin_permissions
-            and target.login_account_id == DOMAIN_ROOT_ACCOUNT_ID
-            and not target.login_deleted
-            and target.admin_permissions <= real.admin_permissions
-        )
-        if not allowed:
-            if ctx.config.masquerade_denied == "unauthorized":
-                raise ctx.unauthorized()
-            raise errors.invalid_as_user_id()
+        if not refusals.can_masquerade(real, target):
+            # always this body and 401, whatever api_auth_error_updates says: the ordinary unauthorized body
+            # means Canvas acted as the user and refused them (limited access), a different thing
+            raise errors.invalid_as_user_id(refusals.merged_into_for(real, target))
         return target
 
     def render(self, request: Request, response: Response) -> Response:

@@ -60,6 +60,9 @@ def wait_for_interrupt(sb: Sandbox) -> None:
 @click.option("--avatars-setting", type=click.Choice(AVATARS_SETTINGS), default="enabled", show_default=True)
 @click.option("--no-avatars-service", is_flag=True, help="Turn the avatars service off (avatar_url disappears).")
 @click.option("--auth-errors-403", is_flag=True, help="Permission errors answer 403 (api_auth_error_updates).")
+@click.option(
+    "--limited-access-for-students", is_flag=True, help="Turn on 'Limited access for students': their uploads fail."
+)
 @click.option("--cdn-host", help="Serve the no-avatar picture URL from this host.")
 @click.option("--tricky-sis-ids", is_flag=True, help="Give some users SIS ids with '/', ' ', '+', '.json'.")
 @click.option("--log-requests", is_flag=True, help="Print every request as it is served.")
@@ -88,6 +91,7 @@ def sandbox(
     avatars_setting: str,
     no_avatars_service: bool,
     auth_errors_403: bool,
+    limited_access_for_students: bool,
     cdn_host: str | None,
     tricky_sis_ids: bool,
     log_requests: bool,
@@ -115,6 +119,7 @@ def sandbox(
         avatars_setting=avatars_setting,  # type: ignore[arg-type]
         avatars_service_enabled=not no_avatars_service,
         api_auth_error_updates=auth_errors_403,
+        limited_access_for_students=limited_access_for_students,
         cdn_host=cdn_host,
         tricky_sis_ids=tricky_sis_ids,
     )

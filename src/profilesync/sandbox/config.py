@@ -13,7 +13,6 @@ from typing import Any, Literal
 
 UploadMode = Literal["instfs", "local"]
 AvatarsSetting = Literal["enabled", "enabled_pending", "sis_only", "disabled"]
-MasqueradeDenied = Literal["invalid_as_user_id", "unauthorized"]
 
 AVATARS_SETTINGS: tuple[str, ...] = ("enabled", "enabled_pending", "sis_only", "disabled")
 UPLOAD_MODES: tuple[str, ...] = ("instfs", "local")
@@ -59,7 +58,9 @@ class SandboxConfig:
 
     # -- errors and auth (§1.2, §2)
     api_auth_error_updates: bool = False  # permission errors answer 403 instead of 401
-    masquerade_denied: MasqueradeDenied = "invalid_as_user_id"  # body when the caller may not masquerade
+    # "Limited access for students" on (the root account's allow_limited_access_for_students feature and the
+    # account setting): students' own file uploads are refused (docs/canvas-behaviours.md)
+    limited_access_for_students: bool = False
 
     # -- throttle (§4)
     throttle: bool = True

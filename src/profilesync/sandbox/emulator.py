@@ -6,7 +6,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from profilesync.sandbox import canvas_routes, observers, pages, uploads
+from profilesync.sandbox import canvas_routes, features, observers, pages, uploads
 from profilesync.sandbox.canvas_app import CanvasApp
 from profilesync.sandbox.config import SandboxConfig
 from profilesync.sandbox.faults import Faults
@@ -41,7 +41,7 @@ class Sandbox:
         by_user = {user_id: token for token, user_id in population.tokens.items()}
         self.admin_token = by_user[ADMIN_USER_ID]
         self.no_masquerade_token = by_user[HELPDESK_USER_ID]  # every admin right except "Become other users"
-        routes = canvas_routes.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES
+        routes = canvas_routes.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
         canvas = Pipeline(
             CanvasApp(self.state, routes),
             faults=self.faults,

@@ -56,9 +56,12 @@ def validation_error(status: int, errors: dict[str, Any]) -> ApiError:
     return ApiError(json_response(status, {"errors": errors}))
 
 
-def invalid_as_user_id() -> ApiError:
-    """§1.2: note ``errors`` is a string here."""
-    return ApiError(json_response(401, {"errors": "Invalid as_user_id"}))
+def invalid_as_user_id(merged_into_user_id: int | None = None) -> ApiError:
+    """``AuthenticationMethods#load_user``: always 401, ``errors`` a string, plus whom a merged user went into."""
+    body: dict[str, Any] = {"errors": "Invalid as_user_id"}
+    if merged_into_user_id is not None:
+        body["merged_into_user_id"] = merged_into_user_id
+    return ApiError(json_response(401, body))
 
 
 def empty(status: int) -> ApiError:

@@ -84,6 +84,7 @@ class UserRecord:
     quota: int | None = None
     time_zone: str = "America/Denver"
     last_login: datetime | None = None
+    merged_into_user_id: int | None = None  # set, with workflow_state deleted, once merged into another user
 
     def has_student_enrollment(self) -> bool:
         """§14.2: a student enrollment not rejected, inactive or deleted."""

@@ -30,6 +30,9 @@ Scenario format (JSON; every key optional)::
   quirk (§14.1); ``deleted`` hides the user from listings. ``admin``: ``true`` for every permission or a list
   of Canvas permission names. ``token``: an API token that authenticates as this user. ``own_avatar``: the user
   already chose a picture of their own; ``avatar_state`` sets the moderation state (e.g. ``locked``).
+  ``merged_into``: the id of the user this one was merged into (it becomes deleted, with no login: acting as it
+  is refused with ``merged_into_user_id``). Acting as a user is also refused for ``login_id: null``, a login in
+  another root account (``root_account_ids: [2, 1]``) and an ``admin`` with rights the token's role lacks.
 - ``observer_links``: existing observer → student links (user ids).
 
 Generated users get ids from 1001, SIS ids ``S000001``…, logins ``first.last<n>@students.example.edu``
@@ -232,6 +235,7 @@ def _scenario_user(raw: Mapping[str, Any], user_id: int, base: datetime, rng: ra
     sortable = str(raw.get("sortable_name") or (f"{last}, {first}" if first else name))
     default_login = f"{ascii_slug(name) or 'user'}{user_id}@example.edu"
     login = raw.get("login_id", default_login)  # an explicit null means "no login"
+    merged_into = raw.get("merged_into")  # merged users are deleted and their logins moved away
     roots = [int(a) for a in raw.get("root_account_ids", [DOMAIN_ROOT_ACCOUNT_ID])]
     email = raw.get("email", login if login and "@" in login else None)
     admin = raw.get("admin", False)
@@ -261,7 +265,9 @@ def _scenario_user(raw: Mapping[str, Any], user_id: int, base: datetime, rng: ra
         sis_import_id=1 if raw.get("sis_user_id") else None,
         email=email,
         password=raw.get("password"),
-        workflow_state=str(raw.get("workflow_state", "registered")),
+        workflow_state="deleted" if merged_into is not None else str(raw.get("workflow_state", "registered")),
+        login_deleted=merged_into is not None,
+        merged_into_user_id=int(merged_into) if merged_into is not None else None,
         admin_permissions=perms,
         enrollments=enrollments,
         quota=raw.get("quota"),

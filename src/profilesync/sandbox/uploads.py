@@ -19,7 +19,7 @@ import hmac
 import json
 from typing import Any
 
-from profilesync.sandbox import avatars, errors, storage
+from profilesync.sandbox import avatars, errors, refusals, storage
 from profilesync.sandbox.canvas_app import Ctx, Route
 from profilesync.sandbox.errors import NOT_FOUND_MESSAGE, ApiError
 from profilesync.sandbox.pagination import ruby_to_i
@@ -82,6 +82,9 @@ def _policy_signature(state: SandboxState, policy: str) -> str:
 def preflight(ctx: Ctx, args: dict[str, str]) -> Response:
     """POST /api/v1/users/:user_id/files: only the user themself (admins must masquerade, §12.1)."""
     target = ctx.find_user(args["user_id"])
+    # UsersController's before_action check_limited_access_for_students runs before create_file's own checks
+    if refusals.limited_access(ctx.state, target):
+        raise ctx.unauthorized()
     if ctx.me().id != target.id:
         raise ctx.unauthorized()  # manage_files_add on a User is granted to that user only
     params = ctx.params

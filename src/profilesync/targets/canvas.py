@@ -39,6 +39,7 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
+from profilesync.targets.canvas_refusals import MasqueradeEvidence, raise_refusal
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,6 @@ THUMBNAIL_POLL_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 8.0)
 UPLOAD_ATTEMPTS = 5
 # A confirm whose file reads back 404 (still pending, so the confirm did not happen) is sent once more.
 CONFIRM_ATTEMPTS = 2
-MASQUERADE_FAILURES_BEFORE_FATAL = 3
 
 
 def avatar_ref(url: str | None) -> str | None:
@@ -125,8 +125,7 @@ class CanvasTarget:
         self._token = token
         self._timeout = (10.0, timeout_s)
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
-        self._masquerade_ok = False
-        self._masquerade_failures = 0
+        self._masquerade = MasqueradeEvidence()
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
@@ -322,15 +321,14 @@ class CanvasTarget:
         )
         # A bad token is not a refused masquerade: raise_for_status below makes it fatal with token advice.
         if response.status_code in (401, 403) and not BAD_TOKEN.search(error_message(response)):
-            self._masquerade_failed(user, response)
+            raise_refusal(user.user_id, response, self._masquerade)  # one user's refusal, told apart by its body
         if response.status_code == 400 and "quota" in error_message(response).lower():
             raise QuotaError(
                 f"user {user.user_id}'s Canvas file quota is full ({error_message(response)})",
                 advice="free space in the user's files or raise their quota, then run again",
             )
         raise_for_status(response, what)
-        with self._lock:
-            self._masquerade_ok = True
+        self._masquerade.worked()
         try:
             body = parse_json(response)
         except ValueError:  # not JSON: reported below as an answer without upload_url, not a crash
@@ -338,23 +336,6 @@ class CanvasTarget:
         if not isinstance(body, dict) or "upload_url" not in body:
             raise RemoteError(f"{what}: Canvas's answer has no upload_url")
         return body
-
-    def _masquerade_failed(self, user: RemoteUser, response: requests.Response) -> None:
-        """A refused masquerade: one user's problem, unless it never worked this run (a token without
-        "Become other users"), which would fail every user — then stop at once."""
-        message = error_message(response)
-        with self._lock:
-            self._masquerade_failures += 1
-            fatal = not self._masquerade_ok and self._masquerade_failures >= MASQUERADE_FAILURES_BEFORE_FATAL
-        advice = (
-            "the token's admin role needs the 'Users - act as' permission (\"Become other users\"): "
-            "Canvas lets admins upload into a user's files only by acting as them"
-        )
-        if fatal:
-            raise FatalRemoteError(f"Canvas refused to let the token act as users ({message})", advice=advice)
-        raise PermissionDeniedError(
-            f"Canvas refused to act as user {user.user_id} ({message})", advice=advice, status=response.status_code
-        )
 
     def _send_bytes(self, user: RemoteUser, preflight: dict[str, Any], image: bytes) -> tuple[str, str | None]:
         """POST the bytes to ``upload_url`` — never with the token, never following redirects (§12.3)."""
