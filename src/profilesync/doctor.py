@@ -21,9 +21,11 @@ import click
 import requests
 from sqlalchemy.exc import SQLAlchemyError
 
+from profilesync import runlog
 from profilesync.config import Settings, fold_key, require_canvas
 from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.http import BAD_TOKEN, Retry, error_message, looks_like_html, parse_json, redact_url
+from profilesync.output import echo_report
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore, open_store
 from profilesync.store.migrations import MIGRATIONS
@@ -499,8 +501,9 @@ def doctor(ctx: click.Context, fmt: str) -> None:
     """
     source: SettingsSource = ctx.obj
     diagnosis = diagnose(source.settings)
-    click.echo(render_json(diagnosis) if fmt == "json" else render_text(diagnosis))
-    log.info("%s", verdict(diagnosis))  # one line for --log-file, where scheduled checks are read later
+    text = render_json(diagnosis) if fmt == "json" else render_text(diagnosis)
+    echo_report(source, text, failed=bool(diagnosis.exit_code), document=fmt == "json")
+    runlog.summary(verdict(diagnosis))  # for --log-file, where scheduled checks are read later
     ctx.exit(int(diagnosis.exit_code))
 
 
