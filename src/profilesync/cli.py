@@ -15,10 +15,12 @@ import click
 from profilesync import __version__, app, report, report_html, runlog
 from profilesync.config import Settings, load_settings
 from profilesync.doctor import doctor
+from profilesync.doctor_setup import history_location
 from profilesync.engine.model import Action, Outcome, Plan, Result
 from profilesync.errors import ExitCode, ProfilesyncError
 from profilesync.logsetup import setup_logging
 from profilesync.output import echo_report
+from profilesync.text import plural
 
 log = logging.getLogger("profilesync")
 
@@ -205,7 +207,9 @@ def write_review(path: Path, plan: Plan, settings: Settings, request: app.Avatar
     except OSError as exc:
         raise ProfilesyncError(f"cannot write the review page {path}: {exc.strerror or exc}") from None
     problems = sum(1 for a in plan.actions if a.action is Action.ERROR)
-    log.info("review page written to %s (%d changes, %d problems)", path, len(plan.pending()), problems)
+    log.info(
+        "review page written to %s (%s, %s)", path, plural(len(plan.pending()), "change"), plural(problems, "problem")
+    )
 
 
 @avatars.command("sync")
@@ -288,8 +292,11 @@ def avatars_runs(obj: Context, limit: int, run_id: int | None, fmt: str) -> None
       profilesync avatars runs --limit 7
       profilesync avatars runs --run 42      (why did run 42 fail for these users?)
     """
-    with app.opened_store(obj.settings()) as store:
+    settings = obj.settings()
+    with app.opened_store(settings) as store:
         if run_id is None:
+            if fmt == "table":  # which history this is: each OS user has their own unless the .env names one
+                click.echo(f"history: {history_location(settings.database_url)[0]}")
             click.echo(report.render_runs(store.runs(limit), fmt))
         else:
             click.echo(report.render_run_events(run_id, list(store.events(run_id=run_id)), fmt))
@@ -312,7 +319,7 @@ class Progress:
         self.total = len(plan.pending())
         if self.total == 0:
             return
-        log.info("%d users to update", self.total)
+        log.info("%s to update", plural(self.total, "user"))
         if self.interactive:
             self._bar = click.progressbar(length=self.total, label="syncing avatars", file=sys.stderr)
             self._bar.__enter__()
@@ -328,7 +335,7 @@ class Progress:
             self._bar.update(1)
         elif time.monotonic() - self._last >= self.INTERVAL_S:
             self._last = time.monotonic()
-            log.info("progress: %d/%d users done, %d failed", self.done, self.total, self.failed)
+            log.info("progress: %d/%s done, %d failed", self.done, plural(self.total, "user"), self.failed)
 
     def finish(self) -> None:
         if self._bar is not None:
