@@ -98,6 +98,10 @@ def init(ctx: click.Context, force: bool, database: Path | None, log_dir: Path |
     log_dir = Path(os.path.abspath(log_dir or home / "logs"))
     values = {"PROFILESYNC_DATABASE_URL": sqlite_url(database), "PROFILESYNC_PHOTOS_DIR": str(home / "photos")}
     write_private(env_file, fill(template_text(), values), force=force)
+    try:  # SQLite creates the file, not its folder
+        database.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ProfilesyncError(f"cannot create the history's folder {database.parent}: {exc.strerror or exc}") from None
 
     install = recipes.Installation(
         command=recipes.console_script(),
@@ -105,6 +109,7 @@ def init(ctx: click.Context, force: bool, database: Path | None, log_dir: Path |
         workdir=home,
         log_dir=log_dir,
         observers_csv=home / "parents.csv",
+        history_dir=database.parent,
     )
     chosen = scheduler or recipes.default_scheduler()
     me = " ".join(install.command) + f" --env-file {env_file}"

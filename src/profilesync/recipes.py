@@ -40,6 +40,7 @@ class Installation:
     workdir: PurePath
     log_dir: PurePath
     observers_csv: PurePath
+    history_dir: PurePath  # a SQLite history's folder: the job writes there
 
     def jobs(self) -> list[Job]:
         return [
@@ -101,7 +102,9 @@ def systemd(install: Installation) -> str:
         "#   sudo systemctl daemon-reload && sudo systemctl enable --now profilesync-avatars.timer",
         "# Add User=/Group= for a service account that may read the env file and the photo folder.",
     ]
-    paths = sorted({str(install.workdir), str(install.log_dir), str(PurePath(install.env_file).parent)})
+    # ProtectSystem=strict: the job writes only its working folder, its logs and the history's folder (SQLite
+    # keeps its WAL beside the file).
+    paths = sorted({str(install.workdir), str(install.log_dir), str(install.history_dir)})
     for job in install.jobs():
         parts += [
             "",
