@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from profilesync.errors import ProfilesyncError
 from profilesync.runlog import RECORD_LOGGER
 
 FORMAT_FILE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -81,9 +82,15 @@ def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: I
 
 def log_file_handler(path: Path, *, windows: bool = os.name == "nt") -> logging.FileHandler:
     """A handler a nightly job can log through for years without filling the disk (see the module's doc)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if windows:
-        return logging.handlers.RotatingFileHandler(
-            path, maxBytes=ROTATE_BYTES, backupCount=ROTATE_KEEP, encoding="utf-8"
-        )
-    return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if windows:
+            return logging.handlers.RotatingFileHandler(
+                path, maxBytes=ROTATE_BYTES, backupCount=ROTATE_KEEP, encoding="utf-8"
+            )
+        return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise ProfilesyncError(
+            f"cannot write the log file {path}: {exc.strerror or exc}",
+            advice="let the account that runs profilesync write to its folder, or choose another --log-file",
+        ) from None

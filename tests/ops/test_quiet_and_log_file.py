@@ -131,3 +131,11 @@ def test_secrets_never_reach_the_log_file(tmp_path: Path) -> None:
     finally:
         setup_logging(0, False, None)
     assert "s3cret-token-value" not in path.read_text() and "<hidden>" in path.read_text()
+
+
+def test_unwritable_log_file_is_a_clear_error(world: World, tmp_path: Path) -> None:
+    """A --log-file that cannot be opened (here: its folder is a file) stops with exit 2 and advice, no traceback."""
+    (tmp_path / "not-a-folder").write_text("")
+    result = world.cli("-q", "--log-file", str(tmp_path / "not-a-folder" / "sync.log"), "avatars", "sync", expect=2)
+    assert "error: cannot write the log file" in result.stderr and "what to do:" in result.stderr
+    assert "Traceback" not in result.output
