@@ -65,7 +65,7 @@ class CliGroup(click.Group):
         """Every command ends with its exit code in the log file (cron's and Task Scheduler's only record)."""
         words = list(sys.argv[1:] if args is None else args)
         try:
-            return super().main(words, *rest, **kwargs)
+            return super().main(args, *rest, **kwargs)  # args as given: click expands wildcards on Windows
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
             runlog.exit_code(self.command_words(words), code)

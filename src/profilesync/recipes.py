@@ -159,7 +159,8 @@ def windows(install: Installation) -> str:
             f"$action = New-ScheduledTaskAction -Execute {_ps(argv[0])} -Argument {_ps(arguments)} "
             f"-WorkingDirectory {_ps(str(install.workdir))}",
             f"Register-ScheduledTask -TaskName {_ps('profilesync ' + job.name)} -Action $action "
-            f"-Trigger (New-ScheduledTaskTrigger -Daily -At {job.at}) -Settings $settings -Principal $principal -Force",
+            f"-Trigger (New-ScheduledTaskTrigger -Daily -At {_ps(job.at)}) "
+            "-Settings $settings -Principal $principal -Force",
         ]
     return "\n".join(parts)
 
