@@ -101,9 +101,11 @@ def test_installed_package_is_the_wheel_not_the_checkout(installed: Installed) -
 
 
 def test_quick_start_from_the_wheel(installed: Installed) -> None:
-    """`profilesync --help`, `init` (the template, mode 600, the recipe with this venv's absolute script path)
-    and `demo` (sandbox and sample photos from the package) all work from the installed wheel."""
+    """`profilesync --help` (and `python -m profilesync`), `init` (the template, mode 600, the recipe with this
+    venv's absolute script path) and `demo` (sandbox and sample photos from the package) work from the wheel."""
     assert "init" in run(installed.profilesync, "--help", cwd=installed.site).stdout
+    python = installed.venv / BIN / ("python.exe" if os.name == "nt" else "python")
+    assert "profilesync, version" in run(python, "-m", "profilesync", "--version", cwd=installed.site).stdout
     init = run(installed.profilesync, "init", "--scheduler", "cron", cwd=installed.site).stdout
     env = installed.site / ".env"
     assert stat.S_IMODE(env.stat().st_mode) == 0o600 or os.name == "nt"
