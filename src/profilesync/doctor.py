@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from profilesync import runlog
 from profilesync.config import Settings, fold_key, require_canvas
-from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
+from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode, ProfilesyncError
 from profilesync.http import BAD_TOKEN, Retry, error_message, looks_like_html, parse_json, redact_url
 from profilesync.output import echo_report
 from profilesync.photos import scan_photos
@@ -119,7 +119,7 @@ def check_config(settings: Settings) -> Check:
     try:
         require_canvas(settings)
     except ConfigError as exc:
-        return failed(CONFIG, "; ".join(exc.problems), "see config.example.env for every setting", ExitCode.USAGE)
+        return failed(CONFIG, "; ".join(exc.problems), CONFIG_ADVICE, ExitCode.USAGE)
     return passed(
         CONFIG,
         f"CANVAS_BASE_URL and CANVAS_API_TOKEN set; account {settings.canvas_account_id}, "
