@@ -1,17 +1,25 @@
 <#
 .SYNOPSIS
-    Registers profilesync's nightly avatar sync with Windows Task Scheduler.
+    Registers one of profilesync's nightly jobs with Windows Task Scheduler.
 
 .DESCRIPTION
-    Runs `profilesync doctor` first and registers nothing if a check fails (use -SkipDoctor to override).
-    Then registers a daily task that runs
+    -Job avatars (the default: Canvas avatars), observers (parent accounts from -CsvFile) or guru (Guru
+    avatars). Each job is its own task with its own lock and log file: register the ones you use.
+    `profilesync init --scheduler windows` prints the same with your installation's paths.
 
-        profilesync.exe --env-file <EnvFile> -q --log-file <LogFile> avatars sync
+    Checks that the env file names the history (PROFILESYNC_DATABASE_URL): a task running as SYSTEM has a
+    data folder of its own, so without it the task and your own commands would keep two histories and the
+    task would upload every photo again. Runs `profilesync doctor` with that file first and registers
+    nothing if a check fails (use -SkipDoctor to override). Then registers a daily task that runs
 
-    in <WorkDir>. --log-file rotates by itself (5 MB x 5 files). The task's "Last Run Result" is profilesync's
-    exit code: 0 ok, 1 some users failed (retried the next night), 2 configuration, 3 Canvas (token,
-    permissions, unreachable), 4 safety valve (photo folder missing or empty, unusually large plan),
-    5 another run still holds the lock. See docs\operations.md.
+        <ProfilesyncExe> --env-file <EnvFile> -q --log-file <LogFile> avatars sync
+
+    (observers sync <CsvFile> / avatars sync --target guru) in <WorkDir>, calling profilesync.exe by its
+    absolute path. The log file gets every failure, the summary and the exit code, and rotates by itself on
+    Windows (5 MB x 5 files). The task's "Last Run Result" is profilesync's exit code: 0 ok, 1 some users or
+    rows failed (retried the next night), 2 configuration, 3 Canvas (token, permissions, unreachable),
+    4 safety valve (photo folder missing or empty, unusually large plan), 5 another run of the same job still
+    holds its lock. See docs\operations.md.
 
     Run it from an elevated PowerShell. With -RunAsUser the task runs as that (service) account, which needs
     "Log on as a batch job" and read access to the photo share; you are asked for its password once.
@@ -22,14 +30,20 @@
 
 .EXAMPLE
     .\register-task.ps1 -RunAsUser 'SCHOOL\svc-profilesync' -At '01:30' -WhatIf
+
+.EXAMPLE
+    .\register-task.ps1 -Job observers -CsvFile 'D:\SIS\parents.csv' -At '02:45'
 #>
 [CmdletBinding(SupportsShouldProcess = $true)]
 param(
-    [string] $TaskName = 'profilesync avatars sync',
+    [ValidateSet('avatars', 'observers', 'guru')]
+    [string] $Job = 'avatars',
+    [string] $CsvFile = 'C:\profilesync\parents.csv',
+    [string] $TaskName = "profilesync $Job",
     [string] $ProfilesyncExe = 'C:\profilesync\venv\Scripts\profilesync.exe',
     [string] $EnvFile = 'C:\profilesync\profilesync.env',
     [string] $WorkDir = 'C:\profilesync',
-    [string] $LogFile = 'C:\profilesync\logs\sync.log',
+    [string] $LogFile = "C:\profilesync\logs\$Job.log",
     [string] $At = '02:15',
     [string] $RunAsUser = '',
     [int] $TimeLimitHours = 4,
@@ -43,6 +57,14 @@ foreach ($path in @($ProfilesyncExe, $EnvFile)) {
     if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
         throw "Not found: $path (install profilesync, or pass -ProfilesyncExe / -EnvFile)"
     }
+}
+if ($Job -eq 'observers' -and -not (Test-Path -LiteralPath $CsvFile -PathType Leaf)) {
+    throw "Not found: $CsvFile (pass -CsvFile with the SIS export of parents)"
+}
+# One history for the task and for you: SYSTEM's default data folder is not yours.
+if (-not (Select-String -LiteralPath $EnvFile -Pattern '^\s*PROFILESYNC_DATABASE_URL\s*=\s*\S' -Quiet)) {
+    throw "$EnvFile does not set PROFILESYNC_DATABASE_URL: the task would keep a history of its own. " +
+        "Set it (e.g. sqlite:///C:/profilesync/history.sqlite3; 'profilesync init' writes it)"
 }
 New-Item -ItemType Directory -Force -Path $WorkDir, (Split-Path -Parent $LogFile) | Out-Null
 
@@ -62,7 +84,12 @@ if (-not $SkipDoctor) {
 
 # Arguments with spaces are quoted for the task's command line.
 function Quote([string] $value) { if ($value -match '\s') { '"' + $value + '"' } else { $value } }
-$arguments = "--env-file $(Quote $EnvFile) -q --log-file $(Quote $LogFile) avatars sync"
+$jobArguments = @{
+    'avatars'   = "avatars sync"
+    'observers' = "observers sync $(Quote $CsvFile)"
+    'guru'      = "avatars sync --target guru"
+}[$Job]
+$arguments = "--env-file $(Quote $EnvFile) -q --log-file $(Quote $LogFile) $jobArguments"
 
 $action = New-ScheduledTaskAction -Execute $ProfilesyncExe -Argument $arguments -WorkingDirectory $WorkDir
 $trigger = New-ScheduledTaskTrigger -Daily -At $At
@@ -74,7 +101,7 @@ $settings = New-ScheduledTaskSettingsSet `
     -ExecutionTimeLimit (New-TimeSpan -Hours $TimeLimitHours) `
     -RestartCount 0
 
-$description = "profilesync: school photos into Canvas avatars. Last Run Result = exit code " +
+$description = "profilesync $Job job. Last Run Result = exit code " +
     "(0 ok, 1 some users failed, 2 configuration, 3 Canvas, 4 safety valve, 5 locked). Log: $LogFile"
 
 if ($PSCmdlet.ShouldProcess($TaskName, "Register a daily task at $At running $ProfilesyncExe $arguments")) {

@@ -12,12 +12,15 @@ from typing import Any, ClassVar
 
 import click
 
-from profilesync import __version__, app, report, report_html
+from profilesync import __version__, app, report, report_html, runlog
 from profilesync.config import Settings, load_settings
 from profilesync.doctor import doctor
+from profilesync.doctor_setup import history_location
 from profilesync.engine.model import Action, Outcome, Plan, Result
 from profilesync.errors import ExitCode, ProfilesyncError
 from profilesync.logsetup import setup_logging
+from profilesync.output import echo_report
+from profilesync.text import plural
 
 log = logging.getLogger("profilesync")
 
@@ -54,7 +57,27 @@ class CliGroup(click.Group):
         "sandbox": "profilesync.sandbox.command:sandbox",
         "demo": "profilesync.demo:demo",
         "observers": "profilesync.observers.command:observers",
+        "init": "profilesync.init:init",
     }
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """Every command ends with its exit code in the log file (cron's and Task Scheduler's only record)."""
+        words = list(sys.argv[1:] if args is None else args)
+        try:
+            return super().main(args, *rest, **kwargs)  # args as given: click expands wildcards on Windows
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            runlog.exit_code(self.command_words(words), code)
+            raise
+
+    def command_words(self, words: list[str]) -> str:
+        """ "avatars sync" from ``-q --log-file x avatars sync --user S1``: the command and its subcommand."""
+        names = set(self.list_commands(click.Context(self)))
+        for i, word in enumerate(words):
+            if word in names:
+                after = words[i + 1 : i + 2]
+                return " ".join([word, *(w for w in after if not w.startswith("-"))])
+        return ""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -71,6 +94,7 @@ class CliGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ProfilesyncError as exc:
+            runlog.error(exc)
             problems = getattr(exc, "problems", None)
             if problems and len(problems) > 1:
                 click.echo("error: the configuration has problems:", err=True)
@@ -94,8 +118,14 @@ class CliGroup(click.Group):
     help="Read settings from this file (default: ./.env).",
 )
 @click.option("-v", "--verbose", count=True, help="More detail (-vv: HTTP debugging, secrets masked).")
-@click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only (for cron).")
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also log to this rotating file.")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="For cron: print nothing unless something failed (then the report, on stderr)."
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also log to this file: every failure, the summary and the exit code (logrotate-friendly).",
+)
 @click.option("--allow-insecure-http", is_flag=True, help="Allow an http:// base URL to a non-loopback host.")
 @click.pass_context
 def cli(
@@ -111,8 +141,10 @@ def cli(
     \b
     Try it safely against the bundled Canvas emulator:
       profilesync demo
-    Nightly job (cron):
-      profilesync -q --log-file /var/log/profilesync.log avatars sync
+    Set up (a commented .env, and this machine's scheduling recipe):
+      profilesync init
+    Nightly job (cron; -q prints nothing unless something failed):
+      /opt/profilesync/venv/bin/profilesync -q --log-file /var/log/profilesync/avatars.log avatars sync
     Exit codes: 0 done, 1 some users failed, 2 usage/configuration, 3 fatal remote error,
     4 safety valve, 5 another run holds the lock.
     """
@@ -174,7 +206,9 @@ def write_review(path: Path, plan: Plan, settings: Settings, request: app.Avatar
     except OSError as exc:
         raise ProfilesyncError(f"cannot write the review page {path}: {exc.strerror or exc}") from None
     problems = sum(1 for a in plan.actions if a.action is Action.ERROR)
-    log.info("review page written to %s (%d changes, %d problems)", path, len(plan.pending()), problems)
+    log.info(
+        "review page written to %s (%s, %s)", path, plural(len(plan.pending()), "change"), plural(problems, "problem")
+    )
 
 
 @avatars.command("sync")
@@ -218,7 +252,8 @@ def avatars_sync(
         result = app.avatars_sync(settings, request, on_result=progress.update, on_plan=progress.start)
     finally:
         progress.finish()
-    click.echo(report.render_sync(result, fmt))
+    runlog.summary(report.render_sync(result, "table").splitlines()[-1])
+    echo_report(obj, report.render_sync(result, fmt), failed=bool(result.exit_code), document=fmt == "json")
     ctx.exit(int(result.exit_code))
 
 
@@ -256,8 +291,11 @@ def avatars_runs(obj: Context, limit: int, run_id: int | None, fmt: str) -> None
       profilesync avatars runs --limit 7
       profilesync avatars runs --run 42      (why did run 42 fail for these users?)
     """
-    with app.opened_store(obj.settings()) as store:
+    settings = obj.settings()
+    with app.opened_store(settings) as store:
         if run_id is None:
+            if fmt == "table":  # which history this is: each OS user has their own unless the .env names one
+                click.echo(f"history: {history_location(settings.database_url)[0]}")
             click.echo(report.render_runs(store.runs(limit), fmt))
         else:
             click.echo(report.render_run_events(run_id, list(store.events(run_id=run_id)), fmt))
@@ -280,23 +318,23 @@ class Progress:
         self.total = len(plan.pending())
         if self.total == 0:
             return
-        log.info("%d users to update", self.total)
+        log.info("%s to update", plural(self.total, "user"))
         if self.interactive:
             self._bar = click.progressbar(length=self.total, label="syncing avatars", file=sys.stderr)
             self._bar.__enter__()
 
     def update(self, result: Result) -> None:
+        if result.outcome is Outcome.FAILED:  # as it happens: a run stopped half-way still logged it
+            runlog.failure(result.planned.key, result.reason, result.message)
         if result.planned.action not in (Action.UPLOAD, Action.REASSIGN):
             return
         self.done += 1
         self.failed += result.outcome is Outcome.FAILED
-        if result.outcome is Outcome.FAILED:
-            log.warning("%s: %s", result.planned.key, result.message)
         if self._bar is not None:
             self._bar.update(1)
         elif time.monotonic() - self._last >= self.INTERVAL_S:
             self._last = time.monotonic()
-            log.info("progress: %d/%d users done, %d failed", self.done, self.total, self.failed)
+            log.info("progress: %d/%s done, %d failed", self.done, plural(self.total, "user"), self.failed)
 
     def finish(self) -> None:
         if self._bar is not None:

@@ -126,16 +126,20 @@ def read_environment(env_file: Path | None, environ: Mapping[str, str] | None = 
     """
     environ = os.environ if environ is None else environ
     values: dict[str, str] = {}
-    if env_file is not None:
-        if not env_file.is_file():
-            raise ConfigError([f"--env-file {env_file}: no such file"])
-        source: Path | None = env_file
-    else:
-        source = Path(".env") if Path(".env").is_file() else None
+    source = env_file_read(env_file)
     if source is not None:
         values.update({k: v for k, v in dotenv_values(source).items() if v is not None})
     values.update({k: v for k, v in environ.items() if k in ENV_VARS})
     return values
+
+
+def env_file_read(env_file: Path | None) -> Path | None:
+    """The settings file read: ``--env-file`` (which must exist), else ``./.env`` if there is one, else None."""
+    if env_file is not None:
+        if not env_file.is_file():
+            raise ConfigError([f"--env-file {env_file}: no such file"])
+        return env_file
+    return Path(".env") if Path(".env").is_file() else None
 
 
 def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -17,6 +17,7 @@ from profilesync.config import Secret, Settings
 from profilesync.engine.model import Action
 from profilesync.samples import write_sample_photos
 from profilesync.sandbox import Sandbox, SandboxConfig
+from profilesync.text import plural
 
 PHOTO_SHARE = 0.9  # the rest of the users have no photo, as in any real SIS export
 
@@ -50,7 +51,8 @@ def run_demo(workdir: Path, *, users: int, latency_ms: float) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config = SandboxConfig(users=users, latency_ms=latency_ms, thumbnail_lag_s=0.2, missing_sis_rate=0.02)
     with Sandbox(config) as sandbox:
-        echo(f"Sandbox Canvas with {users} users at {sandbox.base_url} (uploads go to {sandbox.upload_base_url})")
+        where = f"{sandbox.base_url} (uploads go to {sandbox.upload_base_url})"
+        echo(f"Sandbox Canvas with {plural(users, 'user')} at {where}")
         photos = workdir / "photos"
         keys = [u.sis_user_id for u in sandbox.state.users() if u.sis_user_id]
         with_photo = keys[: int(len(keys) * PHOTO_SHARE)]
@@ -87,7 +89,7 @@ def run_demo(workdir: Path, *, users: int, latency_ms: float) -> None:
     echo(
         f"\ndemo: the first sync set {set_first} avatars; the second set "
         + ("none" if set_second == 0 else str(set_second))
-        + f" ({second.requests} API requests for {users} users)."
+        + f" ({plural(second.requests, 'API request')} for {plural(users, 'user')})."
     )
 
 

@@ -21,13 +21,16 @@ import click
 import requests
 from sqlalchemy.exc import SQLAlchemyError
 
+from profilesync import runlog
 from profilesync.config import Settings, fold_key, require_canvas
-from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
+from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode, ProfilesyncError
 from profilesync.http import BAD_TOKEN, Retry, error_message, looks_like_html, parse_json, redact_url
+from profilesync.output import echo_report
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore, open_store
 from profilesync.store.migrations import MIGRATIONS
 from profilesync.targets.canvas import MATCH_JSON_FIELD, CanvasTarget
+from profilesync.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,7 @@ def check_config(settings: Settings) -> Check:
     try:
         require_canvas(settings)
     except ConfigError as exc:
-        advice = "see config.example.env for every setting"
+        advice = CONFIG_ADVICE
         if settings.guru_user or settings.guru_token:  # a Guru-only set-up: the admin wants the Guru checks
             advice += "; for the Guru job run 'profilesync doctor --target guru'"
         return failed(CONFIG, "; ".join(exc.problems), advice, ExitCode.USAGE)
@@ -248,7 +251,7 @@ def _fields_check(match: str, rows: list[dict[str, Any]]) -> Check:
             ExitCode.REMOTE,
         )
     with_key = sum(1 for row in rows if row.get(needed) not in (None, ""))
-    detail = f"{needed} visible ({with_key} of the first {len(rows)} users have one)"
+    detail = f"{needed} visible ({with_key} of the first {plural(len(rows), 'user')} have one)"
     hidden = [name for name in ("sis_user_id", "login_id") if name not in first]
     if hidden:
         return warned(
@@ -330,20 +333,23 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
             "check the SIS photo export; a sync would stop here (exit 4)",
             ExitCode.SAFETY,
         )
-    parts = [f"{len(usable)} usable photos in {folder}"]
+    parts = [f"{plural(len(usable), 'usable photo')} in {folder}"]
     notes: list[str] = []
     if invalid:
         sample = ", ".join(f"{p.path.name} ({p.problem})" for p in invalid[:3])
         parts.append(f"{len(invalid)} cannot be used: {sample}{'…' if len(invalid) > 3 else ''}")
         notes.append("replace or remove the unusable photos ('avatars plan' lists every reason)")
     if photos.ambiguous:
-        parts.append(f"{len(photos.ambiguous)} names claimed by two files: {_sample(sorted(photos.ambiguous))}")
+        parts.append(
+            f"{plural(len(photos.ambiguous), 'name')} claimed by two files: {_sample(sorted(photos.ambiguous))}"
+        )
         notes.append("keep one file per person")
     if keys is None:
         parts.append(f"names not matched against Canvas ({why_unmatched})")
     else:
         unmatched = sorted(p.path.name for p in photos.photos.values() if p.key not in keys)
-        parts.append(f"{len(unmatched)} match no user" + (f": {_sample(unmatched)}" if unmatched else ""))
+        verb = "matches" if len(unmatched) == 1 else "match"
+        parts.append(f"{len(unmatched)} {verb} no user" + (f": {_sample(unmatched)}" if unmatched else ""))
         if unmatched:
             notes.append(
                 f"file names must be the users' {settings.match_for('canvas')}; photos of people who left can go"
@@ -467,14 +473,10 @@ def render_text(diagnosis: Diagnosis) -> str:
     warnings = sum(c.status is Status.WARN for c in diagnosis.checks)
     code = int(diagnosis.exit_code)
     if failures:
-        lines.append(f"{failures} failed, {_plural(warnings, 'warning')}: exit {code} (fix the first failure first)")
+        lines.append(f"{failures} failed, {plural(warnings, 'warning')}: exit {code} (fix the first failure first)")
     else:
-        lines.append(f"all checks passed ({_plural(warnings, 'warning')}): ready for '{diagnosis.command}'")
+        lines.append(f"all checks passed ({plural(warnings, 'warning')}): ready for '{diagnosis.command}'")
     return "\n".join(lines)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def render_json(diagnosis: Diagnosis) -> str:
@@ -521,8 +523,12 @@ def doctor(ctx: click.Context, target: str, fmt: str) -> None:
         diagnosis = diagnose_guru(source.settings)
     else:
         diagnosis = diagnose(source.settings)
-    click.echo(render_json(diagnosis) if fmt == "json" else render_text(diagnosis))
-    log.info("%s", verdict(diagnosis))  # one line for --log-file, where scheduled checks are read later
+    from profilesync.doctor_setup import add_setup_checks  # imports this module: a late import
+
+    add_setup_checks(diagnosis, getattr(source, "env_file", None))
+    text = render_json(diagnosis) if fmt == "json" else render_text(diagnosis)
+    echo_report(source, text, failed=bool(diagnosis.exit_code), document=fmt == "json")
+    runlog.summary(verdict(diagnosis))  # for --log-file, where scheduled checks are read later
     ctx.exit(int(diagnosis.exit_code))
 
 

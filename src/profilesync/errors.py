@@ -35,13 +35,17 @@ class ProfilesyncError(Exception):
         return self.message if not self.advice else f"{self.message} ({self.advice})"
 
 
+#: where every setting is explained (a pip install has no config.example.env to read: init writes it)
+CONFIG_ADVICE = "every setting is described in the template that 'profilesync init' writes (config.example.env)"
+
+
 class ConfigError(ProfilesyncError):
     """The configuration is incomplete or wrong; ``problems`` lists every one found."""
 
     exit_code = ExitCode.USAGE
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems), advice="see config.example.env for every setting")
+        super().__init__("; ".join(problems), advice=CONFIG_ADVICE)
         self.problems = problems
 
 

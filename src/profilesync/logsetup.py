@@ -1,13 +1,24 @@
-"""Logging, configured once by the CLI: stderr for people, an optional rotating file for cron, secrets masked."""
+"""Logging, configured once by the CLI: stderr for people, an optional log file for cron, secrets masked.
+
+The log file plays well with the host's rotation: on POSIX logrotate moves it away and the next line reopens
+it (``WatchedFileHandler``: no ``copytruncate``, no signal needed); Windows has no logrotate, and a file that
+is open cannot be renamed there, so the file rotates itself by size.
+"""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from profilesync.errors import ProfilesyncError
+from profilesync.runlog import RECORD_LOGGER
+
 FORMAT_FILE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ROTATE_BYTES = 5_000_000  # Windows: 5 MB per file …
+ROTATE_KEEP = 5  # … and 5 old files
 
 
 class RedactSecrets(logging.Filter):
@@ -51,12 +62,10 @@ def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: I
     console.setFormatter(logging.Formatter("%(message)s" if verbosity == 0 else FORMAT_FILE))
     console.setLevel(level)
     handlers: list[logging.Handler] = [console]
+    # The run's record (failures, summary, exit code) is for the file: the console shows the report itself.
+    console.addFilter(lambda record: not record.name.startswith(RECORD_LOGGER))
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        # Rotating, so a nightly job can log for years without filling the disk.
-        file_handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
-        )
+        file_handler = log_file_handler(log_file)
         file_handler.setFormatter(logging.Formatter(FORMAT_FILE))
         file_handler.setLevel(logging.DEBUG if verbosity else logging.INFO)
         handlers.append(file_handler)
@@ -69,3 +78,19 @@ def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: I
     # Library chatter (connection pool, PIL) only at -vv.
     for noisy in ("urllib3", "PIL", "requests"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+
+
+def log_file_handler(path: Path, *, windows: bool = os.name == "nt") -> logging.FileHandler:
+    """A handler a nightly job can log through for years without filling the disk (see the module's doc)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if windows:
+            return logging.handlers.RotatingFileHandler(
+                path, maxBytes=ROTATE_BYTES, backupCount=ROTATE_KEEP, encoding="utf-8"
+            )
+        return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise ProfilesyncError(
+            f"cannot write the log file {path}: {exc.strerror or exc}",
+            advice="let the account that runs profilesync write to its folder, or choose another --log-file",
+        ) from None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from profilesync.engine.model import Action, Photo, Plan, PlannedAction, SyncRecord
 from profilesync.store.base import RunEvent, RunRecord
+from profilesync.text import plural
 
 if TYPE_CHECKING:
     from profilesync.app import SyncReport
@@ -82,7 +83,7 @@ def plan_summary(plan: Plan) -> list[str]:
     counts = plan_counts(plan)
     reasons = Counter(a.reason.value for a in plan.actions)
     lines = [
-        f"{plan.target_id}: {len(plan.actions)} users: "
+        f"{plan.target_id}: {plural(len(plan.actions), 'user')}: "
         + ", ".join(f"{n} {action}" for action, n in counts.items())
         + " ("
         + ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items()))
@@ -91,7 +92,8 @@ def plan_summary(plan: Plan) -> list[str]:
     if plan.unmatched_photos:
         sample = ", ".join(p.path.name for p in plan.unmatched_photos[:5])
         more = "…" if len(plan.unmatched_photos) > 5 else ""
-        lines.append(f"{len(plan.unmatched_photos)} photos match no user: {sample}{more}")
+        verb = "matches" if len(plan.unmatched_photos) == 1 else "match"
+        lines.append(f"{plural(len(plan.unmatched_photos), 'photo')} {verb} no user: {sample}{more}")
     # Each near miss is a rename away from a match; past a screenful, the JSON has them all.
     hints = [f"  {p.path.name}: {m.text()}" for p in plan.unmatched_photos for m in plan.near_misses.get(p.key, ())]
     lines += hints[:MAX_HINT_LINES]
@@ -122,7 +124,7 @@ def render_sync(report: SyncReport, fmt: str) -> str:
     lines.append(
         f"{report.target_id}: {c.get('uploaded', 0)} uploaded, {c.get('reassigned', 0)} reassigned, "
         f"{c.get('unchanged', 0)} unchanged, {c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed "
-        f"({report.requests} API requests, {report.uploads} uploads)"
+        f"({plural(report.requests, 'API request')}, {plural(report.uploads, 'upload')})"
     )
     return "\n".join(lines)
 

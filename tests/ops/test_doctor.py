@@ -110,7 +110,7 @@ def test_photos_matching_nobody_are_a_warning(world: World) -> None:
     (world.photos / "NOBODY-1.jpg").write_bytes(make_portrait("NOBODY-1"))
     output = world.cli("doctor", expect=0).stdout
     assert line(output, "photo folder").startswith("[warn]")
-    assert "1 match no user: NOBODY-1.jpg" in line(output, "photo folder")
+    assert "1 matches no user: NOBODY-1.jpg" in line(output, "photo folder")
 
 
 def test_json_format_lists_every_check(world: World) -> None:

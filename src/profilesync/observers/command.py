@@ -9,10 +9,12 @@ from pathlib import Path
 
 import click
 
+from profilesync import runlog
 from profilesync.config import Settings, load_settings
 from profilesync.observers.model import Method
-from profilesync.observers.render import render, render_csv
+from profilesync.observers.render import render, render_csv, summary
 from profilesync.observers.run import ObserversRequest, observers_plan, observers_sync
+from profilesync.output import echo_report
 
 CSV_ARGUMENT = click.argument("csv_file", metavar="CSV", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 
@@ -108,5 +110,10 @@ def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify:
         click.echo(render(observers_plan(settings, request), fmt))
         return
     report = observers_sync(settings, request)
-    click.echo(render(report, fmt))
+    for failed in report.failures():
+        row = failed.row
+        runlog.failure(f"row {row.number} ({row.student}, {row.email})", failed.outcome.value, failed.message)
+    runlog.summary(summary(report))
+    # -q: nothing when no row failed, else the report on stderr (the CLI's rule for every command).
+    echo_report(ctx.find_root().obj, render(report, fmt), failed=bool(report.exit_code), document=fmt == "json")
     ctx.exit(int(report.exit_code))

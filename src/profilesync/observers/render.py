@@ -10,6 +10,7 @@ from typing import Any
 from profilesync.observers.model import Outcome, RowResult
 from profilesync.observers.run import ObserversReport
 from profilesync.report import table
+from profilesync.text import plural
 
 COLUMNS = ("row", "student", "parent", "outcome", "message")
 CSV_COLUMNS = (*COLUMNS, "parent_columns")  # the wide layout's group ("Mother", "Guardian 1"); empty otherwise
@@ -58,5 +59,5 @@ def summary(report: ObserversReport) -> str:
     what = "sync" if report.applied else "plan (nothing was changed)"
     return (
         f"{report.target_id}: observers {what}, method {report.method.value}: "
-        f"{len(report.results)} rows: {counts or 'nothing to do'} ({report.requests} API requests)"
+        f"{plural(len(report.results), 'row')}: {counts or 'nothing to do'} ({plural(report.requests, 'API request')})"
     )

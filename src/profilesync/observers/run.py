@@ -126,8 +126,6 @@ def _log_events(store: HistoryStore, run_id: int, report: ObserversReport) -> No
     for result in report.results:
         if result.outcome is Outcome.ALREADY_LINKED:
             continue
-        if result.outcome in FAILURES:
-            log.warning("row %d (%s, %s): %s", result.row.number, result.row.student, result.row.email, result.message)
         message = f"row {result.row.number}, parent {result.row.email}" + (
             f": {result.message}" if result.message else ""
         )
