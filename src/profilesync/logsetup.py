@@ -50,8 +50,13 @@ class RedactSecrets(logging.Filter):
 
 
 def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: Iterable[str] = ()) -> None:
-    """-q: warnings only; default: info; -v: debug for profilesync; -vv: debug for libraries too."""
-    level = logging.WARNING if quiet else logging.INFO if verbosity == 0 else logging.DEBUG
+    """-q: errors only on the console (warnings still reach the log file); default: info; -v: debug for
+    profilesync; -vv: debug for libraries too.
+
+    -q is for cron, which mails whatever a job prints: a warning that is not a failure (a parent's name spelt
+    two ways, a throttled request) would mail the admin every night.
+    """
+    level = logging.ERROR if quiet else logging.INFO if verbosity == 0 else logging.DEBUG
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_profilesync", False):

@@ -137,5 +137,7 @@ def test_unmatched_photo_is_warned_about(small: GuruWorld) -> None:
 def test_json_report(small: GuruWorld) -> None:
     """`--format json`: every check with its status, and the exit code."""
     report = json.loads(doctor(small, "--format", "json", expect=0))
-    assert [c["name"] for c in report["checks"]] == list(CHECKS)
-    assert {c["status"] for c in report["checks"]} == {"pass"} and report["exit_code"] == 0
+    # The machine's own lines (which .env, where the history is) frame the Guru checks, as for Canvas.
+    assert [c["name"] for c in report["checks"]] == ["settings file", *CHECKS, "history location"]
+    guru_checks = [c for c in report["checks"] if c["name"] in CHECKS]
+    assert {c["status"] for c in guru_checks} == {"pass"} and report["exit_code"] == 0
