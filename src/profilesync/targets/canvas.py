@@ -39,6 +39,7 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
+from profilesync.targets.canvas_account import CanvasAccount, former_target_ids, unreadable_users_error
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class CanvasTarget:
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.target_id = f"canvas:{base_url.rstrip('/')}"
+        self.base_url = base_url.rstrip("/")
         self.match = match
         self.account_id = account_id
         self._fold = fold_key(match)
@@ -130,6 +131,23 @@ class CanvasTarget:
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+        self.account = CanvasAccount(self.api)
+
+    @property
+    def target_id(self) -> str:
+        """The history's name for this Canvas: its root account's uuid, read once per run (not the URL's spelling)."""
+        with self._no_secrets():
+            return self.account.root().target_id
+
+    def former_target_ids(self, known: list[str]) -> list[str]:
+        """Names of this Canvas in a history written by an earlier profilesync (``canvas:<URL>``, any spelling)."""
+        return former_target_ids(self.base_url, known)
+
+    def before_writes(self) -> None:
+        """Once, before the first upload or avatar write: stop (exit 3) if the token lacks the root-account rights
+        every write needs (``canvas_account.CanvasAccount.require_write_rights``)."""
+        with self._no_secrets():
+            self.account.require_write_rights()
 
     @contextmanager
     def _no_secrets(self) -> Iterator[None]:
@@ -201,9 +219,13 @@ class CanvasTarget:
         path = user_id_path(self.match, key)
         if path is None:
             return self._search_user(key)
+        what = f"looking up user {key!r}"
         try:
-            raw = self.api.json("GET", f"/api/v1/users/{path}", what=f"looking up user {key!r}")
+            raw = self.api.json("GET", f"/api/v1/users/{path}", what=what)
         except NotFoundError:
+            # users_controller.rb#api_show answers 404 for a user the token may not read, too.
+            if self.account.users_unreadable():
+                raise unreadable_users_error(what) from None
             return None
         if not isinstance(raw, dict):
             return None

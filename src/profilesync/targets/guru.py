@@ -222,6 +222,9 @@ class GuruTarget:
             return None
         return self._assign(user, url)
 
+    def before_writes(self) -> None:
+        """Nothing to check up front: a refused upload is recognised on the first one (see _post_picture)."""
+
     def _post_picture(self, user: RemoteUser, image: bytes) -> str:
         """:calls: ``POST /app/picture`` (multipart ``profilePic``) → ``{"uploadedPictureUrl": ...}``."""
         what = f"uploading the picture of {user.key or user.user_id}"

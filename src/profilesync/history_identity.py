@@ -1,0 +1,44 @@
+"""Which history belongs to a target: its own name, plus what an earlier profilesync recorded under another.
+
+profilesync used to name a Canvas in the history by the spelling of its base URL (``canvas:<URL>``); a
+different spelling forgot everything and re-uploaded the whole school. A Canvas is now named by its root
+account's uuid (``targets.canvas_account``). Records under an old URL-based name that spells the same address
+(case, trailing slash, default port) are adopted: ``sync`` re-files them under the new name once, ``plan``
+(which writes nothing) reads them where they are.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from profilesync.engine.model import SyncRecord
+from profilesync.store.base import HistoryStore
+from profilesync.targets.base import AvatarTarget
+from profilesync.targets.canvas import CanvasTarget
+
+log = logging.getLogger(__name__)
+
+
+def former_names(store: HistoryStore, target: AvatarTarget) -> list[str]:
+    """Earlier names of this target in the history (only Canvas was ever renamed)."""
+    if not isinstance(target, CanvasTarget):
+        return []
+    return [t for t in target.former_target_ids(sorted(store.target_ids())) if t != target.target_id]
+
+
+def known_records(store: HistoryStore, target: AvatarTarget, *, adopt: bool) -> dict[str, SyncRecord]:
+    """The target's history, by key; with ``adopt``, records under a former name are re-filed under the new one."""
+    current = target.target_id
+    former = former_names(store, target)
+    if not former:
+        return store.records(current)
+    if adopt:
+        for old in former:
+            moved = store.adopt_target(old, current)
+            log.info("history of %s adopted as %s (%d users)", old, current, moved)
+        return store.records(current)
+    merged: dict[str, SyncRecord] = {}
+    for old in former:
+        merged.update(store.records(old))
+    merged.update(store.records(current))  # a record under the new name is the newer one
+    return merged
