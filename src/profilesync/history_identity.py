@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 
 from profilesync.engine.model import SyncRecord
-from profilesync.store.base import HistoryStore
+from profilesync.store.base import HistoryStore, ObserverLink
 from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas import CanvasTarget
+from profilesync.targets.canvas_account import former_target_ids
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,22 @@ def former_names(store: HistoryStore, target: AvatarTarget) -> list[str]:
     return [t for t in target.former_target_ids(sorted(store.target_ids())) if t != target.target_id]
 
 
+def adopt_former(store: HistoryStore, current: str, former: list[str]) -> None:
+    """Re-file everything recorded under the former names under ``current`` (once: afterwards none is left)."""
+    for old in former:
+        moved = store.adopt_target(old, current)
+        log.info("history of %s adopted as %s (%d users)", old, current, moved)
+
+
+def known_links(store: HistoryStore, target_id: str, base_url: str, *, apply: bool) -> list[ObserverLink]:
+    """The observer links recorded for this Canvas, under its name or a former one (adopted when ``apply``)."""
+    former = [t for t in former_target_ids(base_url, sorted(store.target_ids())) if t != target_id]
+    if apply:
+        adopt_former(store, target_id, former)
+        return store.observer_links(target_id)
+    return [link for name in (*former, target_id) for link in store.observer_links(name)]
+
+
 def known_records(store: HistoryStore, target: AvatarTarget, *, adopt: bool) -> dict[str, SyncRecord]:
     """The target's history, by key; with ``adopt``, records under a former name are re-filed under the new one."""
     current = target.target_id
@@ -33,9 +50,7 @@ def known_records(store: HistoryStore, target: AvatarTarget, *, adopt: bool) -> 
     if not former:
         return store.records(current)
     if adopt:
-        for old in former:
-            moved = store.adopt_target(old, current)
-            log.info("history of %s adopted as %s (%d users)", old, current, moved)
+        adopt_former(store, current, former)
         return store.records(current)
     merged: dict[str, SyncRecord] = {}
     for old in former:

@@ -22,6 +22,7 @@ from profilesync.errors import (
 from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
 from profilesync.observers.planner import CanvasUser
 from profilesync.targets.canvas import user_id_path
+from profilesync.targets.canvas_account import CanvasAccount, unreadable_users_error
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class ObserverCanvas:
         max_in_flight: int = 16,
         timeout_s: float = 60.0,
     ) -> None:
-        self.target_id = f"canvas:{base_url.rstrip('/')}"
+        self.base_url = base_url.rstrip("/")
         self.api = Api(
             base_url,
             lambda: f"Bearer {token.reveal()}",
@@ -64,6 +65,12 @@ class ObserverCanvas:
             timeout_s=timeout_s,
         )
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+        self.account = CanvasAccount(self.api)
+
+    @property
+    def target_id(self) -> str:
+        """The history's name for this Canvas: its root account's uuid, read once per run."""
+        return self.account.root().target_id
 
     @property
     def requests_made(self) -> int:
@@ -95,6 +102,9 @@ class ObserverCanvas:
         try:
             body = self.api.json("GET", f"/api/v1/users/{path}", what=what)
         except NotFoundError:
+            # users_controller.rb#api_show answers 404 for a user the token may not read, too: asked once a run.
+            if self.account.users_unreadable():
+                raise unreadable_users_error(what) from None
             return None
         if not isinstance(body, dict) or body.get("id") is None:
             raise RemoteError(f"{what}: Canvas's answer is not a user")
