@@ -22,7 +22,7 @@ from profilesync.errors import (
 from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
 from profilesync.observers.planner import CanvasUser
 from profilesync.targets.canvas import user_id_path
-from profilesync.targets.canvas_account import CanvasAccount, unreadable_users_error
+from profilesync.targets.canvas_account import CanvasAccount, normalise_base_url, unreadable_users_error
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ class ObserverCanvas:
         max_in_flight: int = 16,
         timeout_s: float = 60.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
+        self.base_url = base_url = normalise_base_url(base_url)
         self.api = Api(
             base_url,
             lambda: f"Bearer {token.reveal()}",

@@ -39,7 +39,12 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
-from profilesync.targets.canvas_account import CanvasAccount, former_target_ids, unreadable_users_error
+from profilesync.targets.canvas_account import (
+    CanvasAccount,
+    former_target_ids,
+    normalise_base_url,
+    unreadable_users_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +114,8 @@ class CanvasTarget:
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
+        self.base_url = base_url = normalise_base_url(base_url)
         self.match = match
         self.account_id = account_id
         self._fold = fold_key(match)
