@@ -24,7 +24,7 @@ def former_names(store: HistoryStore, target: AvatarTarget) -> list[str]:
     """Earlier names of this target in the history (only Canvas was ever renamed)."""
     if not isinstance(target, CanvasTarget):
         return []
-    return [t for t in target.former_target_ids(sorted(store.target_ids())) if t != target.target_id]
+    return [t for t in former_target_ids(target.base_url, sorted(store.target_ids())) if t != target.target_id]
 
 
 def adopt_former(store: HistoryStore, current: str, former: list[str]) -> None:

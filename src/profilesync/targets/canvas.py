@@ -39,12 +39,7 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
-from profilesync.targets.canvas_account import (
-    CanvasAccount,
-    former_target_ids,
-    normalise_base_url,
-    unreadable_users_error,
-)
+from profilesync.targets import canvas_account as root
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +109,7 @@ class CanvasTarget:
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
-        self.base_url = base_url = normalise_base_url(base_url)
+        self.base_url = base_url = root.normalise_base_url(base_url)  # one spelling: case, port, trailing slash
         self.match = match
         self.account_id = account_id
         self._fold = fold_key(match)
@@ -137,7 +131,7 @@ class CanvasTarget:
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
-        self.account = CanvasAccount(self.api)
+        self.account = root.CanvasAccount(self.api)
 
     @property
     def target_id(self) -> str:
@@ -145,13 +139,8 @@ class CanvasTarget:
         with self._no_secrets():
             return self.account.root().target_id
 
-    def former_target_ids(self, known: list[str]) -> list[str]:
-        """Names of this Canvas in a history written by an earlier profilesync (``canvas:<URL>``, any spelling)."""
-        return former_target_ids(self.base_url, known)
-
     def before_writes(self) -> None:
-        """Once, before the first upload or avatar write: stop (exit 3) if the token lacks the root-account rights
-        every write needs (``canvas_account.CanvasAccount.require_write_rights``)."""
+        """Stop (exit 3) before the first write when the token lacks the root-account rights every write needs."""
         with self._no_secrets():
             self.account.require_write_rights()
 
@@ -225,13 +214,12 @@ class CanvasTarget:
         path = user_id_path(self.match, key)
         if path is None:
             return self._search_user(key)
-        what = f"looking up user {key!r}"
         try:
-            raw = self.api.json("GET", f"/api/v1/users/{path}", what=what)
+            raw = self.api.json("GET", f"/api/v1/users/{path}", what=f"looking up user {key!r}")
         except NotFoundError:
             # users_controller.rb#api_show answers 404 for a user the token may not read, too.
             if self.account.users_unreadable():
-                raise unreadable_users_error(what) from None
+                raise root.unreadable_users_error(f"looking up user {key!r}") from None
             return None
         if not isinstance(raw, dict):
             return None
