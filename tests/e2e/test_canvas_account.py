@@ -181,3 +181,25 @@ def test_history_recorded_under_the_old_url_name_is_adopted(make: MakeWorld) -> 
     assert db_target_ids(world) == {f"canvas:root:{uuid}"}
     with sqlite3.connect(world.database_url.removeprefix("sqlite:///")) as conn:
         assert {row[0] for row in conn.execute("SELECT DISTINCT target_id FROM runs")} == {f"canvas:root:{uuid}"}
+
+
+def test_every_student_lookup_404_stops_when_canvas_hides_the_rights(make: MakeWorld) -> None:
+    """Canvas without a usable rights endpoint: a read-less token's lookups all answer 404, and after at least
+    three of them the run stops (exit 3) with advice instead of reporting every student not found."""
+    world = make(users=10)
+    students = [str(u.sis_user_id) for u in world.students()[:3]]
+    csv = write_csv(world, *((sis, f"parent{i}@home.example.net") for i, sis in enumerate(students)))
+    world.extra_env["CANVAS_API_TOKEN"] = world.sandbox.read_less_token()
+    world.sandbox.faults.fail_next("GET", r"/api/v1/accounts/self/permissions$", 404, count=10)
+    result = world.cli("observers", "plan", csv, expect=3)
+    assert "all 3 student lookups" in result.stderr and "Users - view list" in result.stderr, result.stderr
+
+
+def test_found_students_are_no_evidence_when_canvas_hides_the_rights(make: MakeWorld) -> None:
+    """The same missing rights endpoint with the admin token: students are found and the plan exits 0."""
+    world = make(users=10)
+    students = [str(u.sis_user_id) for u in world.students()[:3]]
+    csv = write_csv(world, *((sis, f"parent{i}@home.example.net") for i, sis in enumerate(students)))
+    world.sandbox.faults.fail_next("GET", r"/api/v1/accounts/self/permissions$", 404, count=10)
+    rows = world.json("observers", "plan", csv)["rows"]
+    assert all(r["outcome"] != "student_not_found" for r in rows)

@@ -87,6 +87,7 @@ def observers_plan(settings: Settings, request: ObserversRequest) -> ObserversRe
             workers = _workers(settings, request)
             job = Job(canvas=canvas, method=request.method, apply=False, history=history, workers=workers)
             report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+            canvas.check_lookups()
         finally:
             report.requests = canvas.requests_made
     return report
@@ -114,6 +115,7 @@ def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversRe
                 notify=request.notify,
             )
             report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+            canvas.check_lookups()
             report.exit_code = ExitCode.PARTIAL if report.failures() else ExitCode.OK
         except ProfilesyncError as exc:
             report.exit_code = exc.exit_code

@@ -179,6 +179,11 @@ class CanvasAccount:
         self._rights = {**(self._rights or {}), **found}
         return found
 
+    @property
+    def rights_unknown(self) -> bool:
+        """True once Canvas failed to say which rights the token has (no permissions endpoint, or an error)."""
+        return self._rights_unavailable
+
     def require_write_rights(self) -> None:
         """Before the first avatar write of a run: stop at once (exit 3) when the token cannot act as users or
         manage their login details on the root account — every upload would fail."""
