@@ -34,7 +34,7 @@ def test_sub_account_admin_lists_only_its_users(make_sandbox: MakeSandbox) -> No
     session = api(sb, token)
     listed = session.get(f"{sb.base_url}/api/v1/accounts/{sub}/users", params={"per_page": 100})
     assert listed.status_code == 200 and len(listed.json()) == 10
-    assert all("sis_user_id" in row for row in listed.json())
+    assert all(row["sis_user_id"] for row in listed.json())  # logins live in the root account
     assert session.get(f"{sb.base_url}/api/v1/accounts/self/users").status_code == 401
 
 
@@ -80,3 +80,20 @@ def test_sandbox_answers_under_a_second_spelling(sb: Sandbox) -> None:
     assert sb.alias_base_url != sb.base_url
     body = api(sb).get(f"{sb.alias_base_url}/api/v1/accounts/self").json()
     assert body["uuid"] == sb.state.accounts[1].uuid
+
+
+def test_scenario_declares_a_sub_account_and_its_admin(make_sandbox: MakeSandbox) -> None:
+    """A scenario's sub-account, its member and its admin behave like the config-made ones."""
+    scenario = {
+        "accounts": [{"id": 7, "name": "East High", "parent": 1}],
+        "users": [
+            {"id": 2001, "name": "Eve East", "sis_user_id": "E1", "sub_accounts": [7]},
+            {"id": 2002, "name": "Sam Sub", "admin": True, "admin_account": 7, "token": "sub-token"},
+        ],
+    }
+    sb = make_sandbox(scenario=scenario)
+    session = api(sb, "sub-token")
+    listed = session.get(f"{sb.base_url}/api/v1/accounts/7/users").json()
+    assert [row["sis_user_id"] for row in listed] == ["E1"]
+    assert session.get(f"{sb.base_url}/api/v1/accounts/self/permissions").status_code == 401
+    assert api(sb).get(f"{sb.base_url}/api/v1/accounts/7").json()["parent_account_id"] == 1
