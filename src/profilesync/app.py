@@ -32,7 +32,7 @@ from profilesync.engine.model import (
 )
 from profilesync.engine.planner import plan as make_plan
 from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, ProfilesyncError, RemoteError, SafetyValveError
-from profilesync.history_identity import known_records
+from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
@@ -164,6 +164,7 @@ def compute_plan(
         reading = pool.submit(known_records, store, target, adopt=save_cache)  # save_cache: a real sync
         users = _users_to_plan(target, request, match)
         photos, records = scanning.result(), reading.result()
+    records = records or renamed_host_records(store, target, users or [], adopt=save_cache)
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
     if users is None:  # --user naming nobody
         assert request.user is not None

@@ -10,12 +10,18 @@ account's uuid (``targets.canvas_account``). Records under an old URL-based name
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
-from profilesync.engine.model import SyncRecord
+from profilesync.engine.model import RemoteUser, SyncRecord
 from profilesync.store.base import HistoryStore, ObserverLink
 from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas import CanvasTarget
-from profilesync.targets.canvas_account import former_target_ids
+from profilesync.targets.canvas_account import former_target_ids, same_environment
+
+#: a URL-named history under another host name is taken for this Canvas only when at least this many of its
+#: keys belong to users listed now, and (nearly) all of them to the same Canvas user ids: ids are per instance
+MIN_SHARED_KEYS = 5
+SAME_IDS_SHARE = 0.95
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +63,31 @@ def known_records(store: HistoryStore, target: AvatarTarget, *, adopt: bool) -> 
         merged.update(store.records(old))
     merged.update(store.records(current))  # a record under the new name is the newer one
     return merged
+
+
+def renamed_host_records(
+    store: HistoryStore, target: AvatarTarget, users: Sequence[RemoteUser], *, adopt: bool
+) -> dict[str, SyncRecord]:
+    """For a Canvas with no history yet: a history an earlier profilesync kept under ``canvas:<URL>`` of another
+    host name (a vanity domain, an old address) is this Canvas's when its keys name the same Canvas user ids as
+    the listing does now — user ids belong to one Canvas instance. Exactly one such history is adopted (re-filed
+    when ``adopt``); none, or several, leave the history empty."""
+    if not isinstance(target, CanvasTarget) or len(users) < MIN_SHARED_KEYS:
+        return {}
+    listed = {u.key: u.user_id for u in users if u.key is not None}
+    matches: list[tuple[str, dict[str, SyncRecord]]] = []
+    for name in sorted(store.target_ids()):
+        if not same_environment(name, target.base_url):  # never production's history for its test copy
+            continue
+        records = store.records(name)
+        shared = [key for key in records if key in listed]
+        same = sum(1 for key in shared if records[key].user_id == listed[key])
+        if len(shared) >= MIN_SHARED_KEYS and same >= SAME_IDS_SHARE * len(shared):
+            matches.append((name, records))
+    if len(matches) != 1:
+        return {}
+    name, records = matches[0]
+    if adopt:
+        adopt_former(store, target.target_id, [name])
+        return store.records(target.target_id)
+    return records

@@ -203,3 +203,33 @@ def test_found_students_are_no_evidence_when_canvas_hides_the_rights(make: MakeW
     world.sandbox.faults.fail_next("GET", r"/api/v1/accounts/self/permissions$", 404, count=10)
     rows = world.json("observers", "plan", csv)["rows"]
     assert all(r["outcome"] != "student_not_found" for r in rows)
+
+
+def rename_history(world: World, name: str) -> None:
+    """Make the history look as the URL-keyed profilesync wrote it, under ``name``."""
+    with sqlite3.connect(world.database_url.removeprefix("sqlite:///")) as conn:
+        for table in ("sync_records", "runs"):
+            conn.execute(f"UPDATE {table} SET target_id = ?", (name,))
+
+
+def test_history_kept_under_another_host_name_is_adopted_by_user_ids(make: MakeWorld) -> None:
+    """A history the old version kept under another host name (a vanity domain) whose keys name the same Canvas
+    user ids as the listing: it is this Canvas's, so the upgrade re-uploads nobody."""
+    world = make(users=USERS)
+    world.cli("avatars", "sync")
+    rename_history(world, "canvas:https://canvas.school.example.edu")
+    world.sandbox.state.reset_counts()
+    result = world.json("avatars", "sync")
+    assert result["counts"]["uploaded"] == 0 and world.upload_requests() == 0
+    assert db_target_ids(world) == {f"canvas:root:{world.sandbox.state.accounts[1].uuid}"}
+
+
+def test_history_of_a_test_copy_is_never_taken_for_production(make: MakeWorld) -> None:
+    """A history kept for the school's Instructure test copy (same user ids) is not adopted by production:
+    production is synced from scratch and the test copy's history stays where it was."""
+    world = make(users=USERS)
+    world.cli("avatars", "sync")
+    rename_history(world, "canvas:https://school.test.instructure.com")
+    plan = world.json("avatars", "plan")
+    assert plan["counts"]["upload"] > 0
+    assert db_target_ids(world) == {"canvas:https://school.test.instructure.com"}

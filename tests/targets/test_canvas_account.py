@@ -9,9 +9,11 @@ from profilesync.errors import FatalRemoteError
 from profilesync.http import Api, Retry
 from profilesync.targets.canvas_account import (
     CanvasAccount,
+    copy_environment,
     former_target_ids,
     legacy_target_id,
     normalise_base_url,
+    same_environment,
 )
 
 BASE = "https://canvas.test"
@@ -101,3 +103,29 @@ def test_missing_rights_endpoint_is_no_evidence() -> None:
         account.require_write_rights()
         assert account.users_unreadable() is False
         assert len(rsps.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "environment"),
+    [
+        ("https://school.test.instructure.com", "test"),
+        ("https://School.Beta.Instructure.com/", "beta"),
+        ("https://school.instructure.com", ""),
+        ("https://test.instructure.com", ""),
+        ("https://canvas.test.school.edu", ""),
+    ],
+)
+def test_test_and_beta_copies_are_told_from_production(url: str, environment: str) -> None:
+    """Instructure's test and beta copies (same root account uuid) are recognised by their address."""
+    assert copy_environment(url) == environment
+
+
+def test_a_test_copy_has_its_own_history_name() -> None:
+    """The test copy of a Canvas shares production's root account uuid, but not its history name."""
+    test_base = "https://school.test.instructure.com"
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add(responses.GET, f"{test_base}/api/v1/accounts/self", json=ROOT)
+        account = CanvasAccount(Api(test_base, lambda: "Bearer t", retry=Retry(attempts=1)))
+        assert account.root().target_id == "canvas:root:" + "U" * 40 + ":test"
+    assert same_environment("canvas:https://school.test.instructure.com", test_base)
+    assert not same_environment("canvas:https://school.instructure.com", test_base)

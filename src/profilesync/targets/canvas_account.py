@@ -66,6 +66,16 @@ def normalise_base_url(url: str) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+def copy_environment(url: str) -> str:
+    """``test`` or ``beta`` for Instructure's test and beta copies of a school's Canvas
+    (``school.test.instructure.com``), else "". They are refreshed copies of production, root account uuid and
+    user ids included, so the history must tell them from production by their address."""
+    labels = (urlsplit(normalise_base_url(url)).hostname or "").split(".")
+    if len(labels) >= 4 and labels[-2:] == ["instructure", "com"] and labels[-3] in ("test", "beta"):
+        return labels[-3]
+    return ""
+
+
 def legacy_target_id(url: str) -> str | None:
     """The URL a history name of profilesync ≤ 0.x (``canvas:<base url>``) stood for, normalised; else None."""
     if not url.startswith("canvas:"):
@@ -83,17 +93,24 @@ def former_target_ids(base_url: str, known: Iterable[str]) -> list[str]:
     return sorted(t for t in known if legacy_target_id(t) == wanted)
 
 
+def same_environment(legacy_id: str, base_url: str) -> bool:
+    """Whether an old ``canvas:<URL>`` name and this base URL are both production, or both the same copy."""
+    old = legacy_target_id(legacy_id)
+    return old is not None and copy_environment(old) == copy_environment(base_url)
+
+
 @dataclass(frozen=True)
 class RootAccount:
-    """The domain root account as Canvas describes it."""
+    """The domain root account as Canvas describes it (``environment``: see ``copy_environment``)."""
 
     id: str
     uuid: str
     name: str
+    environment: str = ""
 
     @property
     def target_id(self) -> str:
-        return f"canvas:root:{self.uuid}"
+        return f"canvas:root:{self.uuid}" + (f":{self.environment}" if self.environment else "")
 
 
 class CanvasAccount:
@@ -141,7 +158,8 @@ class CanvasAccount:
                 f"{self.api.base_url}/api/v1/accounts/self is not a Canvas account (no id or uuid)",
                 advice="set CANVAS_BASE_URL to your Canvas address (e.g. https://school.instructure.com)",
             )
-        return RootAccount(id=str(body["id"]), uuid=str(body["uuid"]), name=str(body.get("name") or body["id"]))
+        name = str(body.get("name") or body["id"])
+        return RootAccount(str(body["id"]), str(body["uuid"]), name, copy_environment(self.api.base_url))
 
     def rights(self, names: Iterable[str]) -> dict[str, bool] | None:
         """:calls: ``GET /api/v1/accounts/self/permissions?permissions[]=…`` (``accounts_controller.rb#permissions``).
