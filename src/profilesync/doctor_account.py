@@ -7,7 +7,7 @@ a nightly run fails on it.
 
 from __future__ import annotations
 
-from profilesync.doctor import Check, failed, passed, warned
+from profilesync.doctor import Check, failed, passed, skipped, warned
 from profilesync.errors import ExitCode, ProfilesyncError
 from profilesync.targets.canvas import CanvasTarget
 from profilesync.targets.canvas_account import (
@@ -27,10 +27,7 @@ def account_checks(target: CanvasTarget) -> list[Check]:
     try:
         root = target.account.root()
     except ProfilesyncError as exc:
-        return [
-            failed(ROOT, exc.message, exc.advice, ExitCode.REMOTE),
-            failed(RIGHTS, "no rights on the root account", ROOT_ADMIN_ADVICE, ExitCode.REMOTE),
-        ]
+        return [failed(ROOT, exc.message, exc.advice, ExitCode.REMOTE), skipped(RIGHTS, "the root account is refused")]
     found = passed(ROOT, f"{root.name} (uuid {root.uuid}); the history names this Canvas by it, whatever its URL")
     try:
         rights = target.account.rights((*WRITE_RIGHTS, *READ_RIGHTS))
@@ -46,14 +43,14 @@ def account_checks(target: CanvasTarget) -> list[Check]:
                 RIGHTS,
                 "the token may not read users: every lookup (--user, observers) would answer 'not found'"
                 + (f"; it also lacks {_labels(missing)}" if missing else ""),
-                READ_USERS_ADVICE + (f"; and {ROOT_ADMIN_ADVICE}" if missing else ""),
+                READ_USERS_ADVICE + (f"; uploads also need {_labels(missing)}" if missing else ""),
                 ExitCode.REMOTE,
             ),
         ]
     if missing:
         detail = f"the token lacks {_labels(missing)} on the root account: every upload would be refused"
         return [found, failed(RIGHTS, detail, ROOT_ADMIN_ADVICE, ExitCode.REMOTE)]
-    held = ", ".join(PERMISSION_LABELS[name] for name in (*WRITE_RIGHTS, *READ_RIGHTS) if rights[name])
+    held = ", ".join(PERMISSION_LABELS[name] for name in dict.fromkeys((*WRITE_RIGHTS, *READ_RIGHTS)) if rights[name])
     return [found, passed(RIGHTS, f"the token holds {held} on the root account")]
 
 
