@@ -233,3 +233,23 @@ def test_history_of_a_test_copy_is_never_taken_for_production(make: MakeWorld) -
     plan = world.json("avatars", "plan")
     assert plan["counts"]["upload"] > 0
     assert db_target_ids(world) == {"canvas:https://school.test.instructure.com"}
+
+
+def test_observer_links_recorded_under_the_old_url_name_are_adopted(make: MakeWorld) -> None:
+    """Observer links an earlier version recorded under ``canvas:<URL>`` are re-filed under the root account by
+    the next observers sync, which changes nothing on Canvas."""
+    world = make(users=10)
+    students = [str(u.sis_user_id) for u in world.students()[:2]]
+    csv = write_csv(world, (students[0], "pat@home.example.net"), (students[1], "pat@home.example.net"))
+    world.cli("observers", "sync", csv)
+    old_name = f"canvas:{world.sandbox.base_url}/"
+    with sqlite3.connect(world.database_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE observer_links SET target_id = ?", (old_name,))
+    plan = world.json("observers", "plan", csv)
+    assert [r["outcome"] for r in plan["rows"]] == ["already_linked", "already_linked"]
+    world.sandbox.state.reset_counts()
+    world.cli("observers", "sync", csv)
+    assert world.sandbox.state.counts()["POST /api/v1/accounts/:account_id/users"] == 0
+    with sqlite3.connect(world.database_url.removeprefix("sqlite:///")) as conn:
+        names = {row[0] for row in conn.execute("SELECT DISTINCT target_id FROM observer_links")}
+    assert names == {f"canvas:root:{world.sandbox.state.accounts[1].uuid}"}
