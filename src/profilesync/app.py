@@ -32,6 +32,7 @@ from profilesync.engine.model import (
 )
 from profilesync.engine.planner import plan as make_plan
 from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, ProfilesyncError, RemoteError, SafetyValveError
+from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.photos.names import with_near_misses
 from profilesync.store import open_store
@@ -185,9 +186,10 @@ def compute_plan(
         scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
         scanning = pool.submit(scan, settings, store, match, save_cache=save_cache, required=photos_required)
-        reading = pool.submit(store.records, target.target_id)
+        reading = pool.submit(known_records, store, target, adopt=save_cache)  # save_cache: a real sync
         users = _users_to_plan(target, request, match)
         photos, records = scanning.result(), reading.result()
+    records = records or renamed_host_records(store, target, users or [], adopt=save_cache)
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
     if users is None:  # --user naming nobody
         assert request.user is not None
@@ -317,6 +319,8 @@ def avatars_sync(
             plan = compute_plan(settings, request, store, target, save_cache=True)
             had_history = any(a.record is not None and a.record.synced_at is not None for a in plan.actions)
             check_safety_valve(plan, request, had_history)
+            if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
+                target.before_writes()  # a token that cannot write stops here, not after failing users
             if on_plan is not None:
                 on_plan(plan)
             ctx = Execution(

@@ -445,6 +445,9 @@ def _canvas_checks(settings: Settings, checks: list[Check]) -> tuple[set[str] | 
             for name in (USERS, AVATARS, MASQUERADE, LIMITED_ACCESS):
                 checks.append(skipped(name, "needs a working Canvas URL and token"))
             return None, "Canvas could not be asked"
+        from profilesync.doctor_account import account_checks  # its own module; it imports this one's Check
+
+        checks += account_checks(target)
         users, avatars, rows = check_users(target)
         checks += [users, avatars, check_masquerade(target, me, rows), check_limited_access(target)]
         if users.status is Status.FAIL or avatars.status is Status.FAIL:

@@ -60,15 +60,15 @@ def test_token_without_masquerade_stops_early_with_advice(make: MakeWorld) -> No
     assert world.upload_requests() == 0 and not world.sandbox.state.files()
 
 
-def test_missing_avatar_permission_trips_the_breaker(make: MakeWorld) -> None:
-    """A role without "Users - manage login details": every user would fail alike, so the run stops (exit 3)."""
+def test_missing_avatar_permission_stops_before_any_upload(make: MakeWorld) -> None:
+    """A role without "Users - manage login details": the root-account rights say every user would fail alike,
+    so the run stops (exit 3) before its first upload, naming the permission."""
     world = make(users=150)
     world.extra_env["CANVAS_API_TOKEN"] = world.sandbox.state.add_admin(ALL_PERMISSIONS - {"manage_user_logins"})
     result = world.cli("avatars", "sync", expect=3)
-    assert_one_error(result, "the first 10 users all failed the same way", "manage login details")
-    assert world.sandbox.state.counts()[PREFLIGHT] <= 40  # of 125: stopped, not failed one by one
-    records = world.json("avatars", "history")["records"]
-    assert records and all(r["synced_at"] is None and r["last_error"] for r in records)
+    assert_one_error(result, "manage login details", "root account")
+    assert world.sandbox.state.counts()[PREFLIGHT] == 0 and world.upload_requests() == 0
+    assert world.json("avatars", "history")["records"] == []
 
 
 def test_avatars_disabled_on_the_account_is_fatal(make: MakeWorld) -> None:

@@ -41,3 +41,22 @@ def test_banner_prints_urls_token_and_env_snippet(monkeypatch: pytest.MonkeyPatc
 def test_invalid_option_value_is_a_usage_error() -> None:
     """A bad --upload-mode is refused by click with exit 2."""
     assert CliRunner().invoke(sandbox, ["--upload-mode", "s3"]).exit_code == 2
+
+
+def test_account_options_print_the_extra_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--sub-account-users and --read-less-token print those tokens, and the second spelling is shown."""
+    served: dict[str, Sandbox] = {}
+
+    def interrupt(sb: Sandbox) -> None:
+        served["sandbox"] = sb
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    args = ["--users", "6", "--sub-account-users", "3", "--read-less-token"]
+    result = CliRunner().invoke(sandbox, args)
+    assert result.exit_code == 0, result.output
+    sb = served["sandbox"]
+    assert f"Sub-account admin:   {sb.sub_account_token}  (account {sb.sub_account_id})" in result.output
+    assert "Read-less token:     1~" in result.output
+    assert f"Also answers at:     {sb.alias_base_url}" in result.output
+    assert len(sb.state.sorted_users(sb.sub_account_id or 0)) == 3

@@ -31,6 +31,11 @@ class Harness(Protocol):
     base_url: str
     target: AvatarTarget
 
+    @property
+    def instance(self) -> str:
+        """What names the instance after the prefix: Canvas's root-account uuid, Guru's API URL."""
+        ...
+
     def keys(self) -> list[str]:
         """Keys of active users the target lists (as the target folds them)."""
         ...
@@ -61,6 +66,10 @@ class CanvasHarness:
     def base_url(self) -> str:
         return self.sandbox.base_url
 
+    @property
+    def instance(self) -> str:
+        return "root:" + self.sandbox.state.accounts[1].uuid
+
     def keys(self) -> list[str]:
         return sorted(u.sis_user_id for u in self.sandbox.state.users() if u.sis_user_id)
 
@@ -83,6 +92,10 @@ class GuruHarness:
 
     @property
     def base_url(self) -> str:
+        return self.sandbox.base_url
+
+    @property
+    def instance(self) -> str:
         return self.sandbox.base_url
 
     def keys(self) -> list[str]:

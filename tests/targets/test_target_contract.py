@@ -43,8 +43,8 @@ def shown(harness: Harness, user: RemoteUser) -> str | None:
 
 
 def test_target_id_names_the_instance(harness: Harness) -> None:
-    """target_id is '<target>:<base url>', the history's name for this instance."""
-    assert harness.target.target_id == f"{harness.name}:{harness.base_url}"
+    """target_id is '<target>:<instance>', the history's name for it (Canvas: its root account's uuid)."""
+    assert harness.target.target_id == f"{harness.name}:{harness.instance}"
 
 
 def test_list_users_yields_each_user_once_with_folded_keys(harness: Harness) -> None:

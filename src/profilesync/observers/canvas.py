@@ -7,6 +7,7 @@ is checked before it counts: Canvas can answer 200 to a link it did not make (§
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,12 @@ from profilesync.errors import (
 from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
 from profilesync.observers.planner import CanvasUser
 from profilesync.targets.canvas import user_id_path
+from profilesync.targets.canvas_account import (
+    READ_USERS_ADVICE,
+    CanvasAccount,
+    normalise_base_url,
+    unreadable_users_error,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,11 @@ LIVE_STUDENT_ENROLLMENT: list[tuple[str, Any]] = [
     ("state[]", "completed"),
     ("per_page", 1),  # one is enough to know
 ]
+
+
+#: when Canvas cannot say whether the token may read users, this many student lookups all answering 404 (and
+#: none found) is taken as "not allowed" rather than "none of them exists" (users_controller.rb#api_show)
+LOOKUPS_FOR_EVIDENCE = 3
 
 
 class NotEnrolledError(RemoteError):
@@ -55,7 +67,8 @@ class ObserverCanvas:
         max_in_flight: int = 16,
         timeout_s: float = 60.0,
     ) -> None:
-        self.target_id = f"canvas:{base_url.rstrip('/')}"
+        # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
+        self.base_url = base_url = normalise_base_url(base_url)
         self.api = Api(
             base_url,
             lambda: f"Bearer {token.reveal()}",
@@ -64,6 +77,14 @@ class ObserverCanvas:
             timeout_s=timeout_s,
         )
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+        self.account = CanvasAccount(self.api)
+        self._student_lookups = [0, 0]  # [made, answered 404]
+        self._count_lock = threading.Lock()
+
+    @property
+    def target_id(self) -> str:
+        """The history's name for this Canvas: its root account's uuid, read once per run."""
+        return self.account.root().target_id
 
     @property
     def requests_made(self) -> int:
@@ -84,7 +105,22 @@ class ObserverCanvas:
     # -- lookups -------------------------------------------------------------------------------------
     def find_student(self, sis_id: str) -> CanvasUser | None:
         """:calls: ``GET /api/v1/users/sis_user_id:<enc>`` — exact and case-sensitive (§7)."""
-        return self._find(user_id_path("sis_user_id", sis_id), f"looking up student {sis_id!r}")
+        found = self._find(user_id_path("sis_user_id", sis_id), f"looking up student {sis_id!r}")
+        with self._count_lock:
+            self._student_lookups[0] += 1
+            self._student_lookups[1] += found is None
+        return found
+
+    def check_lookups(self) -> None:
+        """After the rows: when Canvas would not say which rights the token has, and every student lookup of the
+        run (at least LOOKUPS_FOR_EVIDENCE) answered 404, stop (exit 3) rather than report them all not found."""
+        made, missing = self._student_lookups
+        if self.account.rights_unknown and made >= LOOKUPS_FOR_EVIDENCE and missing == made:
+            raise FatalRemoteError(
+                f"all {made} student lookups answered 'not found', and Canvas would not say whether the token "
+                "may read users: it most likely may not",
+                advice=READ_USERS_ADVICE + "; if these students really are not in Canvas, check the CSV's SIS ids",
+            )
 
     def find_login(self, email: str) -> CanvasUser | None:
         """:calls: ``GET /api/v1/users/sis_login_id:<enc>`` — case-insensitive (§7)."""
@@ -95,6 +131,9 @@ class ObserverCanvas:
         try:
             body = self.api.json("GET", f"/api/v1/users/{path}", what=what)
         except NotFoundError:
+            # users_controller.rb#api_show answers 404 for a user the token may not read, too: asked once a run.
+            if self.account.users_unreadable():
+                raise unreadable_users_error(what) from None
             return None
         if not isinstance(body, dict) or body.get("id") is None:
             raise RemoteError(f"{what}: Canvas's answer is not a user")

@@ -13,6 +13,7 @@ from pathlib import Path
 from profilesync import app
 from profilesync.config import Settings, require_canvas
 from profilesync.errors import ExitCode, ProfilesyncError
+from profilesync.history_identity import known_links
 from profilesync.observers.canvas import ObserverCanvas
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
@@ -66,23 +67,27 @@ def _workers(settings: Settings, request: ObserversRequest) -> int:
     return request.workers or settings.workers or app.DEFAULT_WORKERS
 
 
-def _history(store: HistoryStore, target_id: str) -> dict[tuple[str, str], ObserverLink]:
-    """The links earlier syncs made, by (student key, lower-cased parent email)."""
-    return {(lk.student_key, lk.parent_email): lk for lk in store.observer_links(target_id)}
+def _history(store: HistoryStore, canvas: ObserverCanvas, *, apply: bool) -> dict[tuple[str, str], ObserverLink]:
+    """The links earlier syncs made, by (student key, lower-cased parent email), under this Canvas's name or a
+    former URL-based one (re-filed under the new name by a sync)."""
+    links = known_links(store, canvas.target_id, canvas.base_url, apply=apply)
+    return {(lk.student_key, lk.parent_email): lk for lk in links}
 
 
 def observers_plan(settings: Settings, request: ObserversRequest) -> ObserversReport:
     """``observers plan`` / ``sync --dry-run``: what a sync would do; no change anywhere."""
     parsed = read_csv(request.csv_path)  # a bad layout stops here, before any request (exit 2)
     canvas = build_canvas(settings, request)
-    report = ObserversReport(canvas.target_id, request.method, applied=False)
+    report = ObserversReport("", request.method, applied=False)  # named once Canvas has answered
     with app.opened_store(settings) as store:
-        history = _history(store, canvas.target_id)
         try:
             canvas.check_access()
+            report.target_id = canvas.target_id
+            history = _history(store, canvas, apply=False)
             workers = _workers(settings, request)
             job = Job(canvas=canvas, method=request.method, apply=False, history=history, workers=workers)
             report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+            canvas.check_lookups()
         finally:
             report.requests = canvas.requests_made
     return report
@@ -92,11 +97,12 @@ def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversRe
     """``observers sync``: lock, look up, create and link what is missing, record the run."""
     parsed = read_csv(request.csv_path)
     canvas = build_canvas(settings, request)
-    report = ObserversReport(canvas.target_id, request.method, applied=True)
     with app.opened_store(settings) as store, store.lock(app.lock_owner()):
+        # Named after the lock is held: naming it asks Canvas for the root account.
+        report = ObserversReport(canvas.target_id, request.method, applied=True)
         run_id = store.start_run(canvas.target_id, "observers sync", app.now_utc())
         try:
-            history = _history(store, canvas.target_id)
+            history = _history(store, canvas, apply=True)
             canvas.check_access()
             job = Job(
                 canvas=canvas,
@@ -109,6 +115,7 @@ def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversRe
                 notify=request.notify,
             )
             report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+            canvas.check_lookups()
             report.exit_code = ExitCode.PARTIAL if report.failures() else ExitCode.OK
         except ProfilesyncError as exc:
             report.exit_code = exc.exit_code

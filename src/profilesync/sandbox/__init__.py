@@ -21,7 +21,8 @@ file-listing endpoints, user renames beyond name/short_name/sortable_name, LTI i
 tokens), trust relationships, self-registration, and ``Accept: application/json+canvas-string-ids``.
 
 Layout: ``config`` (knobs) → ``scenario`` (who lives there) → ``state``/``storage``/``records`` (data) →
-``canvas_app`` (auth, routing, rendering) with ``canvas_routes``, ``uploads``, ``observers``, ``pages``
+``canvas_app`` (auth, routing, rendering) with ``accounts`` (account JSON, rights, sub-accounts),
+``canvas_routes``, ``uploads``, ``observers``, ``pages``
 (handlers) → ``server`` (HTTP, throttle, latency, faults around any app; a Guru emulator would be another
 app) → ``emulator.Sandbox`` (both hosts) → ``command`` (the CLI). The scenario file format is described in
 ``profilesync.sandbox.scenario``.

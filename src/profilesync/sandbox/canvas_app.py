@@ -17,7 +17,7 @@ from profilesync.sandbox import errors, refusals
 from profilesync.sandbox.config import SandboxConfig
 from profilesync.sandbox.errors import ApiError
 from profilesync.sandbox.lookup import decode_segment, split_format
-from profilesync.sandbox.records import UserRecord
+from profilesync.sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
 from profilesync.sandbox.server import RouteMatch
 from profilesync.sandbox.state import SandboxState
 from profilesync.sandbox.wire import Params, Request, Response, encode_json, json_response, text_response
@@ -40,6 +40,8 @@ class Ctx:
     token: str | None
     real_user: UserRecord | None  # the token's owner
     user: UserRecord | None  # whom the request runs as (the masqueraded user, if any)
+    #: the account whose rights apply: the domain root account unless a handler works on another account
+    scope_account_id: int = DOMAIN_ROOT_ACCOUNT_ID
 
     @property
     def config(self) -> SandboxConfig:
@@ -51,8 +53,19 @@ class Ctx:
 
     @property
     def perms(self) -> frozenset[str]:
-        """The caller's account-admin rights (a masqueraded student has none)."""
-        return self.user.admin_permissions if self.user else frozenset()
+        """The caller's account-admin rights in ``scope_account_id`` (a masqueraded student has none).
+
+        An admin role applies to its account and the accounts below it (``Account#account_users_for`` walks
+        the account chain upward): a sub-account admin has no rights on the root account.
+        """
+        if self.user is None or not self.user.admin_permissions:
+            return frozenset()
+        account = self.state.accounts.get(self.scope_account_id)
+        while account is not None:
+            if account.id == self.user.admin_account_id:
+                return self.user.admin_permissions
+            account = self.state.accounts.get(account.parent_id) if account.parent_id is not None else None
+        return frozenset()
 
     def can(self, permission: str) -> bool:
         return permission in self.perms

@@ -31,35 +31,6 @@ def resolve_account(ctx: Ctx, raw: str) -> Account:
     return account
 
 
-def show_account(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET /api/v1/accounts/:account_id."""
-    account = resolve_account(ctx, args["account_id"])
-    if not ctx.perms:
-        raise ctx.unauthorized()
-    return json_response(
-        200,
-        {
-            "id": account.id,
-            "name": account.name,
-            "workflow_state": "active",
-            "parent_account_id": None,
-            "root_account_id": None,
-            "uuid": account.uuid,
-            "default_storage_quota_mb": 500,
-            "default_user_storage_quota_mb": ctx.config.default_quota // (1024 * 1024),
-            "default_group_storage_quota_mb": 50,
-            "default_time_zone": "America/Denver",
-        },
-    )
-
-
-def account_permissions(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET /api/v1/accounts/:account_id/permissions?permissions[]=become_user: unknown names are false."""
-    resolve_account(ctx, args["account_id"])
-    asked = ctx.params.getlist("permissions[]")
-    return json_response(200, {name: ctx.can(name) for name in asked})
-
-
 def _search(ctx: Ctx, users: list[UserRecord], term: str) -> list[UserRecord]:
     """§6 search_term: a case-insensitive substring on name, plus the fields the caller may read; a union."""
     needle = term.lower()
@@ -95,6 +66,7 @@ def _sorted(users: list[UserRecord], sort: str, descending: bool) -> list[UserRe
 def list_users(ctx: Ctx, args: dict[str, str]) -> Response:
     """GET /api/v1/accounts/:account_id/users (§6), with Folio's unknown-total pagination (§3.3)."""
     account = resolve_account(ctx, args["account_id"])
+    ctx.scope_account_id = account.id  # a sub-account admin lists (and reads the SIS ids of) its own users
     if not ctx.can("read_roster"):
         raise ctx.unauthorized()
     params = ctx.params
@@ -264,8 +236,6 @@ def _update_avatar(ctx: Ctx, target: UserRecord, *, admin: bool) -> None:
 
 
 ROUTES = [
-    Route("GET", "/api/v1/accounts/:account_id", show_account),
-    Route("GET", "/api/v1/accounts/:account_id/permissions", account_permissions),
     Route("GET", "/api/v1/accounts/:account_id/users", list_users),
     Route("GET", "/api/v1/users/:id", show_user),
     Route("PUT", "/api/v1/users/:id", update_user),

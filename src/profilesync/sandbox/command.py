@@ -65,6 +65,13 @@ def wait_for_interrupt(sb: Sandbox) -> None:
 )
 @click.option("--cdn-host", help="Serve the no-avatar picture URL from this host.")
 @click.option("--tricky-sis-ids", is_flag=True, help="Give some users SIS ids with '/', ' ', '+', '.json'.")
+@click.option(
+    "--sub-account-users",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Put this many users in a sub-account with an admin of its own (prints its token).",
+)
+@click.option("--read-less-token", is_flag=True, help="Also print a token that may not read users (lookups 404).")
 @click.option("--log-requests", is_flag=True, help="Print every request as it is served.")
 @click.option("--guru", "with_guru", is_flag=True, help="Also run a Guru emulator (members: --users).")
 @click.option("--guru-port", type=int, default=0, help="Guru host port (default: any free port).")
@@ -94,6 +101,8 @@ def sandbox(
     limited_access_for_students: bool,
     cdn_host: str | None,
     tricky_sis_ids: bool,
+    sub_account_users: int,
+    read_less_token: bool,
     log_requests: bool,
     with_guru: bool,
     guru_port: int,
@@ -122,6 +131,7 @@ def sandbox(
         limited_access_for_students=limited_access_for_students,
         cdn_host=cdn_host,
         tricky_sis_ids=tricky_sis_ids,
+        sub_account_users=sub_account_users,
     )
     problems = config.problems()
     if problems:
@@ -158,6 +168,11 @@ def sandbox(
     click.echo(f"  Upload URL:          {sb.upload_base_url}  (a separate host: it must never see the token)")
     click.echo(f"  Admin token:         {sb.admin_token}")
     click.echo(f"  No-masquerade token: {sb.no_masquerade_token}")
+    if sb.sub_account_token is not None:
+        click.echo(f"  Sub-account admin:   {sb.sub_account_token}  (account {sb.sub_account_id})")
+    if read_less_token:
+        click.echo(f"  Read-less token:     {sb.read_less_token()}")
+    click.echo(f"  Also answers at:     {sb.alias_base_url}  (another spelling of the same Canvas)")
     click.echo("\nPaste into .env:\n")
     click.echo(sb.env_snippet())
     if guru is not None:

@@ -36,6 +36,9 @@ class SandboxConfig:
     missing_sis_rate: float = 0.0  # share of generated users without an SIS id
     tricky_sis_ids: bool = False  # give some generated users SIS ids with '/', ' ', '+', '.json' (§7)
     admin_token: str | None = None  # None: derived from the seed, so a restarted sandbox keeps its token
+    # the first N generated users also belong to a sub-account that has an admin of its own
+    # (Sandbox.sub_account_token): that admin lists them but, as in Canvas, can never upload or set avatars
+    sub_account_users: int = 0
 
     # -- timing
     latency_ms: float = 0.0  # slept on every request, on both hosts, while the throttle reservation is held
@@ -86,6 +89,8 @@ class SandboxConfig:
         found: list[str] = []
         if self.users < 0:
             found.append("users must be 0 or more")
+        if self.sub_account_users < 0:
+            found.append("sub_account_users must be 0 or more")
         if self.upload_mode not in UPLOAD_MODES:
             found.append(f"upload_mode must be one of {', '.join(UPLOAD_MODES)}")
         if self.avatars_setting not in AVATARS_SETTINGS:

@@ -6,10 +6,11 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from profilesync.sandbox import canvas_routes, features, observers, pages, uploads
+from profilesync.sandbox import accounts, canvas_routes, features, observers, pages, uploads
 from profilesync.sandbox.canvas_app import CanvasApp
 from profilesync.sandbox.config import SandboxConfig
 from profilesync.sandbox.faults import Faults
+from profilesync.sandbox.records import ALL_PERMISSIONS
 from profilesync.sandbox.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
 from profilesync.sandbox.server import EmulatorServer, Pipeline
 from profilesync.sandbox.state import SandboxState
@@ -41,7 +42,16 @@ class Sandbox:
         by_user = {user_id: token for token, user_id in population.tokens.items()}
         self.admin_token = by_user[ADMIN_USER_ID]
         self.no_masquerade_token = by_user[HELPDESK_USER_ID]  # every admin right except "Become other users"
-        routes = canvas_routes.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
+        self.sub_account_id: int | None = None
+        self.sub_account_token: str | None = None  # the admin of a sub-account (config.sub_account_users)
+        if config.sub_account_users:
+            self.sub_account_id = accounts.add_sub_account(self.state)
+            members = [u.id for u in population.users if u.listed][: config.sub_account_users]
+            accounts.move_users(self.state, members, self.sub_account_id)
+            self.sub_account_token = accounts.add_sub_account_admin(self.state, self.sub_account_id)
+        routes = (
+            accounts.ROUTES + canvas_routes.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
+        )
         canvas = Pipeline(
             CanvasApp(self.state, routes),
             faults=self.faults,
@@ -104,6 +114,20 @@ class Sandbox:
     def upload_base_url(self) -> str:
         """The separate upload host (another port): the token must never go there."""
         return self._upload.base_url
+
+    @property
+    def alias_base_url(self) -> str:
+        """Another spelling of the Canvas host's address (``localhost`` for ``127.0.0.1``, upper case otherwise):
+        the same Canvas, as an admin may type it."""
+        host = "localhost" if "://127.0.0.1:" in self.base_url else None
+        if host is None:
+            return self.base_url.upper()
+        return self.base_url.replace("127.0.0.1", host)
+
+    def read_less_token(self) -> str:
+        """A fresh token of an admin with every right except reading users ('Users - view list' and
+        'Users - manage login details'): Canvas answers 404 to its user lookups."""
+        return self.state.add_admin(ALL_PERMISSIONS - {"read_roster", "manage_user_logins"}, name="Read-less Admin")
 
     def token_for(self, user_id: int) -> str:
         """A fresh API token that authenticates as ``user_id`` (e.g. a student's own token)."""

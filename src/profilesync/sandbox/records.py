@@ -38,11 +38,12 @@ LIVE_ENROLLMENT_STATES = frozenset({"active", "invited", "creation_pending", "co
 
 @dataclass
 class Account:
-    """A root account; 1 is the domain root account (``self``)."""
+    """An account; 1 is the domain root account (``self``). ``parent_id`` None: a root account."""
 
     id: int
     name: str
     uuid: str
+    parent_id: int | None = None
 
 
 @dataclass
@@ -76,6 +77,8 @@ class UserRecord:
     workflow_state: str = "registered"  # registered, pre_registered, creation_pending, pending_approval, deleted
     login_deleted: bool = False
     admin_permissions: frozenset[str] = frozenset()
+    admin_account_id: int = DOMAIN_ROOT_ACCOUNT_ID  # the account whose admin role grants admin_permissions
+    sub_account_ids: list[int] = field(default_factory=list)  # sub-accounts the user is associated with
     listed: bool = True  # False keeps sandbox admins out of the account listing
     enrollments: list[Enrollment] = field(default_factory=list)
     avatar_image_url: str | None = None

@@ -30,6 +30,8 @@ def can_masquerade(real: UserRecord, target: UserRecord) -> bool:
         return True
     return (
         "become_user" in real.admin_permissions
+        # user.rb#can_masquerade? asks become_user of the domain root account: a sub-account role never has it
+        and real.admin_account_id == DOMAIN_ROOT_ACCOUNT_ID
         and target.login_account_id == DOMAIN_ROOT_ACCOUNT_ID
         and target.login_id is not None
         and not target.login_deleted

@@ -20,7 +20,8 @@ Scenario format (JSON; every key optional)::
     }
 
 - ``settings``: any ``SandboxConfig`` field except host/ports/scenario; they win over the config passed in.
-- ``accounts``: root accounts; account 1 (``self``, the domain root account) always exists.
+- ``accounts``: root accounts, or sub-accounts with ``"parent": <id>``; account 1 (``self``, the domain root
+  account) always exists.
 - ``generate``: also generate this many users (as ``SandboxConfig.users`` does); default 0 with a scenario.
 - ``users[]``: only ``name`` is required. ``id`` defaults to the next free id; ``sortable_name`` to
   "Last, First"; ``login_id`` to an address made from the name (``null`` = no login at all, so SIS lookups
@@ -28,7 +29,9 @@ Scenario format (JSON; every key optional)::
   ``root_account_ids`` (default ``[1]``). ``enrollments`` entries are a type or an object (state defaults to
   ``active``). ``workflow_state`` ``creation_pending``/``pending_approval`` exercises the create-user reuse
   quirk (§14.1); ``deleted`` hides the user from listings. ``admin``: ``true`` for every permission or a list
-  of Canvas permission names. ``token``: an API token that authenticates as this user. ``own_avatar``: the user
+  of Canvas permission names, held on ``admin_account`` (default 1; a sub-account's id makes a sub-account
+  admin). ``sub_accounts``: ids of sub-accounts the user belongs to (their listings show it).
+  ``token``: an API token that authenticates as this user. ``own_avatar``: the user
   already chose a picture of their own; ``avatar_state`` sets the moderation state (e.g. ``locked``).
   ``merged_into``: the id of the user this one was merged into (it becomes deleted, with no login: acting as it
   is refused with ``merged_into_user_id``). Acting as a user is also refused for ``login_id: null``, a login in
@@ -122,7 +125,8 @@ def build_population(config: SandboxConfig, scenario: Mapping[str, Any] | None) 
     base_time = datetime(2023, 8, 1, 16, 0, tzinfo=timezone.utc)
     accounts = {DOMAIN_ROOT_ACCOUNT_ID: Account(DOMAIN_ROOT_ACCOUNT_ID, "Sandbox School", random_uuid(rng))}
     for raw in (scenario or {}).get("accounts", []):
-        accounts[int(raw["id"])] = Account(int(raw["id"]), str(raw.get("name", f"Account {raw['id']}")), "")
+        parent = int(raw["parent"]) if raw.get("parent") is not None else None
+        accounts[int(raw["id"])] = Account(int(raw["id"]), str(raw.get("name", f"Account {raw['id']}")), "", parent)
     for account in accounts.values():
         account.uuid = account.uuid or random_uuid(rng)
 
@@ -269,6 +273,8 @@ def _scenario_user(raw: Mapping[str, Any], user_id: int, base: datetime, rng: ra
         login_deleted=merged_into is not None,
         merged_into_user_id=int(merged_into) if merged_into is not None else None,
         admin_permissions=perms,
+        admin_account_id=int(raw.get("admin_account", DOMAIN_ROOT_ACCOUNT_ID)),
+        sub_account_ids=[int(a) for a in raw.get("sub_accounts", [])],
         enrollments=enrollments,
         quota=raw.get("quota"),
     )

@@ -160,7 +160,9 @@ class SandboxState:
             members = [
                 u
                 for u in self.user_records.values()
-                if u.listed and u.workflow_state != "deleted" and account_id in u.root_account_ids
+                if u.listed
+                and u.workflow_state != "deleted"
+                and (account_id in u.root_account_ids or account_id in u.sub_account_ids)
             ]
             members.sort(key=lambda u: (u.sortable_name.casefold(), u.id))
             self._sorted[account_id] = members

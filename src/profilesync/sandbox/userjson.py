@@ -66,6 +66,14 @@ def _login_in(user: UserRecord, account_id: int) -> bool:
     return user.login_account_id == account_id and not user.login_deleted and user.login_id is not None
 
 
+def _root_id(ctx: Ctx, account_id: int) -> int:
+    """The root account of an account: logins live there (``SisPseudonym.for`` looks in the root account)."""
+    account = ctx.state.accounts.get(account_id)
+    while account is not None and account.parent_id is not None:
+        account = ctx.state.accounts.get(account.parent_id)
+    return account.id if account is not None else account_id
+
+
 def user_json(
     ctx: Ctx, user: UserRecord, includes: Iterable[str] = (), *, account_id: int = DOMAIN_ROOT_ACCOUNT_ID
 ) -> dict[str, Any]:
@@ -80,7 +88,7 @@ def user_json(
     }
     perms = ctx.perms
     adminish = bool(perms & _ADMINISH) or bool(perms)  # an account membership counts too
-    has_login = _login_in(user, account_id)
+    has_login = _login_in(user, _root_id(ctx, account_id))
     if adminish and perms & {"read_sis", "manage_sis"}:
         # the keys are there, null when the login has no SIS id (§5: absent vs null matters)
         out["sis_user_id"] = user.sis_user_id if has_login else None

@@ -88,6 +88,17 @@ class HistoryStore(Protocol):
         """Records, newest sync first, optionally for one target and/or key."""
         ...
 
+    # -- target names ---------------------------------------------------------------------------------
+    def target_ids(self) -> set[str]:
+        """Every target name the history holds sync records, observer links or runs under."""
+        ...
+
+    def adopt_target(self, old_id: str, new_id: str) -> int:
+        """File what was recorded under ``old_id`` (an earlier name of the same target) under ``new_id``, in one
+        transaction: sync records, observer links and runs. A key already recorded under ``new_id`` keeps that
+        record (the old one is dropped). Returns how many sync records moved."""
+        ...
+
     # -- photo fingerprint cache --------------------------------------------------------------------
     def fingerprints(self) -> dict[str, Fingerprint]:
         """The whole cache, by path."""

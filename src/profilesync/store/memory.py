@@ -81,6 +81,36 @@ class MemoryStore:
         found.sort(key=lambda r: r.synced_at is None)
         return found
 
+    # -- target names ---------------------------------------------------------------------------------
+    def target_ids(self) -> set[str]:
+        with self.database.mutex:
+            found = {t for t, _ in self.database.records}
+            found |= {t for t, _, _ in self.database.observer_links}
+            found |= {r.target_id for r in self.database.runs.values()}
+        return found
+
+    def adopt_target(self, old_id: str, new_id: str) -> int:
+        if old_id == new_id:
+            return 0
+        moved = 0
+        with self.database.mutex:
+            db = self.database
+            for (target, key), record in list(db.records.items()):
+                if target != old_id:
+                    continue
+                del db.records[(target, key)]
+                if (new_id, key) not in db.records:
+                    db.records[(new_id, key)] = replace(record, target_id=new_id)
+                    moved += 1
+            for (target, student, email), link in list(db.observer_links.items()):
+                if target == old_id:
+                    del db.observer_links[(target, student, email)]
+                    db.observer_links.setdefault((new_id, student, email), replace(link, target_id=new_id))
+            for run_id, run in list(db.runs.items()):
+                if run.target_id == old_id:
+                    db.runs[run_id] = replace(run, target_id=new_id)
+        return moved
+
     # -- photo fingerprint cache --------------------------------------------------------------------
     def fingerprints(self) -> dict[str, Fingerprint]:
         with self.database.mutex:

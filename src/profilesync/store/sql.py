@@ -10,7 +10,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import URL, Connection, and_, delete, make_url, select, update
+from sqlalchemy import URL, Connection, and_, delete, make_url, select, union, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from profilesync.engine.model import SyncRecord, Uploaded
@@ -142,6 +142,38 @@ class SqlStore:
         with self._read() as conn:
             rows = conn.execute(query).all()
         return [SyncRecord(*row) for row in rows]
+
+    # -- target names ---------------------------------------------------------------------------------
+    def target_ids(self) -> set[str]:
+        query = union(select(sync_records.c.target_id), select(observer_links.c.target_id), select(runs.c.target_id))
+        with self._read() as conn:
+            return {str(row[0]) for row in conn.execute(query)}
+
+    def adopt_target(self, old_id: str, new_id: str) -> int:
+        if old_id == new_id:
+            return 0
+        with self._write() as conn:
+            taken = select(sync_records.c.key).where(sync_records.c.target_id == new_id).scalar_subquery()
+            moved = conn.execute(
+                update(sync_records)
+                .where(sync_records.c.target_id == old_id, sync_records.c.key.not_in(taken))
+                .values(target_id=new_id)
+            ).rowcount
+            conn.execute(delete(sync_records).where(sync_records.c.target_id == old_id))
+            linked = select(observer_links.c.student_key, observer_links.c.parent_email).where(
+                observer_links.c.target_id == new_id
+            )
+            for student_key, parent_email in conn.execute(linked).all():
+                conn.execute(
+                    delete(observer_links).where(
+                        observer_links.c.target_id == old_id,
+                        observer_links.c.student_key == student_key,
+                        observer_links.c.parent_email == parent_email,
+                    )
+                )
+            conn.execute(update(observer_links).where(observer_links.c.target_id == old_id).values(target_id=new_id))
+            conn.execute(update(runs).where(runs.c.target_id == old_id).values(target_id=new_id))
+        return int(moved)
 
     # -- photo fingerprint cache --------------------------------------------------------------------
     def fingerprints(self) -> dict[str, Fingerprint]:

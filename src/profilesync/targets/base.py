@@ -11,8 +11,11 @@ from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 class AvatarTarget(Protocol):
     """A place avatars go. Canvas and Guru implement it; the engine knows nothing else."""
 
-    #: names this target instance in the history, e.g. ``canvas:https://school.instructure.com``
-    target_id: str
+    @property
+    def target_id(self) -> str:
+        """Names this target instance in the history, e.g. ``canvas:root:<root account uuid>``."""
+        ...
+
     #: images sent (reported beside the API requests, which ``requests_made`` counts)
     uploads_made: int
 
@@ -35,4 +38,8 @@ class AvatarTarget(Protocol):
 
     def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
         """Put back the avatar we uploaded earlier; None when that file is gone (the caller uploads again)."""
+        ...
+
+    def before_writes(self) -> None:
+        """Called once before the first write of a run: raise FatalRemoteError when every write would fail."""
         ...

@@ -39,6 +39,7 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
+from profilesync.targets import canvas_account as root
 from profilesync.targets.canvas_refusals import MasqueradeEvidence, raise_refusal
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class CanvasTarget:
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.target_id = f"canvas:{base_url.rstrip('/')}"
+        self.base_url = base_url = root.normalise_base_url(base_url)  # one spelling: case, port, trailing slash
         self.match = match
         self.account_id = account_id
         self._fold = fold_key(match)
@@ -129,6 +130,18 @@ class CanvasTarget:
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+        self.account = root.CanvasAccount(self.api)
+
+    @property
+    def target_id(self) -> str:
+        """The history's name for this Canvas: its root account's uuid, read once per run (not the URL's spelling)."""
+        with self._no_secrets():
+            return self.account.root().target_id
+
+    def before_writes(self) -> None:
+        """Stop (exit 3) before the first write when the token lacks the root-account rights every write needs."""
+        with self._no_secrets():
+            self.account.require_write_rights()
 
     @contextmanager
     def _no_secrets(self) -> Iterator[None]:
@@ -203,6 +216,9 @@ class CanvasTarget:
         try:
             raw = self.api.json("GET", f"/api/v1/users/{path}", what=f"looking up user {key!r}")
         except NotFoundError:
+            # users_controller.rb#api_show answers 404 for a user the token may not read, too.
+            if self.account.users_unreadable():
+                raise root.unreadable_users_error(f"looking up user {key!r}") from None
             return None
         if not isinstance(raw, dict):
             return None

@@ -273,6 +273,9 @@ class GuruTarget:
                 return None
             return self._assign(user, url)
 
+    def before_writes(self) -> None:
+        """Nothing to check up front: a refused upload is recognised on the first one (see _post_picture)."""
+
     def _post_picture(self, user: RemoteUser, image: bytes) -> str:
         """:calls: ``POST /app/picture`` (multipart ``profilePic``) → ``{"uploadedPictureUrl": ...}``
         (developer.getguru.com/docs/bulk-upload-profile-avatars-via-the-api, step 2)."""
