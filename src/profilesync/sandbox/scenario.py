@@ -20,7 +20,8 @@ Scenario format (JSON; every key optional)::
     }
 
 - ``settings``: any ``SandboxConfig`` field except host/ports/scenario; they win over the config passed in.
-- ``accounts``: root accounts; account 1 (``self``, the domain root account) always exists.
+- ``accounts``: root accounts; account 1 (``self``, the domain root account) always exists. ``avatars_service``
+  (true/false) overrides the avatars service for users whose first login is in that account.
 - ``generate``: also generate this many users (as ``SandboxConfig.users`` does); default 0 with a scenario.
 - ``users[]``: only ``name`` is required. ``id`` defaults to the next free id; ``sortable_name`` to
   "Last, First"; ``login_id`` to an address made from the name (``null`` = no login at all, so SIS lookups
@@ -30,6 +31,8 @@ Scenario format (JSON; every key optional)::
   quirk (§14.1); ``deleted`` hides the user from listings. ``admin``: ``true`` for every permission or a list
   of Canvas permission names. ``token``: an API token that authenticates as this user. ``own_avatar``: the user
   already chose a picture of their own; ``avatar_state`` sets the moderation state (e.g. ``locked``).
+  ``home_account_id``: the root account of the user's first login when it is another one (``User#account``):
+  with that account's avatars service off, the user's JSON has no avatar_url key.
 - ``observer_links``: existing observer → student links (user ids).
 
 Generated users get ids from 1001, SIS ids ``S000001``…, logins ``first.last<n>@students.example.edu``
@@ -54,6 +57,7 @@ from profilesync.sandbox.config import SandboxConfig
 from profilesync.sandbox.records import (
     ALL_PERMISSIONS,
     DOMAIN_ROOT_ACCOUNT_ID,
+    PARTNER_ACCOUNT_ID,
     Account,
     Enrollment,
     ObservationLink,
@@ -119,7 +123,11 @@ def build_population(config: SandboxConfig, scenario: Mapping[str, Any] | None) 
     base_time = datetime(2023, 8, 1, 16, 0, tzinfo=timezone.utc)
     accounts = {DOMAIN_ROOT_ACCOUNT_ID: Account(DOMAIN_ROOT_ACCOUNT_ID, "Sandbox School", random_uuid(rng))}
     for raw in (scenario or {}).get("accounts", []):
-        accounts[int(raw["id"])] = Account(int(raw["id"]), str(raw.get("name", f"Account {raw['id']}")), "")
+        account = Account(int(raw["id"]), str(raw.get("name", f"Account {raw['id']}")), "")
+        account.avatars_service = raw.get("avatars_service")
+        accounts[account.id] = account
+    if config.foreign_home_users:
+        accounts.setdefault(PARTNER_ACCOUNT_ID, Account(PARTNER_ACCOUNT_ID, "Partner District", "", False))
     for account in accounts.values():
         account.uuid = account.uuid or random_uuid(rng)
 
@@ -133,6 +141,9 @@ def build_population(config: SandboxConfig, scenario: Mapping[str, Any] | None) 
     }
     generate = config.users if scenario is None else int(scenario.get("generate", 0))
     users.extend(_generated(config, generate, base_time, rng))
+    for user in users[2 : 2 + config.foreign_home_users]:  # past the two admins: the lowest generated ids
+        user.home_account_id = PARTNER_ACCOUNT_ID
+        user.root_account_ids.append(PARTNER_ACCOUNT_ID)
     population = Population(accounts=list(accounts.values()), users=users, tokens=tokens)
     if scenario is not None:
         _add_scenario_users(population, scenario, base_time, rng)
@@ -265,4 +276,5 @@ def _scenario_user(raw: Mapping[str, Any], user_id: int, base: datetime, rng: ra
         admin_permissions=perms,
         enrollments=enrollments,
         quota=raw.get("quota"),
+        home_account_id=raw.get("home_account_id"),
     )
