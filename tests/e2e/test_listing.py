@@ -107,3 +107,10 @@ def test_exact_multiple_of_100_needs_no_trailing_empty_page(exact_world: World) 
     plan = exact_world.json("avatars", "plan")
     assert len(plan["actions"]) == 300
     assert len(listing_queries(exact_world)) == 3
+
+
+def test_doctor_does_not_call_avatars_off_for_one_hidden_user(partner_world: World) -> None:
+    """`doctor` judges the same first page the same way: one user without avatar_url does not fail the check."""
+    output = partner_world.cli("doctor", expect=0).stdout
+    (avatars,) = [row for row in output.splitlines() if "avatars enabled" in row]
+    assert avatars.startswith("[ ok ]"), output

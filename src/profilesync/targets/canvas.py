@@ -495,10 +495,9 @@ class CanvasTarget:
         return self.api.request("GET", "/api/v1/users/self", what=what, params=[("as_user_id", user_id)])
 
     def probe_users_page(self, per_page: int = 100) -> requests.Response:
-        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url`` — the first page only (§5, §6)."""
-        params: list[tuple[str, Any]] = [("include[]", "avatar_url"), ("per_page", per_page)]
-        if self.match == "email":
-            params.append(("include[]", "email"))
+        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&sort=id`` — the first page only,
+        the same one ``list_users`` judges."""
+        params = [*listing_params(self.match), ("per_page", per_page)]
         return self.api.request("GET", self._users_path, what="listing the account's users", params=params)
 
     def fetch_avatar_image(self, url: str, max_bytes: int = 5_000_000) -> bytes | None:

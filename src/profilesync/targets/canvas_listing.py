@@ -48,6 +48,11 @@ def listing_params(match: str) -> list[tuple[str, Any]]:
     return params
 
 
+def shows_field(page: Sequence[dict[str, Any]], field: str) -> bool:
+    """Does Canvas show ``field`` on this page at all: does some user have the key (absent, not null, when hidden)?"""
+    return any(field in raw for raw in page)
+
+
 def check_first_page(page: Sequence[dict[str, Any]], match: str) -> None:
     """Stop the run only when *no* user of the first page shows what every decision needs.
 
@@ -55,13 +60,13 @@ def check_first_page(page: Sequence[dict[str, Any]], match: str) -> None:
     off only when nobody has the key. The match field is judged the same way (``login_id`` is absent for a
     user with no login here, while a missing permission hides it from everyone).
     """
-    if page and not any("avatar_url" in raw for raw in page):
+    if page and not shows_field(page, "avatar_url"):
         raise FatalRemoteError(
             "Canvas returns no avatar_url: user avatars are disabled on this account",
             advice="enable them in Admin > Account > Settings > 'Enable profile pictures for users'",
         )
     field = MATCH_JSON_FIELD[match]
-    if page and not any(field in raw for raw in page):
+    if page and not shows_field(page, field):
         permission = _PERMISSION_FOR_FIELD.get(match, "read_sis")
         raise FatalRemoteError(
             f"Canvas does not show the users' {field}: the token's user lacks a permission",
