@@ -56,9 +56,9 @@ log = logging.getLogger(__name__)
 AVATAR_FILE_NAME = "profilesync-avatar.jpg"
 PROFILE_PICTURES = "profile pictures"
 NO_AVATAR_SUFFIX = "/images/messages/avatar-50.png"  # §9: detect by path, the host may be a CDN
-# The lookup prefix for /users/:id per match mode is LOOKUP_PREFIX below (§7).
 THUMBNAIL = re.compile(r"/images/thumbnails/(\d+)/([^/?#]+)")
 CONFIRM_PATH = re.compile(r"/api/v1/files/(\d+)/create_success")
+# The lookup prefix for /users/:id per match mode (§7).
 LOOKUP_PREFIX = {"sis_user_id": "sis_user_id:", "login_id": "sis_login_id:", "integration_id": "sis_integration_id:"}
 # Thumbnails lag behind uploads on local/S3 storage (§10, §17.6): poll the avatar options this often.
 THUMBNAIL_POLL_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 8.0)
