@@ -119,11 +119,11 @@ def list_users(ctx: Ctx, args: dict[str, str]) -> Response:
         if enrollment_type not in ENROLLMENT_TYPES:
             raise errors.bad_request(f"Invalid enrollment type: {enrollment_type}")
         users = [u for u in users if any(e.type == enrollment_type and e.state == "active" for e in u.enrollments)]
-    users = _sorted(users, sort, (params.get("order") or "").lower() == "desc")
     per_page = per_page_for(params)
     endpoint = ctx.base + _path_without_format(ctx)
     if sort == "id":
-        return _bookmarked(ctx, users, includes, per_page, endpoint, account.id)
+        return _bookmarked(ctx, users, includes, per_page, endpoint, account.id)  # ordered by id itself
+    users = _sorted(users, sort, (params.get("order") or "").lower() == "desc")
     page = page_number(params)
     rows = users[(page - 1) * per_page : page * per_page]
     body = [user_json(ctx, u, includes, account_id=account.id) for u in rows]
