@@ -10,7 +10,9 @@ which is what Canvas would charge for. Scenarios (issue #8):
 2. first sync: every user has a new photo;
 3. one changed photo in the steady-state population;
 4. the seed's sequential per-user algorithm on the same sandbox (a sample, scaled linearly);
-5. a throttle-bound first sync: requests expensive enough that Canvas's leaky bucket, not latency, binds.
+5. a throttle-bound first sync: requests expensive enough that Canvas's leaky bucket, not latency, binds;
+6. the users listing alone, both ways: numbered pages (Canvas's default sort) and ``sort=id`` bookmark pages
+   (what profilesync sends), through the client's own paginator.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import hashlib
 import io
 import json
+import math
 import os
 import platform
 import subprocess
@@ -36,10 +39,12 @@ import requests
 from PIL import Image
 from sqlalchemy import create_engine, insert
 
+from profilesync.http import Api
 from profilesync.sandbox import Sandbox, SandboxConfig
 from profilesync.store import open_store
 from profilesync.store.schema import sync_records
 from profilesync.targets.canvas import avatar_ref
+from profilesync.targets.canvas_listing import listing_params
 
 ROOT = Path(__file__).resolve().parents[1]
 #: runs the CLI and writes its own peak RSS (KiB) to a file, whatever the exit code
@@ -156,8 +161,43 @@ def seed_synced(sandbox: Sandbox, workdir: Path) -> None:
 
 
 def listing_requests(users: int) -> int:
-    """Pages the account listing needs, including the empty page after an exact multiple of 100."""
+    """Pages profilesync's sort=id listing needs: bookmark pages end without an empty page after a full one."""
+    return max(1, math.ceil(users / 100))
+
+
+def numbered_listing_requests(users: int) -> int:
+    """Pages a numbered listing needs: its full last page links one more, empty page (Folio, unknown total)."""
     return users // 100 + 1
+
+
+def listing_both_ways(args: argparse.Namespace) -> list[Measure]:
+    """Scenario 6: the account listing alone at --steady-users, numbered pages and then sort=id bookmarks.
+
+    Both go through the client's own paginator (prefetching the next page, stopping on a short or empty page),
+    in this process; only the query differs. The floor is each way's own requests × latency.
+    """
+    config = SandboxConfig(users=args.steady_users, latency_ms=args.latency_ms, seed=4)
+    measures = []
+    with Sandbox(config) as sandbox:
+        bookmarked = listing_params("sis_user_id")
+        numbered = [p for p in bookmarked if p[0] != "sort"]
+        for label, params in (
+            ("6a. listing, numbered pages", numbered),
+            ("6b. listing, sort=id bookmarks", bookmarked),
+        ):
+            api = Api(sandbox.base_url, lambda: f"Bearer {sandbox.admin_token}")
+            sandbox.state.reset_counts()
+            started = time.monotonic()
+            pages = api.paginate("/api/v1/accounts/self/users", what="listing the account's users", params=params)
+            listed = sum(len(page) for page in pages)
+            wall = time.monotonic() - started
+            requests_made, _, throttled = counts(sandbox)
+            measure = Measure(label, listed, 0, requests_made, 0, throttled, 0, wall,
+                              requests_made * args.latency_ms / 1000)  # fmt: skip
+            measure.notes.append(f"{listed} users listed in {requests_made} requests")
+            measures.append(measure)
+            api.session.close()
+    return measures
 
 
 def steady_state(args: argparse.Namespace, workdir: Path) -> tuple[Measure, Measure]:
@@ -314,7 +354,7 @@ def main() -> None:
 
     measures: list[Measure] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for index, step in enumerate(("steady", "first", "throttle", "baseline")):
+        for index, step in enumerate(("steady", "first", "throttle", "baseline", "listing")):
             workdir = Path(tmp) / str(index)
             workdir.mkdir()
             print(f"running {step}…", file=sys.stderr, flush=True)
@@ -326,8 +366,10 @@ def main() -> None:
             elif step == "throttle":
                 measures.append(first_sync("5. throttle-bound first sync", args.throttle_users,
                                            args.throttle_changed, args, workdir, args.heavy_cost))  # fmt: skip
-            else:
+            elif step == "baseline":
                 measures += list(baseline(args, workdir))
+            else:
+                measures += listing_both_ways(args)
     report = render(measures, args)
     print(report)
     if not args.quick:
@@ -356,6 +398,8 @@ def render(measures: list[Measure], args: argparse.Namespace) -> str:
         f"- first sync: {seed_first.wall_s / first.wall_s:.0f}× faster "
         f"({seed_first.api_requests / max(1, first.api_requests):.1f}× fewer requests)",
         "",
+        *listing_comparison(measures),
+        "",
         "Floors: steady state = listing pages × latency. First sync = pages × latency + 3 × users × latency / 11 "
         "(11 = the most requests Canvas's bucket takes in flight at once: the 12th reservation of 50 reaches the "
         "high-water mark 600), or, when requests are expensive, (total cost − 550) / 10 per second, whichever is "
@@ -372,6 +416,21 @@ def render(measures: list[Measure], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def listing_comparison(measures: list[Measure]) -> list[str]:
+    """Scenario 6 in words: what bookmark pages change against numbered ones."""
+    by_name = {m.name[:2]: m for m in measures}
+    numbered, bookmarks = by_name.get("6a"), by_name.get("6b")
+    if numbered is None or bookmarks is None:
+        return []
+    return [
+        f"Listing {bookmarks.users} users (scenario 6): numbered pages {numbered.api_requests} requests in "
+        f"{numbered.wall_s:.2f} s, sort=id bookmarks {bookmarks.api_requests} requests in {bookmarks.wall_s:.2f} s "
+        f"(ceil(users/100) = {math.ceil(bookmarks.users / 100)}). Bookmarks know when nothing remains, so an exact "
+        "multiple of 100 needs no trailing empty page; the sandbox, like canvas-lms (UsersController#api_index), "
+        'applies no 50-page limit to other sorts — the API docs only announce one "in the future".',
+    ]
+
+
 def targets(measures: list[Measure]) -> list[str]:
     by = {m.name[:2]: m for m in measures}
     steady, one, first, heavy, seed_steady, seed_first = (by[k] for k in ("1.", "3.", "2.", "5.", "4a", "4b"))
@@ -380,6 +439,7 @@ def targets(measures: list[Measure]) -> list[str]:
     rows = [
         ("steady state: requests ≤ ceil(users/100) + 2", f"{steady.api_requests} ≤ {-(-steady.users // 100) + 2}",
          steady.api_requests <= -(-steady.users // 100) + 2),
+        *listing_targets(by),
         ("steady state: wall ≤ 1.25 × pages × latency", f"{steady.vs_floor:.2f}×", steady.vs_floor <= 1.25),
         ("one changed photo: pages + 3 requests", f"{one.api_requests}", one.api_requests <= steady.api_requests + 3),
         ("first sync: 3 Canvas requests per changed user (throttled retries aside)", f"{per_user:.2f}",
@@ -397,6 +457,20 @@ def targets(measures: list[Measure]) -> list[str]:
         ("peak memory for 20,000 users < 150 MB", f"{steady.rss_mb:.1f} MB", (steady.rss_mb or 0) < 150),
     ]  # fmt: skip
     return [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in rows]
+
+
+def listing_targets(by: dict[str, Measure]) -> list[tuple[str, str, bool]]:
+    """Scenario 6's targets: bookmark pages cost no more requests than numbered ones, and ceil(users/100)."""
+    numbered, bookmarks = by.get("6a"), by.get("6b")
+    if numbered is None or bookmarks is None:
+        return []
+    pages = math.ceil(bookmarks.users / 100)
+    return [
+        ("listing by sort=id bookmarks: requests = ceil(users/100)", f"{bookmarks.api_requests} = {pages}",
+         bookmarks.api_requests == pages),
+        ("listing by bookmarks: no more requests than numbered pages",
+         f"{bookmarks.api_requests} ≤ {numbered.api_requests}", bookmarks.api_requests <= numbered.api_requests),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":

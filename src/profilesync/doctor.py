@@ -30,6 +30,7 @@ from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore, open_store
 from profilesync.store.migrations import MIGRATIONS
 from profilesync.targets.canvas import MATCH_JSON_FIELD, CanvasTarget
+from profilesync.targets.canvas_listing import shows_field
 from profilesync.text import plural
 
 log = logging.getLogger(__name__)
@@ -239,10 +240,10 @@ def check_users(target: CanvasTarget) -> tuple[Check, Check, list[dict[str, Any]
 
 
 def _fields_check(match: str, rows: list[dict[str, Any]]) -> Check:
-    # §5: the keys are present (null when empty) exactly when the caller may read them, so one row decides.
-    first = rows[0]
+    # The keys are present (null when empty) when the caller may read them; a user with no login here lacks
+    # login_id, so the page decides, not one row (shows_field, as the sync's check).
     needed = MATCH_JSON_FIELD[match]
-    if needed not in first:
+    if not shows_field(rows, needed):
         permission = PERMISSION_FOR_FIELD[needed]
         return failed(
             USERS,
@@ -252,7 +253,7 @@ def _fields_check(match: str, rows: list[dict[str, Any]]) -> Check:
         )
     with_key = sum(1 for row in rows if row.get(needed) not in (None, ""))
     detail = f"{needed} visible ({with_key} of the first {plural(len(rows), 'user')} have one)"
-    hidden = [name for name in ("sis_user_id", "login_id") if name not in first]
+    hidden = [name for name in ("sis_user_id", "login_id") if not shows_field(rows, name)]
     if hidden:
         return warned(
             USERS,
@@ -265,7 +266,9 @@ def _fields_check(match: str, rows: list[dict[str, Any]]) -> Check:
 
 
 def _avatars_check(rows: list[dict[str, Any]]) -> Check:
-    if "avatar_url" not in rows[0]:  # §5, §17.14: absent, not null, when the avatars service is off
+    # Absent for a user whose first login's account has avatars off (Api::V1::User#user_json, User#account):
+    # profile pictures are off only when no user of the page has the key.
+    if not shows_field(rows, "avatar_url"):
         return failed(
             AVATARS, "Canvas returns no avatar_url: profile pictures are off", AVATARS_ADVICE, ExitCode.REMOTE
         )

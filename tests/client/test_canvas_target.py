@@ -141,8 +141,8 @@ def test_list_users_maps_user_json(rsps: responses.RequestsMock, target: CanvasT
 
 
 def test_list_users_asks_for_avatars_100_per_page(rsps: responses.RequestsMock, target: CanvasTarget) -> None:
-    """The listing sends include[]=avatar_url and per_page=100 to the account's users."""
-    query = matchers.query_param_matcher({"include[]": "avatar_url", "per_page": "100"})
+    """The listing sends include[]=avatar_url, sort=id (bookmark pages) and per_page=100 to the account's users."""
+    query = matchers.query_param_matcher({"include[]": "avatar_url", "sort": "id", "per_page": "100"})
     rsps.add(responses.GET, LISTING, json=[user_json()], match=[query])
     assert len(list(target.list_users())) == 1
 
@@ -186,7 +186,7 @@ def test_list_users_follows_pages(rsps: responses.RequestsMock, target: CanvasTa
         LISTING,
         json=page1,
         headers={"Link": f'<{nxt}>; rel="next"'},
-        match=[matchers.query_param_matcher({"include[]": "avatar_url", "per_page": "100"})],
+        match=[matchers.query_param_matcher({"include[]": "avatar_url", "sort": "id", "per_page": "100"})],
     )
     end = f"{LISTING}?include%5B%5D=avatar_url&page=3&per_page=100"
     rsps.add(responses.GET, nxt, json=[], headers={"Link": f'<{end}>; rel="next"'})
@@ -226,7 +226,7 @@ def test_list_users_by_login_without_login_id_names_the_permission(
 
 def test_list_users_by_email_asks_for_email_and_casefolds(rsps: responses.RequestsMock, make_target: Any) -> None:
     """match=email adds include[]=email and compares emails case-folded."""
-    query = matchers.query_param_matcher({"include[]": ["avatar_url", "email"], "per_page": "100"})
+    query = matchers.query_param_matcher({"include[]": ["avatar_url", "email"], "sort": "id", "per_page": "100"})
     rsps.add(responses.GET, LISTING, json=[user_json(email="Ada.Lovelace@Example.EDU")], match=[query])
     user = next(make_target("email").target.list_users())
     assert user.key == "ada.lovelace@example.edu"

@@ -40,6 +40,7 @@ class Reason(str, Enum):
     AMBIGUOUS_PHOTO = "ambiguous_photo"
     NOT_FOUND = "not_found"
     INACTIVE = "inactive"  # Guru members who are not active
+    AVATAR_HIDDEN = "avatar_hidden"  # synced, nothing to upload, and the target hides the current avatar
 
 
 class Policy(str, Enum):
@@ -59,6 +60,9 @@ class RemoteUser:
     avatar_ref: str | None  # None when the user shows the default (no) avatar
     avatar_url: str | None = None  # as shown, for reports
     active: bool = True
+    # False when the target hides this user's current avatar (Canvas omits avatar_url for a user whose home
+    # account has avatars off): avatar_ref then says nothing, and the planner must not read it as a choice.
+    avatar_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,11 @@ Precedence, top to bottom (the README documents it for admins):
 6. last sync older than max age → upload/stale
 7. the target shows the avatar we set → skip/unchanged
 8. otherwise (policy ``enforce``) → reassign/avatar_changed
+
+A user whose current avatar the target hides (``RemoteUser.avatar_known`` False; Canvas omits ``avatar_url``
+for a user whose home account has avatars off) skips row 3 — an avatar nobody can see is nobody's choice —
+goes through rows 4–6 as usual, and ends at skip/avatar_hidden instead of rows 7–8: without seeing the
+avatar we can neither call it ours nor call it replaced, so the history decides (it says synced).
 """
 
 from __future__ import annotations
@@ -89,7 +94,7 @@ def decide(
         and record_for_user.avatar_ref is not None
         and user.avatar_ref == record_for_user.avatar_ref
     )
-    if policy is Policy.RESPECT and not shows_ours and _someone_chose(user, record_for_user):
+    if policy is Policy.RESPECT and user.avatar_known and not shows_ours and _someone_chose(user, record_for_user):
         return PlannedAction(key, user, Action.SKIP, Reason.USER_CHOICE, photo, record)
 
     action, reason = _history_decision(user, photo, record_for_user, shows_ours, now=now, max_age=max_age)
@@ -112,6 +117,8 @@ def _history_decision(
         return Action.UPLOAD, Reason.CHANGED
     if max_age is not None and now - record.synced_at > max_age:
         return Action.UPLOAD, Reason.STALE
+    if not user.avatar_known:
+        return Action.SKIP, Reason.AVATAR_HIDDEN
     if shows_ours:
         return Action.SKIP, Reason.UNCHANGED
     return Action.REASSIGN, Reason.AVATAR_CHANGED

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable
 from typing import Any
 
 from profilesync.sandbox import avatars, errors
+from profilesync.sandbox.bookmarks import bookmark_page
 from profilesync.sandbox.canvas_app import Ctx, Route
 from profilesync.sandbox.pagination import link_header, page_number, per_page_for, unknown_total_links
 from profilesync.sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, Account, UserRecord
@@ -92,11 +91,11 @@ def list_users(ctx: Ctx, args: dict[str, str]) -> Response:
         if enrollment_type not in ENROLLMENT_TYPES:
             raise errors.bad_request(f"Invalid enrollment type: {enrollment_type}")
         users = [u for u in users if any(e.type == enrollment_type and e.state == "active" for e in u.enrollments)]
-    users = _sorted(users, sort, (params.get("order") or "").lower() == "desc")
     per_page = per_page_for(params)
     endpoint = ctx.base + _path_without_format(ctx)
     if sort == "id":
-        return _bookmarked(ctx, users, includes, per_page, endpoint, account.id)
+        return _bookmarked(ctx, users, includes, per_page, endpoint, account.id)  # ordered by id itself
+    users = _sorted(users, sort, (params.get("order") or "").lower() == "desc")
     page = page_number(params)
     rows = users[(page - 1) * per_page : page * per_page]
     body = [user_json(ctx, u, includes, account_id=account.id) for u in rows]
@@ -107,22 +106,11 @@ def list_users(ctx: Ctx, args: dict[str, str]) -> Response:
 def _bookmarked(
     ctx: Ctx, users: list[UserRecord], includes: list[str], per_page: int, endpoint: str, account_id: int
 ) -> Response:
-    """``sort=id``: bookmark pages (``page=bookmark:...``), a ``first`` link, ``next`` only when more rows exist."""
-    raw = ctx.params.get("page") or "first"
-    start = 0
-    if raw.startswith("bookmark:"):
-        try:
-            after = json.loads(base64.urlsafe_b64decode(raw[len("bookmark:") :] + "==").decode())[0]
-        except (ValueError, IndexError, TypeError):
-            raise errors.bad_request("invalid bookmark") from None
-        start = next((i + 1 for i, u in enumerate(users) if u.id == after), len(users))
-    rows = users[start : start + per_page]
-    links: dict[str, Any] = {"current": raw, "first": "first"}
-    if rows and start + per_page < len(users):
-        token = base64.urlsafe_b64encode(json.dumps([rows[-1].id]).encode()).decode().rstrip("=")
-        links["next"] = f"bookmark:{token}"
-    body = [user_json(ctx, u, includes, account_id=account_id) for u in rows]
-    link = link_header(endpoint, ctx.request.query, links, per_page)
+    """``sort=id``: Canvas's bookmark pagination (see profilesync.sandbox.bookmarks for the source read)."""
+    descending = (ctx.params.get("order") or "").lower() == "desc"
+    page = bookmark_page(users, ctx.params.get("page"), per_page, descending=descending)
+    body = [user_json(ctx, u, includes, account_id=account_id) for u in page.rows]
+    link = link_header(endpoint, ctx.request.query, page.links, per_page)
     return json_response(200, body, [("Link", link)] if link else [])
 
 

@@ -59,6 +59,13 @@ def wait_for_interrupt(sb: Sandbox) -> None:
 @click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of connections dropped.")
 @click.option("--avatars-setting", type=click.Choice(AVATARS_SETTINGS), default="enabled", show_default=True)
 @click.option("--no-avatars-service", is_flag=True, help="Turn the avatars service off (avatar_url disappears).")
+@click.option(
+    "--foreign-home-users",
+    type=click.IntRange(min=0),
+    default=0,
+    help="This many users (lowest ids) have their first login in a partner account with avatars off: "
+    "Canvas omits their avatar_url.",
+)
 @click.option("--auth-errors-403", is_flag=True, help="Permission errors answer 403 (api_auth_error_updates).")
 @click.option(
     "--limited-access-for-students", is_flag=True, help="Turn on 'Limited access for students': their uploads fail."
@@ -97,6 +104,7 @@ def sandbox(
     drop_rate: float,
     avatars_setting: str,
     no_avatars_service: bool,
+    foreign_home_users: int,
     auth_errors_403: bool,
     limited_access_for_students: bool,
     cdn_host: str | None,
@@ -127,6 +135,7 @@ def sandbox(
         drop_rate=drop_rate,
         avatars_setting=avatars_setting,  # type: ignore[arg-type]
         avatars_service_enabled=not no_avatars_service,
+        foreign_home_users=foreign_home_users,
         api_auth_error_updates=auth_errors_403,
         limited_access_for_students=limited_access_for_students,
         cdn_host=cdn_host,

@@ -52,6 +52,9 @@ class SandboxConfig:
 
     # -- avatars (§9, §10, §11)
     avatars_service_enabled: bool = True  # False: the avatar_url key is absent from user JSON
+    # The first N generated users (lowest ids, so first in a sort=id listing) have an earlier login in a partner
+    # root account whose avatars service is off: Canvas omits avatar_url for them alone (User#account).
+    foreign_home_users: int = 0
     avatars_setting: AvatarsSetting = "enabled"
     gravatar_enabled: bool = False  # list a gravatar option first in /avatars
     cdn_host: str | None = None  # serve the no-avatar fallback from this host instead of the Canvas host
@@ -91,6 +94,8 @@ class SandboxConfig:
             found.append("users must be 0 or more")
         if self.sub_account_users < 0:
             found.append("sub_account_users must be 0 or more")
+        if self.foreign_home_users < 0:
+            found.append("foreign_home_users must be 0 or more")
         if self.upload_mode not in UPLOAD_MODES:
             found.append(f"upload_mode must be one of {', '.join(UPLOAD_MODES)}")
         if self.avatars_setting not in AVATARS_SETTINGS:

@@ -44,6 +44,13 @@ class Account:
     name: str
     uuid: str
     parent_id: int | None = None
+    # The avatars service of this root account (``service_enabled?(:avatars)``); None follows the sandbox's
+    # ``avatars_service_enabled``. It decides avatar_url for users whose first login lives here (userjson).
+    avatars_service: bool | None = None
+
+
+#: a consortium/trust partner root account with avatars off (``SandboxConfig.foreign_home_users``)
+PARTNER_ACCOUNT_ID = 9
 
 
 @dataclass
@@ -88,6 +95,9 @@ class UserRecord:
     time_zone: str = "America/Denver"
     last_login: datetime | None = None
     merged_into_user_id: int | None = None  # set, with workflow_state deleted, once merged into another user
+    # The root account of the user's first active login by position when it is not ``login_account_id``:
+    # ``User#account`` (``pseudonym.account``), whose avatars service decides the avatar_url key.
+    home_account_id: int | None = None
 
     def has_student_enrollment(self) -> bool:
         """§14.2: a student enrollment not rejected, inactive or deleted."""

@@ -21,7 +21,8 @@ Scenario format (JSON; every key optional)::
 
 - ``settings``: any ``SandboxConfig`` field except host/ports/scenario; they win over the config passed in.
 - ``accounts``: root accounts, or sub-accounts with ``"parent": <id>``; account 1 (``self``, the domain root
-  account) always exists.
+  account) always exists. ``avatars_service`` (true/false) overrides the avatars service for users whose first
+  login is in that account.
 - ``generate``: also generate this many users (as ``SandboxConfig.users`` does); default 0 with a scenario.
 - ``users[]``: only ``name`` is required. ``id`` defaults to the next free id; ``sortable_name`` to
   "Last, First"; ``login_id`` to an address made from the name (``null`` = no login at all, so SIS lookups
@@ -36,6 +37,8 @@ Scenario format (JSON; every key optional)::
   ``merged_into``: the id of the user this one was merged into (it becomes deleted, with no login: acting as it
   is refused with ``merged_into_user_id``). Acting as a user is also refused for ``login_id: null``, a login in
   another root account (``root_account_ids: [2, 1]``) and an ``admin`` with rights the token's role lacks.
+  ``home_account_id``: the root account of the user's first login when it is another one (``User#account``):
+  with that account's avatars service off, the user's JSON has no avatar_url key.
 - ``observer_links``: existing observer → student links (user ids).
 
 Generated users get ids from 1001, SIS ids ``S000001``…, logins ``first.last<n>@students.example.edu``
@@ -60,6 +63,7 @@ from profilesync.sandbox.config import SandboxConfig
 from profilesync.sandbox.records import (
     ALL_PERMISSIONS,
     DOMAIN_ROOT_ACCOUNT_ID,
+    PARTNER_ACCOUNT_ID,
     Account,
     Enrollment,
     ObservationLink,
@@ -126,7 +130,13 @@ def build_population(config: SandboxConfig, scenario: Mapping[str, Any] | None) 
     accounts = {DOMAIN_ROOT_ACCOUNT_ID: Account(DOMAIN_ROOT_ACCOUNT_ID, "Sandbox School", random_uuid(rng))}
     for raw in (scenario or {}).get("accounts", []):
         parent = int(raw["parent"]) if raw.get("parent") is not None else None
-        accounts[int(raw["id"])] = Account(int(raw["id"]), str(raw.get("name", f"Account {raw['id']}")), "", parent)
+        account = Account(int(raw["id"]), str(raw.get("name", f"Account {raw['id']}")), "", parent)
+        account.avatars_service = raw.get("avatars_service")
+        accounts[account.id] = account
+    if config.foreign_home_users:
+        accounts.setdefault(
+            PARTNER_ACCOUNT_ID, Account(PARTNER_ACCOUNT_ID, "Partner District", "", avatars_service=False)
+        )
     for account in accounts.values():
         account.uuid = account.uuid or random_uuid(rng)
 
@@ -140,6 +150,9 @@ def build_population(config: SandboxConfig, scenario: Mapping[str, Any] | None) 
     }
     generate = config.users if scenario is None else int(scenario.get("generate", 0))
     users.extend(_generated(config, generate, base_time, rng))
+    for user in users[2 : 2 + config.foreign_home_users]:  # past the two admins: the lowest generated ids
+        user.home_account_id = PARTNER_ACCOUNT_ID
+        user.root_account_ids.append(PARTNER_ACCOUNT_ID)
     population = Population(accounts=list(accounts.values()), users=users, tokens=tokens)
     if scenario is not None:
         _add_scenario_users(population, scenario, base_time, rng)
@@ -277,4 +290,5 @@ def _scenario_user(raw: Mapping[str, Any], user_id: int, base: datetime, rng: ra
         sub_account_ids=[int(a) for a in raw.get("sub_accounts", [])],
         enrollments=enrollments,
         quota=raw.get("quota"),
+        home_account_id=raw.get("home_account_id"),
     )

@@ -61,6 +61,22 @@ def avatar_url(ctx: Ctx, user: UserRecord) -> str:
     return result
 
 
+def avatars_service_for(ctx: Ctx, user: UserRecord) -> bool:
+    """``user.account.service_enabled?(:avatars)`` (``Api::V1::User#user_json``).
+
+    ``User#account`` is ``pseudonym.account rescue Account.default`` (app/models/user.rb): the root account of
+    the user's first active login by position, or the default account for a user with no login at all.
+    """
+    home = user.home_account_id
+    if home is None:
+        has_login = user.login_account_id is not None and not user.login_deleted
+        home = user.login_account_id if has_login else DOMAIN_ROOT_ACCOUNT_ID
+    account = ctx.state.accounts.get(home) if home is not None else None
+    if account is not None and account.avatars_service is not None:
+        return account.avatars_service
+    return ctx.config.avatars_service_enabled
+
+
 def _login_in(user: UserRecord, account_id: int) -> bool:
     """Does ``SisPseudonym.for(user, account)`` find a login there?"""
     return user.login_account_id == account_id and not user.login_deleted and user.login_id is not None
@@ -104,7 +120,7 @@ def user_json(
 
 
 def _add_include(ctx: Ctx, user: UserRecord, include: str, out: dict[str, Any], is_self: bool) -> None:
-    service = ctx.config.avatars_service_enabled
+    service = avatars_service_for(ctx, user)
     last_part, comma, first_part = user.sortable_name.partition(", ")
     if include == "avatar_url" and service:
         out["avatar_url"] = avatar_url(ctx, user)

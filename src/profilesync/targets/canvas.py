@@ -40,6 +40,15 @@ from profilesync.http import (
     redact_url,
 )
 from profilesync.targets import canvas_account as root
+from profilesync.targets.canvas_listing import (
+    MATCH_JSON_FIELD as MATCH_JSON_FIELD,  # re-exported: doctor imports it from here
+)
+from profilesync.targets.canvas_listing import (
+    check_first_page,
+    hidden_assignment,
+    listing_params,
+    remote_user,
+)
 from profilesync.targets.canvas_refusals import MasqueradeEvidence, raise_refusal
 
 log = logging.getLogger(__name__)
@@ -51,14 +60,7 @@ PROFILE_PICTURES = "profile pictures"
 NO_AVATAR_SUFFIX = "/images/messages/avatar-50.png"  # §9: detect by path, the host may be a CDN
 THUMBNAIL = re.compile(r"/images/thumbnails/(\d+)/([^/?#]+)")
 CONFIRM_PATH = re.compile(r"/api/v1/files/(\d+)/create_success")
-# The user JSON field each match mode reads, and the lookup prefix for /users/:id (§5, §7).
-MATCH_JSON_FIELD = {
-    "sis_user_id": "sis_user_id",
-    "login_id": "login_id",
-    "email": "email",
-    "integration_id": "integration_id",
-    "id": "id",
-}
+# The lookup prefix for /users/:id per match mode (§7).
 LOOKUP_PREFIX = {"sis_user_id": "sis_user_id:", "login_id": "sis_login_id:", "integration_id": "sis_integration_id:"}
 # Thumbnails lag behind uploads on local/S3 storage (§10, §17.6): poll the avatar options this often.
 THUMBNAIL_POLL_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 8.0)
@@ -190,16 +192,16 @@ class CanvasTarget:
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
-        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&per_page=100`` (§6)."""
-        params: list[tuple[str, Any]] = [("include[]", "avatar_url")]
-        if self.match == "email":
-            params.append(("include[]", "email"))
+        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&sort=id&per_page=100``.
+
+        Bookmark pages (``UsersController#api_index``); see profilesync.targets.canvas_listing.
+        """
         checked = False
         what = "listing the account's users"
         with self._no_secrets(), self._listing_is_vital():
-            for page in self.api.paginate(self._users_path, what=what, params=params):
+            for page in self.api.paginate(self._users_path, what=what, params=listing_params(self.match)):
                 if not checked:
-                    self._check_listing_fields(page[0])
+                    check_first_page(page, self.match)
                     checked = True
                 for raw in page:
                     yield self._remote_user(raw)
@@ -222,7 +224,8 @@ class CanvasTarget:
             return None
         if not isinstance(raw, dict):
             return None
-        self._check_listing_fields(raw)
+        # One user alone cannot tell "Canvas hides this user's avatar_url" from "avatars are off": stays fatal.
+        check_first_page([raw], self.match)
         return self._remote_user(raw)
 
     def _search_user(self, key: str) -> RemoteUser | None:
@@ -232,44 +235,15 @@ class CanvasTarget:
         params: list[tuple[str, Any]] = [("search_term", key), ("include[]", "avatar_url"), ("include[]", "email")]
         what = f"searching for user {key!r}"
         for page in self.api.paginate(self._users_path, what=what, params=params):
-            self._check_listing_fields(page[0])
+            check_first_page(page, self.match)
             for raw in page:
                 user = self._remote_user(raw)
                 if user.key == self._fold(key):
                     return user
         return None
 
-    def _check_listing_fields(self, raw: dict[str, Any]) -> None:
-        """Fail the run at once when Canvas hides what every user's decision needs (§5, §17.14)."""
-        if "avatar_url" not in raw:
-            raise FatalRemoteError(
-                "Canvas returns no avatar_url: user avatars are disabled on this account",
-                advice="enable them in Admin > Account > Settings > 'Enable profile pictures for users'",
-            )
-        field = MATCH_JSON_FIELD[self.match]
-        if field not in raw:
-            permission = {
-                "sis_user_id": "'Users - view SIS information' (read_sis)",
-                "integration_id": "'Users - view SIS information' (read_sis)",
-                "login_id": "'Users - view login IDs' (view_user_logins)",
-                "email": "'Users - view primary email address' (read_email_addresses)",
-            }.get(self.match, "read_sis")
-            raise FatalRemoteError(
-                f"Canvas does not show the users' {field}: the token's user lacks a permission",
-                advice=f"give the token's admin role {permission}, or change PROFILESYNC_MATCH",
-            )
-
     def _remote_user(self, raw: dict[str, Any]) -> RemoteUser:
-        value = raw.get(MATCH_JSON_FIELD[self.match])
-        key = self._fold(str(value)) if value not in (None, "") else None
-        url = raw.get("avatar_url")
-        return RemoteUser(
-            user_id=str(raw["id"]),
-            key=key,
-            name=str(raw.get("name") or raw.get("sortable_name") or raw["id"]),
-            avatar_ref=avatar_ref(url),
-            avatar_url=url,
-        )
+        return remote_user(raw, self.match, self._fold, avatar_ref)
 
     # -- setting avatars -----------------------------------------------------------------------------
     def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
@@ -455,6 +429,10 @@ class CanvasTarget:
             body = self.api.json(
                 "PUT", f"/api/v1/users/{user.user_id}", what=what, data={"user[avatar][token]": option["token"]}
             )
+            if not user.avatar_known:  # Canvas hides this user's avatar_url (see canvas_listing)
+                hidden = hidden_assignment(body, option, file_id, file_uuid, avatar_ref)
+                if hidden is not None:
+                    return hidden
             url = body.get("avatar_url") if isinstance(body, dict) else None
             ref = avatar_ref(url)
             if url and ref and f"/images/thumbnails/{file_id}/" in urlsplit(url).path:
@@ -514,10 +492,9 @@ class CanvasTarget:
         return self.api.request("GET", "/api/v1/users/self", what=what, params=[("as_user_id", user_id)])
 
     def probe_users_page(self, per_page: int = 100) -> requests.Response:
-        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url`` — the first page only (§5, §6)."""
-        params: list[tuple[str, Any]] = [("include[]", "avatar_url"), ("per_page", per_page)]
-        if self.match == "email":
-            params.append(("include[]", "email"))
+        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&sort=id`` — the first page only,
+        the same one ``list_users`` judges."""
+        params = [*listing_params(self.match), ("per_page", per_page)]
         return self.api.request("GET", self._users_path, what="listing the account's users", params=params)
 
     def fetch_avatar_image(self, url: str, max_bytes: int = 5_000_000) -> bytes | None:
