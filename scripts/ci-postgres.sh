@@ -10,7 +10,8 @@
 # Installing needs root (Debian, apt-get); a developer with PostgreSQL installed can run it as themselves.
 set -euo pipefail
 
-PORT="${PROFILESYNC_PG_PORT:-55432}"
+# Below the kernel's ephemeral range (32768-60999 on Linux), so a test's loopback connection never holds it.
+PORT="${PROFILESYNC_PG_PORT:-25432}"
 DATA="${PROFILESYNC_PG_DATA:-${TMPDIR:-/tmp}/profilesync-ci-postgres}"
 DB_USER=profilesync
 DB_PASSWORD=profilesync  # a loopback-only, throwaway server: this is not a secret
@@ -90,7 +91,6 @@ if [[ ! -f "$DATA/PG_VERSION" ]]; then
     # Loopback only, its own socket directory, and no durability: the data is thrown away anyway.
     cat >>"$DATA/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
-port = $PORT
 unix_socket_directories = '$DATA'
 fsync = off
 synchronous_commit = off
@@ -102,7 +102,7 @@ if as_owner "$BINDIR/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
     say "server already running on 127.0.0.1:$PORT"
 else
     say "starting the server on 127.0.0.1:$PORT"
-    if ! as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 start >&2; then
+    if ! as_owner "$BINDIR/pg_ctl" -D "$DATA" -o "-p $PORT" -l "$DATA/server.log" -w -t 60 start >&2; then
         tail -n 20 "$DATA/server.log" >&2 || true
         exit 1
     fi
