@@ -19,7 +19,7 @@ from datetime import datetime
 from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, Uploaded
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
 from profilesync.store.base import HistoryStore, RunEvent
-from profilesync.targets.base import AvatarTarget
+from profilesync.targets.base import AvatarPending, AvatarTarget
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +145,15 @@ def _apply(planned: PlannedAction, ctx: Execution) -> Result:
             image, sha256 = ctx.read_image(photo)
         except InvalidImage as exc:
             return _failed(planned, ctx, Reason.INVALID_PHOTO.value, str(exc))
-        uploaded = ctx.target.upload_avatar(user, image)
+        uploaded = ctx.target.upload_avatar(user, image, planned.record)
         return _succeeded(planned, ctx, uploaded, sha256, Outcome.UPLOADED)
     except FatalRemoteError:
         raise
+    except AvatarPending as exc:
+        # The file is on the target, not yet shown: remember it (with no avatar_ref, "not seen applied") so
+        # the next run sets it instead of uploading again, then report the user as not done yet.
+        ctx.store.record_success(ctx.target.target_id, planned.key, user.user_id, sha256, exc.uploaded, ctx.clock())
+        return _failed(planned, ctx, exc.kind, str(exc))
     except RemoteError as exc:
         return _failed(planned, ctx, exc.kind, str(exc))
 

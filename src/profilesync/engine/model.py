@@ -40,6 +40,7 @@ class Reason(str, Enum):
     AMBIGUOUS_PHOTO = "ambiguous_photo"
     NOT_FOUND = "not_found"
     INACTIVE = "inactive"  # Guru members who are not active
+    UNFINISHED = "unfinished"  # our last upload is on the target but was never shown (its thumbnail lagged)
 
 
 class Policy(str, Enum):
@@ -59,6 +60,9 @@ class RemoteUser:
     avatar_ref: str | None  # None when the user shows the default (no) avatar
     avatar_url: str | None = None  # as shown, for reports
     active: bool = True
+    #: the avatar shown is a file profilesync uploaded (recognised by its name on the target), so it is
+    #: nobody's choice even when the history does not know it; only looked up where a decision needs it
+    avatar_ours: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,8 @@ class SyncRecord:
     synced_at: datetime | None  # None if never synced successfully
     last_error: str | None = None
     last_error_at: datetime | None = None
+    #: the name our file has on the target (Canvas alternates two names); None for records written before
+    file_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +134,9 @@ class Uploaded:
 
     file_id: str | None
     file_uuid: str | None
-    avatar_url: str
-    avatar_ref: str
+    avatar_url: str | None  # None: uploaded but not shown yet (see ``avatar_ref``)
+    avatar_ref: str | None  # None: the target has not shown the file yet; the next run finishes it
+    file_name: str | None = None
 
 
 class Outcome(str, Enum):
