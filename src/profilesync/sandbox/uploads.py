@@ -17,15 +17,17 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
 
 from profilesync.sandbox import avatars, errors, storage
 from profilesync.sandbox.canvas_app import Ctx, Route
-from profilesync.sandbox.errors import NOT_FOUND_MESSAGE, ApiError
+from profilesync.sandbox.errors import NOT_FOUND_MESSAGE, ApiError, throttled_response
 from profilesync.sandbox.pagination import ruby_to_i
 from profilesync.sandbox.records import FileRecord, FolderRecord, UserRecord
 from profilesync.sandbox.server import RouteMatch
 from profilesync.sandbox.state import SandboxState
+from profilesync.sandbox.throttle import ruby_float
 from profilesync.sandbox.wire import (
     Part,
     Request,
@@ -249,7 +251,23 @@ class UploadApp:
         return None
 
     def token(self, request: Request) -> str | None:
-        return None  # not Canvas: no Canvas throttle here
+        """The upload throttle's bucket: the client address, as RequestThrottle keys a request with no token."""
+        return f"ip:{request.client}" if self.state.config.upload_throttle else None
+
+    def refusal(self, remaining: float) -> Response:
+        """The upload host's "slow down": Canvas's own 403 on local storage, 429/503 + Retry-After on inst-fs."""
+        config = self.state.config
+        if config.upload_mode == "local":
+            response = throttled_response(403)  # RequestThrottle#rate_limit_exceeded, text/plain
+            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
+            return response
+        # room for one more reservation once the bucket leaked down to hwm - up_front_cost
+        wait = max(1, math.ceil((config.up_front_cost - remaining) / max(config.outflow, 0.1)))
+        status = config.upload_throttle_status
+        body = {"error": "Too Many Requests" if status == 429 else "Service Unavailable", "retry_after": wait}
+        response = Response(status, encode_json(body), "application/json; charset=utf-8")
+        response.headers.append(("Retry-After", str(wait)))
+        return response
 
     def handle(self, request: Request, match: RouteMatch | None) -> Response:
         authorization = request.header("authorization")

@@ -38,15 +38,8 @@ from profilesync.http import (
     parse_json,
     raise_for_status,
 )
-from profilesync.targets.canvas_upload import (
-    OUR_FILE_NAMES,
-    THUMBNAIL_POLL_DELAYS_S,
-    UPLOAD_ATTEMPTS,
-    UPLOADS_IN_FLIGHT,
-    CanvasUploads,
-    ThumbnailLag,
-    preflight_body,
-)
+from profilesync.targets.canvas_avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, ThumbnailLag
+from profilesync.targets.canvas_upload import UPLOAD_ATTEMPTS, UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
 
 __all__ = ["AVATAR_FILE_NAME", "THUMBNAIL_POLL_DELAYS_S", "UPLOAD_ATTEMPTS", "CanvasTarget", "avatar_ref"]
 
