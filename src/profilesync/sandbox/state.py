@@ -91,11 +91,8 @@ class SandboxState:
         """Apply the scenario's own avatars and avatar states (needs the base URL, so after start)."""
         for user_id in self._population.own_avatars:
             self.user_sets_own_avatar(user_id, storage.PLACEHOLDER_PNG, filename="me.png")
-        if self.config.two_profile_folders_rate:
-            pick = random.Random(self.config.seed ^ 0xF01D)  # its own draw: the population stays as it was
-            for user in sorted(self.user_records.values(), key=lambda u: u.id):
-                if user.listed and user.sis_user_id and pick.random() < self.config.two_profile_folders_rate:
-                    self.add_second_profile_pictures_folder(user.id)
+        with self.lock:
+            storage.seed_early_profile_pics_folders(self)
         with self.lock:
             for user_id, avatar_state in self._population.avatar_states.items():
                 self.user_records[user_id].avatar_state = avatar_state
@@ -274,11 +271,9 @@ class SandboxState:
             return record.id
 
     def add_second_profile_pictures_folder(self, user_id: int, parent: str = "Old Files") -> int:
-        """Give a user an earlier "profile pictures" folder elsewhere (with a picture): Canvas then takes
-        avatars from it, not from "my files/profile pictures"; the folder id."""
+        """Give a user an earlier "profile pictures" folder elsewhere, Canvas's from then on; its id."""
         with self.lock:
-            user = self.user_records[user_id]
-            return storage.add_early_profile_pics_folder(self, user, parent, storage.PLACEHOLDER_PNG).id
+            return storage.add_early_profile_pics_folder(self, self.user_records[user_id], parent).id
 
     def delete_file(self, file_id: int) -> None:
         """Delete a file as the user would (an avatar showing it is cleared, §12.5)."""
