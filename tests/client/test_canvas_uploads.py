@@ -4,7 +4,7 @@ our two file names, the second "profile pictures" folder, and recognising our ow
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -12,6 +12,7 @@ import pytest
 import responses
 
 from profilesync.engine.model import RemoteUser, SyncRecord
+from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas_avatars import OUR_FILE_NAMES, name_for_upload
 
 from .conftest import BASE, calls_to
@@ -19,6 +20,7 @@ from .test_canvas_target import (
     AVATARS,
     CONFIRM,
     FILE_JSON,
+    FILE_URL,
     FILES_API,
     IMAGE,
     INSTFS,
@@ -200,3 +202,33 @@ def test_local_upload_still_confirms(rsps: responses.RequestsMock, target: Any) 
     rsps.add(responses.POST, CONFIRM, json=FILE_JSON)
     add_assign(rsps)
     assert target.upload_avatar(USER, IMAGE).avatar_url == THUMB
+
+
+# -- an unfinished upload ---------------------------------------------------------------------------------------
+
+
+def unfinished(hours_ago: float) -> SyncRecord:
+    at = datetime.now(UTC) - timedelta(hours=hours_ago)
+    return SyncRecord("canvas:x", "S1001", "1001", "aaa", "5678", "Zx9Quuid", None, None, at, None, None, B)
+
+
+def test_an_unfinished_upload_still_without_thumbnail_is_waited_for(rsps: responses.RequestsMock, target: Any) -> None:
+    """Not an option yet but still on Canvas: AvatarPending again, and no upload (the reassign's caller would)."""
+    rsps.add(responses.GET, AVATARS, json=options(option(1111, "tok-1111", "oldUuid")))
+    rsps.add(responses.GET, FILE_URL, json=FILE_JSON)
+    with pytest.raises(AvatarPending, match="still has no thumbnail") as raised:
+        target.reassign_avatar(SHOWING_OLD, unfinished(hours_ago=1))
+    assert raised.value.uploaded.file_id == "5678" and raised.value.uploaded.file_name == B
+
+
+@pytest.mark.parametrize("hours_ago", [1, 13], ids=["gone", "waited-too-long"])
+def test_an_unfinished_upload_gone_or_too_old_is_uploaded_again(
+    rsps: responses.RequestsMock, target: Any, hours_ago: float
+) -> None:
+    """Deleted meanwhile, or no thumbnail after 12 hours: reassign gives up (None) so the caller uploads again."""
+    rsps.add(responses.GET, AVATARS, json=options(option(1111, "tok-1111", "oldUuid")))
+    rsps.add(
+        responses.GET, FILE_URL, status=404, json={"errors": [{"message": "The specified resource does not exist."}]}
+    )
+    assert target.reassign_avatar(SHOWING_OLD, unfinished(hours_ago)) is None
+    assert len(calls_to(rsps, "GET", FILE_URL)) == (1 if hours_ago < 12 else 0)

@@ -90,7 +90,8 @@ def test_lagging_thumbnail_keeps_the_old_picture_and_the_next_run_sets_the_new(
     make: MakeWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A thumbnail slower than the client's poll never blanks an avatar: the user keeps the previous picture,
-    the run says so (thumbnail_pending), and the next run sets the uploaded file with no new upload."""
+    the run says so (thumbnail_pending), a run while it still lags uploads nothing again, and the first run
+    after it is ready sets the uploaded file with no new upload."""
     monkeypatch.setattr(canvas_avatars, "THUMBNAIL_POLL_DELAYS_S", (0.0, 0.05, 0.05))
     world = make(users=24, thumbnail_lag_s=3600.0)
     keys = keys_with_photos(world)
@@ -99,6 +100,9 @@ def test_lagging_thumbnail_keeps_the_old_picture_and_the_next_run_sets_the_new(
     first = world.json("avatars", "sync", expect=1)  # nothing could be shown yet
     assert {f["reason"] for f in first["failures"]} == {"thumbnail_pending"}
     assert all(not world.user(k).avatar_url for k in keys)  # blank before, still blank: nothing taken away
+    state.reset_counts()
+    waiting = world.json("avatars", "sync", expect=1)  # still no thumbnail: wait for it, upload nothing new
+    assert {f["reason"] for f in waiting["failures"]} == {"thumbnail_pending"} and world.upload_requests() == 0
     state.advance_clock(3601)
     plan = world.json("avatars", "plan")
     assert {(a["action"], a["reason"]) for a in plan["actions"] if a["key"] in keys} == {("reassign", "unfinished")}

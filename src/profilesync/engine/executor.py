@@ -135,6 +135,7 @@ def _not_pending(planned: PlannedAction, ctx: Execution) -> Result:
 def _apply(planned: PlannedAction, ctx: Execution) -> Result:
     user, photo = planned.user, planned.photo
     assert user is not None and photo is not None and planned.key is not None
+    sha256: str | None = None
     try:
         if planned.action is Action.REASSIGN and planned.record is not None:
             uploaded = ctx.target.reassign_avatar(user, planned.record)
@@ -150,9 +151,11 @@ def _apply(planned: PlannedAction, ctx: Execution) -> Result:
     except FatalRemoteError:
         raise
     except AvatarPending as exc:
-        # The file is on the target, not yet shown: remember it (with no avatar_ref, "not seen applied") so
-        # the next run sets it instead of uploading again, then report the user as not done yet.
-        ctx.store.record_success(ctx.target.target_id, planned.key, user.user_id, sha256, exc.uploaded, ctx.clock())
+        # The file is on the target, not yet shown: remember a new upload (with no avatar_ref, "not seen
+        # applied") so the next run sets it instead of uploading again; report the user as not done yet.
+        if sha256 is not None:
+            at = ctx.clock()
+            ctx.store.record_success(ctx.target.target_id, planned.key, user.user_id, sha256, exc.uploaded, at)
         return _failed(planned, ctx, exc.kind, str(exc))
     except RemoteError as exc:
         return _failed(planned, ctx, exc.kind, str(exc))

@@ -262,7 +262,10 @@ class CanvasTarget(CanvasUploads):
         if not record.file_id:
             return None
         with self._no_secrets(), self._assign_advice():
-            return self._assign(user, record.file_id, record.file_uuid, name=record.file_name, poll=False)
+            found = self._assign(user, record.file_id, record.file_uuid, name=record.file_name, poll=False)
+            if found is None and record.avatar_ref is None:
+                self._wait_for_unfinished(user, record)  # raises AvatarPending while its thumbnail is due
+            return found
 
     @contextmanager
     def _assign_advice(self) -> Iterator[None]:

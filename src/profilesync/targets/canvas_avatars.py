@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
-from profilesync.errors import RemoteError
+from profilesync.errors import NotFoundError, RemoteError
 from profilesync.http import Api
 from profilesync.targets.base import AvatarPending
 
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 OUR_FILE_NAMES = ("profilesync-avatar.jpg", "profilesync-avatar-b.jpg")
 PROFILE_PICTURES = "profile pictures"
 THUMBNAIL = re.compile(r"/images/thumbnails/(\d+)/")
+# An upload whose thumbnail is still missing after this long is uploaded again (its thumbnail job is taken to
+# have failed); before that the next runs only wait for it, so a busy job queue gets no extra work from us.
+UNFINISHED_PATIENCE_S = 12 * 3600
 # Thumbnails lag behind uploads on local/S3 storage: poll the avatar options this often (≈25 s in all).
 THUMBNAIL_POLL_DELAYS_S = (0.0, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 5.0, 8.0)
 
@@ -183,6 +186,29 @@ class CanvasAvatarOptions:
             "the user keeps the previous picture",
             uploaded=Uploaded(file_id=file_id, file_uuid=file_uuid, avatar_url=None, avatar_ref=None, file_name=name),
             advice="Canvas is slow generating thumbnails; the next run sets the uploaded photo",
+        )
+
+    def _wait_for_unfinished(self, user: RemoteUser, record: SyncRecord) -> None:
+        """:calls: ``GET /api/v1/files/:id`` — our unfinished upload is not an option yet: is it still there?
+
+        Still there and recent: ``AvatarPending`` again, with no new upload (a new one would destroy the file
+        whose thumbnail is being made, and queue another job). Gone, or waited for too long: return, and the
+        caller uploads again.
+        """
+        since = record.synced_at.timestamp() if record.synced_at else 0.0
+        if time.time() - since > UNFINISHED_PATIENCE_S or not record.file_id:
+            return
+        try:
+            body = self.api.json("GET", f"/api/v1/files/{record.file_id}", what="checking an unfinished upload")
+        except NotFoundError:
+            return  # deleted meanwhile
+        if not isinstance(body, dict) or body.get("upload_status") not in (None, "success"):
+            return
+        raise AvatarPending(
+            f"the photo of user {user.user_id} uploaded earlier still has no thumbnail in Canvas: "
+            "the user keeps the previous picture",
+            uploaded=Uploaded(record.file_id, record.file_uuid, None, None, record.file_name),
+            advice="Canvas is slow generating thumbnails; a later run sets the uploaded photo",
         )
 
     def _options(self, user: RemoteUser) -> list[dict[str, Any]]:
