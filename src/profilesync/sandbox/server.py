@@ -83,7 +83,8 @@ class Pipeline:
         self.latency_s = latency_ms / 1000.0
         self.cost = cost  # route key → what the request is charged (§4.4: deterministic)
         self.record = record
-        self.refusal = refusal  # the throttled answer given the bucket's remaining; None: Canvas's (§4.3)
+        # the throttled answer, given the bucket's remaining; None: RequestThrottle#rate_limit_exceeded's
+        self.refusal = refusal
 
     def run(self, request: Request) -> Response | None:
         """The answer, or None when the connection must be dropped without one."""

@@ -253,7 +253,7 @@ class CanvasTarget(CanvasUploads):
 
     # -- setting avatars -----------------------------------------------------------------------------
     def upload_avatar(self, user: RemoteUser, image: bytes, previous: SyncRecord | None = None) -> Uploaded:
-        """Upload as the user under the name they do not show, then assign and verify as the admin (§16.1)."""
+        """Upload as the user under the name they do not show, then assign and verify as the admin."""
         with self._no_secrets(), self._assign_advice():
             return self._upload_and_assign(user, image, previous)
 
