@@ -172,7 +172,7 @@ class CanvasUploads(CanvasAvatarOptions):
                     )
                     throttled = upload_host_throttled(response)
                     if throttled:
-                        pause = self._upload_gate.throttle(remaining_of(response), sent_with)
+                        pause = self._upload_gate.throttle(self._upload_remaining(response), sent_with)
                     else:
                         self._upload_gate.observe(remaining_of(response))
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -191,6 +191,16 @@ class CanvasUploads(CanvasAvatarOptions):
             # The upload token or policy expired while we waited: a fresh preflight brings a new one.
             raise TransientError(f"{what}: the upload token expired while the upload host was throttling")
         return self._stored(user, response, what)
+
+    def _upload_remaining(self, response: requests.Response) -> float | None:
+        """The bucket room the answer reports; inst-fs says how long to wait instead (Retry-After), which the
+        gate is given as the room that takes that long to leak, so its pause matches the host's own."""
+        remaining = remaining_of(response)
+        after = retry_after_s(response)
+        if remaining is not None or after is None:
+            return remaining
+        gate = self._upload_gate
+        return gate.up_front_cost + gate.margin - after * gate.outflow
 
     def _stored(self, user: RemoteUser, response: requests.Response, what: str) -> Stored:
         """What the upload host's answer says about the new file (inst-fs 201, local/S3 3xx to confirm)."""
