@@ -207,3 +207,22 @@ def test_two_profile_pictures_folders_still_sync(make: MakeWorld) -> None:
     assert_synced(world, keys)
     for key in odd:
         assert shown_file(world, key).folder == "my files/Old Files/profile pictures"
+
+
+def test_an_empty_second_profile_pictures_folder_is_a_clear_failure(
+    make: MakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the folder Canvas takes avatars from holds no image, nothing tells which folder it is: the user
+    fails alone (profile_folders) with a message naming both folders and what to delete; the rest sync."""
+    monkeypatch.setattr(canvas_avatars, "THUMBNAIL_POLL_DELAYS_S", (0.0, 0.05, 0.05))
+    world = make(users=12)
+    keys = keys_with_photos(world)
+    odd = keys[0]
+    world.sandbox.state.add_second_profile_pictures_folder(world.user(odd).id, empty=True)
+    result = world.json("avatars", "sync", expect=1)
+    (failure,) = result["failures"]
+    assert failure["key"] == odd and failure["reason"] == "profile_folders"
+    assert "'my files/profile pictures'" in failure["message"]
+    assert "'my files/Old Files/profile pictures'" in failure["message"] and "delete or rename" in failure["message"]
+    assert not world.user(odd).avatar_url  # nothing was taken away
+    assert_synced(world, keys[1:])

@@ -94,3 +94,24 @@ def test_sandbox_command_switches_the_upload_throttle_and_folders(monkeypatch: p
     config = seen["sb"].config
     assert (config.upload_throttle, config.upload_hwm, config.upload_throttle_status) == (True, 120.0, 503)
     assert config.two_profile_folders_rate > 0
+
+
+def test_list_all_folders_is_flat_by_name_and_paginated(make_sandbox: MakeSandbox) -> None:
+    """GET /users/:id/folders (FoldersController#list_all_folders): every active folder, by name, 10 a page by
+    default with a next link; the admin may read it."""
+    sb = make_sandbox()
+    user = student(sb)
+    admin = api(sb)
+    sb.state.add_second_profile_pictures_folder(user.id, empty=True)
+    upload(sb, admin, user.id, jpeg())  # makes "my files/profile pictures"
+    listed = admin.get(f"{sb.base_url}/api/v1/users/{user.id}/folders", params={"per_page": 100})
+    names = [f["full_name"] for f in listed.json()]
+    assert listed.status_code == 200
+    assert names == [
+        "my files",
+        "my files/Old Files",
+        "my files/Old Files/profile pictures",
+        "my files/profile pictures",
+    ]
+    first = admin.get(f"{sb.base_url}/api/v1/users/{user.id}/folders", params={"per_page": 2})
+    assert len(first.json()) == 2 and "next" in first.links

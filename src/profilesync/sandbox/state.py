@@ -270,10 +270,13 @@ class SandboxState:
             user.avatar_state = "submitted"  # a self-service update (§11.2 step 5)
             return record.id
 
-    def add_second_profile_pictures_folder(self, user_id: int, parent: str = "Old Files") -> int:
+    def add_second_profile_pictures_folder(
+        self, user_id: int, parent: str = "Old Files", *, empty: bool = False
+    ) -> int:
         """Give a user an earlier "profile pictures" folder elsewhere, Canvas's from then on; its id."""
         with self.lock:
-            return storage.add_early_profile_pics_folder(self, self.user_records[user_id], parent).id
+            user = self.user_records[user_id]
+            return storage.add_early_profile_pics_folder(self, user, parent, with_picture=not empty).id
 
     def delete_file(self, file_id: int) -> None:
         """Delete a file as the user would (an avatar showing it is cleared, §12.5)."""

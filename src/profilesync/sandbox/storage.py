@@ -96,14 +96,17 @@ def profile_pics_folder(state: SandboxState, user: UserRecord) -> FolderRecord:
     return _make_folder(state, user, PROFILE_PICTURES, root_folder(state, user).id)
 
 
-def add_early_profile_pics_folder(state: SandboxState, user: UserRecord, parent: str) -> FolderRecord:
-    """A "profile pictures" folder under ``my files/<parent>``, holding one picture of the user's, that
-    ``profile_pics_folder`` finds before ``my files/profile pictures`` (User#initialize_default_folder takes
-    the first active folder of that name anywhere). Call it before anything made the usual one."""
+def add_early_profile_pics_folder(
+    state: SandboxState, user: UserRecord, parent: str, *, with_picture: bool = True
+) -> FolderRecord:
+    """A "profile pictures" folder under ``my files/<parent>`` (holding one picture of the user's, or empty)
+    that ``profile_pics_folder`` finds before ``my files/profile pictures`` (User#initialize_default_folder
+    takes the first active folder of that name anywhere). Call it before anything made the usual one."""
     folder = assert_path(state, user, f"{parent}/{PROFILE_PICTURES}")
-    picture = PLACEHOLDER_PNG
-    record = new_file(state, user, folder.id, "my old photo.png", "image/png", picture, on_duplicate="rename")
-    finalize_file(state, record, thumbnail_lag=0.0)
+    if with_picture:
+        data = PLACEHOLDER_PNG
+        record = new_file(state, user, folder.id, "my old photo.png", "image/png", data, on_duplicate="rename")
+        finalize_file(state, record, thumbnail_lag=0.0)
     return folder
 
 

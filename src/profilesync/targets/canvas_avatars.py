@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
-from profilesync.errors import NotFoundError, RemoteError
+from profilesync.errors import FatalRemoteError, NotFoundError, RemoteError
 from profilesync.http import Api
 from profilesync.targets.base import AvatarPending
 
@@ -75,6 +75,13 @@ class WrongFolder(Exception):
     def __init__(self, folder_id: str) -> None:
         super().__init__(folder_id)
         self.folder_id = folder_id
+
+
+class TwoProfileFolders(AvatarPending):
+    """Uploaded, never an option, and the user has several "profile pictures" folders: which one Canvas takes
+    avatars from cannot be told from outside when it holds no image, so the admin is told what to fix."""
+
+    kind = "profile_folders"
 
 
 class ThumbnailLag:
@@ -208,7 +215,38 @@ class CanvasAvatarOptions:
             f"the photo of user {user.user_id} uploaded earlier still has no thumbnail in Canvas: "
             "the user keeps the previous picture",
             uploaded=Uploaded(record.file_id, record.file_uuid, None, None, record.file_name),
-            advice="Canvas is slow generating thumbnails; a later run sets the uploaded photo",
+            advice="Canvas is slow generating thumbnails; a later run sets the uploaded photo (if this repeats "
+            "for days, check the user's files for a second 'profile pictures' folder)",
+        )
+
+    def _explain_folders(self, user: RemoteUser, folder_id: str, pending: AvatarPending) -> AvatarPending:
+        """:calls: ``GET /api/v1/users/:id/folders`` — after a poll that never found the upload: is it in one of
+        several "profile pictures" folders (FoldersController#list_all_folders)? Then say exactly which ones.
+
+        Canvas takes avatars from the first active folder of that name anywhere (User#profile_pics_folder);
+        when that folder holds no image, nothing in the options names it, so this is where it shows.
+        """
+        what = f"listing the folders of user {user.user_id}"
+        try:
+            named = [
+                f
+                for page in self.api.paginate(f"/api/v1/users/{user.user_id}/folders", what=what, params=[])
+                for f in page
+                if isinstance(f, dict) and f.get("name") == PROFILE_PICTURES
+            ]
+        except (RemoteError, FatalRemoteError) as exc:  # only an explanation: never a reason to stop
+            log.info("cannot list the folders of user %s: %s", user.user_id, exc)
+            return pending
+        if len(named) < 2:
+            return pending
+        ours = next((str(f.get("full_name")) for f in named if str(f.get("id")) == folder_id), PROFILE_PICTURES)
+        others = sorted(str(f.get("full_name")) for f in named if str(f.get("id")) != folder_id)
+        return TwoProfileFolders(
+            f"the photo of user {user.user_id} went to '{ours}', but the user has {len(named)} 'profile pictures' "
+            f"folders and Canvas shows avatars from only one of them; the user keeps the previous picture",
+            uploaded=pending.uploaded,
+            advice=f"in the user's files, delete or rename {', '.join(repr(o) for o in others)} (keep '{ours}'), "
+            "then run again",
         )
 
     def _options(self, user: RemoteUser) -> list[dict[str, Any]]:

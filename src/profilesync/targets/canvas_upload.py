@@ -21,6 +21,7 @@ import requests
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import NotFoundError, PermissionDeniedError, QuotaError, RemoteError, TransientError
 from profilesync.http import RateGate, error_message, is_throttled, parse_json, redact_url, remaining_of
+from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas_avatars import (
     OUR_FILE_NAMES,
     PROFILE_PICTURES,
@@ -114,6 +115,10 @@ class CanvasUploads(CanvasAvatarOptions):
         stored = self._upload(user, image, name)
         try:
             uploaded = self._assign(user, stored.file_id, stored.uuid, name=name, poll=True, folder_id=stored.folder_id)
+        except AvatarPending as pending:
+            if stored.folder_id is None:
+                raise
+            raise self._explain_folders(user, stored.folder_id, pending) from None
         except WrongFolder as wrong:
             # User#profile_pics_folder takes the first active folder named "profile pictures" anywhere, while
             # the path resolves to "my files/profile pictures": put the photo where Canvas looks.
