@@ -25,12 +25,14 @@ from profilesync.engine.model import (
     PhotoSet,
     Plan,
     PlannedAction,
+    Policy,
     Reason,
     RemoteUser,
     Result,
     SyncRecord,
 )
 from profilesync.engine.planner import plan as make_plan
+from profilesync.engine.recognise import mark_own_avatars
 from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, ProfilesyncError, RemoteError, SafetyValveError
 from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
@@ -197,6 +199,8 @@ def compute_plan(
         message = f"no user with {match} {request.user!r} on the target"
         missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key), message=message)
         return Plan(target.target_id, (missing,))
+    if settings.policy is Policy.RESPECT:
+        users = mark_own_avatars(target, users, photos, records)  # our uploads are nobody's choice
     plan = make_plan(
         users,
         photos,

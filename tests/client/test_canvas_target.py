@@ -20,6 +20,7 @@ from profilesync.errors import (
     RemoteError,
     TransientError,
 )
+from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas import (
     AVATAR_FILE_NAME,
     THUMBNAIL_POLL_DELAYS_S,
@@ -386,7 +387,11 @@ def test_upload_returns_the_verified_avatar(rsps: responses.RequestsMock, target
     """upload_avatar returns the file id, uuid, the avatar_url Canvas shows and its ref."""
     add_instfs_upload(rsps)
     assert target.upload_avatar(USER, IMAGE) == Uploaded(
-        file_id="5678", file_uuid="Zx9Quuid", avatar_url=THUMB, avatar_ref="attachment:5678/Zx9Quuid"
+        file_id="5678",
+        file_uuid="Zx9Quuid",
+        avatar_url=THUMB,
+        avatar_ref="attachment:5678/Zx9Quuid",
+        file_name=AVATAR_FILE_NAME,
     )
 
 
@@ -654,14 +659,17 @@ def test_silent_noop_then_fresh_token_succeeds(rsps: responses.RequestsMock, tar
     assert len(calls_to(rsps, "PUT", USER_URL)) == 2
 
 
-def test_file_that_never_appears_is_transient(rsps: responses.RequestsMock, make_target: Any) -> None:
-    """A file missing from /avatars through the whole poll schedule is a TransientError, without a PUT."""
+def test_file_that_never_appears_is_pending(rsps: responses.RequestsMock, make_target: Any) -> None:
+    """A file missing from /avatars through the whole poll schedule is AvatarPending naming the uploaded
+    file (for the history), without a PUT: the user keeps the picture they had."""
     made = make_target()
     add_preflight(rsps)
     rsps.add(responses.POST, INSTFS, status=201, json=FILE_JSON)
     rsps.add(responses.GET, AVATARS, json=options(option(1111, "tok-1111", "oldUuid")))
-    with pytest.raises(TransientError, match="never appeared"):
+    with pytest.raises(AvatarPending, match="thumbnail yet") as raised:
         made.target.upload_avatar(USER, IMAGE)
+    assert isinstance(raised.value, TransientError)
+    assert raised.value.uploaded == Uploaded("5678", "Zx9Quuid", None, None, AVATAR_FILE_NAME)
     assert len(calls_to(rsps, "GET", AVATARS)) == len(THUMBNAIL_POLL_DELAYS_S)
     assert made.pauses == [d for d in THUMBNAIL_POLL_DELAYS_S if d]
     assert calls_to(rsps, "PUT", USER_URL) == []

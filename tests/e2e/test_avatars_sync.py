@@ -68,7 +68,7 @@ def test_second_sync_makes_only_the_listing_requests(world: World) -> None:
 
 
 def test_changed_photo_is_uploaded_alone(world: World) -> None:
-    """Changing one photo leads to exactly one upload, for reason changed, replacing the old file."""
+    """Changing one photo leads to exactly one upload, for reason changed, beside (not over) the file shown."""
     world.cli("avatars", "sync")
     key = sorted(expected_keys(world))[7]
     world.write_photo(key, variant=1)
@@ -78,7 +78,9 @@ def test_changed_photo_is_uploaded_alone(world: World) -> None:
     result = world.json("avatars", "sync")
     assert result["counts"]["uploaded"] == 1
     assert world.upload_requests() == 1
-    assert len(world.sandbox.state.files(world.user(key).id)) == 1
+    files = world.sandbox.state.files(world.user(key).id)
+    assert sorted(f.display_name for f in files) == ["profilesync-avatar-b.jpg", "profilesync-avatar.jpg"]
+    assert f"/images/thumbnails/{files[-1].id}/" in (world.user(key).avatar_url or "")
 
 
 def test_replaced_avatar_is_reassigned_without_upload_under_enforce(world: World) -> None:
@@ -141,7 +143,7 @@ def test_old_history_is_uploaded_again_as_stale(world: World, monkeypatch: pytes
     result = world.json("avatars", "sync")
     assert result["counts"]["uploaded"] == len(expected_keys(world))
     for key in expected_keys(world):
-        assert len(world.sandbox.state.files(world.user(key).id)) == 1
+        assert len(world.sandbox.state.files(world.user(key).id)) == 2  # the two alternating names
 
 
 def test_dry_run_changes_nothing(world: World) -> None:

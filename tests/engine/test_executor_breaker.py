@@ -50,12 +50,15 @@ class FakeTarget:
     def find_user(self, key: str) -> RemoteUser | None:
         return None
 
-    def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
+    def upload_avatar(self, user: RemoteUser, image: bytes, previous: SyncRecord | None = None) -> Uploaded:
         self.calls += 1
         error = self.outcome(int(user.user_id))
         if error is not None:
             raise error
         return Uploaded("1", "u", "https://x/images/thumbnails/1/u", "attachment:1/u")
+
+    def own_avatars(self, users: list[RemoteUser]) -> set[str]:
+        return set()
 
     def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
         return None

@@ -43,6 +43,24 @@ def version_of(url: str) -> int:
         engine.dispose()
 
 
+def _old_database_with_a_record(url: str, migrations: tuple[Migration, ...]) -> None:
+    """A database at an older schema version holding one synced record, written as that version did."""
+    engine = create_engine(url)
+    try:
+        migrate(engine, migrations)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO sync_records (target_id, key, user_id, photo_sha256, file_id, file_uuid, "
+                    "avatar_url, avatar_ref, synced_at) VALUES ('t', 'S1', 'u1', :sha, '101', 'uuid-101', "
+                    "'https://x.test/a/101', '101/uuid-101', :at)"
+                ),
+                {"sha": "a" * 64, "at": T0.replace(tzinfo=None) if engine.dialect.name != "postgresql" else T0},
+            )
+    finally:
+        engine.dispose()
+
+
 class TestMigrations:
     def test_migrations_numbered_from_one(self) -> None:
         """Migrations are numbered 1, 2, 3, ... with no gap."""
@@ -88,13 +106,22 @@ class TestMigrations:
     def test_version_one_database_gains_observer_links(self, sql_backend: Backend) -> None:
         """A database from before observer links (version 1) is upgraded, keeps its records, and stores links."""
         assert sql_backend.url is not None
-        old = SqlStore(sql_backend.url, migrations=MIGRATIONS[:1])
-        old.record_success("t", "S1", "u1", "a" * 64, UP, T0)
-        old.close()
+        _old_database_with_a_record(sql_backend.url, MIGRATIONS[:1])
         store = sql_backend.open()
         store.record_observer_link(ObserverLink("t", "S1", "pat@example.com", "1001", "2001", "direct", T0))
         assert version_of(sql_backend.url) == LATEST >= 2
         assert (store.records("t")["S1"].synced_at, len(store.observer_links("t"))) == (T0, 1)
+
+    def test_version_two_records_gain_an_empty_file_name(self, sql_backend: Backend) -> None:
+        """Records from before the two alternating file names (version 2) read back with file_name None,
+        which the Canvas client takes as the single name earlier versions used."""
+        assert sql_backend.url is not None
+        _old_database_with_a_record(sql_backend.url, MIGRATIONS[:2])
+        store = sql_backend.open()
+        record = store.records("t")["S1"]
+        assert (record.file_id, record.file_name, record.synced_at) == ("101", None, T0)
+        store.record_success("t", "S1", "u1", "b" * 64, Uploaded("102", "u2", "https://x/2", "102/u2", "n.jpg"), T0)
+        assert store.records("t")["S1"].file_name == "n.jpg"
 
     def test_newer_database_refused(self, sql_backend: Backend) -> None:
         """A database migrated by a newer profilesync is refused with advice to upgrade."""

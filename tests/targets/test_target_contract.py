@@ -136,3 +136,28 @@ def test_upload_for_an_unknown_user_fails_that_user_only(harness: Harness) -> No
     for _ in range(2):
         with pytest.raises(RemoteError):  # a FatalRemoteError (which would stop the run) is not one
             harness.target.upload_avatar(ghost, image("ghost"))
+
+
+def test_an_upload_given_the_history_keeps_the_picture_it_replaces(harness: Harness) -> None:
+    """upload_avatar with the previous record never destroys the file on display: the earlier avatar can
+    still be put back afterwards (Canvas alternates two file names; Guru gives each picture a new URL)."""
+    user = some_user(harness, 5)
+    first = harness.target.upload_avatar(user, image(user.key or ""))
+    now = harness.target.find_user(user.key or "")
+    assert now is not None
+    second = harness.target.upload_avatar(now, image(user.key or "", variant=1), record_of(harness, now, first))
+    assert shown(harness, user) == second.avatar_ref
+    back = harness.target.reassign_avatar(user, record_of(harness, user, first))
+    assert back is not None and shown(harness, user) == first.avatar_ref
+
+
+def test_own_avatars_never_claims_a_picture_the_user_chose(harness: Harness) -> None:
+    """own_avatars (asked under respect for users the history does not know) never calls a user's own pick
+    ours, and names only users it was asked about."""
+    user = some_user(harness, 6)
+    harness.target.upload_avatar(user, image(user.key or ""))
+    harness.user_picks_own_avatar(user)
+    picked = harness.target.find_user(user.key or "")
+    blank = some_user(harness, 7)
+    assert picked is not None and picked.avatar_ref is not None
+    assert harness.target.own_avatars([picked, blank]) == set()

@@ -19,7 +19,7 @@ from datetime import datetime
 from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, Uploaded
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
 from profilesync.store.base import HistoryStore, RunEvent
-from profilesync.targets.base import AvatarTarget
+from profilesync.targets.base import AvatarPending, AvatarTarget
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def _not_pending(planned: PlannedAction, ctx: Execution) -> Result:
 def _apply(planned: PlannedAction, ctx: Execution) -> Result:
     user, photo = planned.user, planned.photo
     assert user is not None and photo is not None and planned.key is not None
+    sha256: str | None = None
     try:
         if planned.action is Action.REASSIGN and planned.record is not None:
             uploaded = ctx.target.reassign_avatar(user, planned.record)
@@ -147,10 +148,17 @@ def _apply(planned: PlannedAction, ctx: Execution) -> Result:
             image, sha256 = ctx.read_image(photo)
         except InvalidImage as exc:
             return _failed(planned, ctx, Reason.INVALID_PHOTO.value, str(exc))
-        uploaded = ctx.target.upload_avatar(user, image)
+        uploaded = ctx.target.upload_avatar(user, image, planned.record)
         return _succeeded(planned, ctx, uploaded, sha256, Outcome.UPLOADED)
     except FatalRemoteError:
         raise
+    except AvatarPending as exc:
+        # The file is on the target, not yet shown: remember a new upload (with no avatar_ref, "not seen
+        # applied") so the next run sets it instead of uploading again; report the user as not done yet.
+        if sha256 is not None:
+            at = ctx.clock()
+            ctx.store.record_success(ctx.target.target_id, planned.key, user.user_id, sha256, exc.uploaded, at)
+        return _failed(planned, ctx, exc.kind, str(exc))
     except RemoteError as exc:
         return _failed(planned, ctx, exc.kind, str(exc))
 

@@ -41,6 +41,7 @@ class Reason(str, Enum):
     NOT_FOUND = "not_found"
     INACTIVE = "inactive"  # Guru members who are not active
     AVATAR_HIDDEN = "avatar_hidden"  # synced, nothing to upload, and the target hides the current avatar
+    UNFINISHED = "unfinished"  # our last upload is on the target but was never shown (its thumbnail lagged)
 
 
 class Policy(str, Enum):
@@ -63,6 +64,9 @@ class RemoteUser:
     # False when the target hides this user's current avatar (Canvas omits avatar_url for a user whose home
     # account has avatars off): avatar_ref then says nothing, and the planner must not read it as a choice.
     avatar_known: bool = True
+    #: the avatar shown is a file profilesync uploaded (recognised by its name on the target), so it is
+    #: nobody's choice even when the history does not know it; only looked up where a decision needs it
+    avatar_ours: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,8 @@ class SyncRecord:
     synced_at: datetime | None  # None if never synced successfully
     last_error: str | None = None
     last_error_at: datetime | None = None
+    #: the name our file has on the target (Canvas alternates two names); None for records written before
+    file_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +156,9 @@ class Uploaded:
 
     file_id: str | None
     file_uuid: str | None
-    avatar_url: str
-    avatar_ref: str
+    avatar_url: str | None  # None: uploaded but not shown yet (see ``avatar_ref``)
+    avatar_ref: str | None  # None: the target has not shown the file yet; the next run finishes it
+    file_name: str | None = None
 
 
 class Outcome(str, Enum):

@@ -4,16 +4,18 @@ Precedence, top to bottom (the README documents it for admins):
 1. no key → skip/no_key; inactive → skip/inactive (Guru)
 2. two photos for the key → error/ambiguous_photo; none → skip/no_photo; unusable → error/invalid_photo
 3. policy ``respect`` and the user shows an avatar we did not set → skip/user_choice (a choice is never
-   overridden, not even by a new school photo or the monthly refresh)
+   overridden, not even by a new school photo or the monthly refresh); a file we uploaded that the history
+   does not know (a new database) is recognised by the target and is no choice
 4. no successful sync of this user → upload/new
 5. photo content differs from the last synced one → upload/changed
 6. last sync older than max age → upload/stale
-7. the target shows the avatar we set → skip/unchanged
-8. otherwise (policy ``enforce``) → reassign/avatar_changed
+7. our last upload was never seen applied (its thumbnail lagged) → reassign/unfinished
+8. the target shows the avatar we set → skip/unchanged
+9. otherwise (policy ``enforce``) → reassign/avatar_changed
 
 A user whose current avatar the target hides (``RemoteUser.avatar_known`` False; Canvas omits ``avatar_url``
 for a user whose home account has avatars off) skips row 3 — an avatar nobody can see is nobody's choice —
-goes through rows 4–6 as usual, and ends at skip/avatar_hidden instead of rows 7–8: without seeing the
+goes through rows 4–7 as usual, and ends at skip/avatar_hidden instead of rows 8–9: without seeing the
 avatar we can neither call it ours nor call it replaced, so the history decides (it says synced).
 """
 
@@ -110,13 +112,16 @@ def _history_decision(
     now: datetime,
     max_age: timedelta | None,
 ) -> tuple[Action, Reason]:
-    """Rows 4–8 of the table: what the history and the avatar shown say."""
+    """Rows 4–9 of the table: what the history and the avatar shown say."""
     if record is None or record.synced_at is None:
         return Action.UPLOAD, Reason.NEW
     if record.photo_sha256 != photo.sha256:
         return Action.UPLOAD, Reason.CHANGED
     if max_age is not None and now - record.synced_at > max_age:
         return Action.UPLOAD, Reason.STALE
+    if record.avatar_ref is None and record.file_id is not None:
+        # Uploaded last time but never seen applied (Canvas had no thumbnail yet): set that file now.
+        return Action.REASSIGN, Reason.UNFINISHED
     if not user.avatar_known:
         return Action.SKIP, Reason.AVATAR_HIDDEN
     if shows_ours:
@@ -127,9 +132,11 @@ def _history_decision(
 def _someone_chose(user: RemoteUser, record: SyncRecord | None) -> bool:
     """Under ``respect``: did someone other than us pick the avatar the user shows now?
 
-    With no history, only a real picture counts (the default silhouette is nobody's choice). Once we
-    have synced the user, anything other than our avatar — a removal included — was their choice.
+    With no history (a new database) or no avatar of ours seen applied yet, only a real picture counts,
+    and not one of our own uploads, which the target recognises (``avatar_ours``): the default silhouette
+    and our earlier photos are nobody's choice. Once we have seen our avatar on the user, anything else —
+    a removal included — was their choice.
     """
-    if record is None:
-        return user.avatar_ref is not None
+    if record is None or record.avatar_ref is None:
+        return user.avatar_ref is not None and not user.avatar_ours
     return True

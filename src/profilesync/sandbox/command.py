@@ -19,6 +19,7 @@ Example:
   profilesync sandbox --users 300 --latency-ms 50 --thumbnail-lag 0.5
   profilesync sandbox --port 8900 --upload-port 8901 --scenario school.json --upload-mode local
   profilesync sandbox --guru --guru-port 8902     (a Guru emulator too, for --target guru)
+  profilesync sandbox --upload-mode local --upload-throttle --upload-hwm 120   (a busy upload host)
 
 The admin token is derived from --seed, so a restarted sandbox on the same ports keeps working with the
 same .env. The scenario format is documented in profilesync.sandbox.scenario.
@@ -55,6 +56,14 @@ def wait_for_interrupt(sb: Sandbox) -> None:
 @click.option("--throttle/--no-throttle", default=True, show_default=True, help="Refuse requests over the hwm.")
 @click.option("--hwm", type=float, default=600.0, show_default=True, help="Throttle high-water mark.")
 @click.option("--throttle-status", type=click.Choice(["403", "429"]), default="403", show_default=True)
+@click.option(
+    "--upload-throttle",
+    is_flag=True,
+    help="Throttle the upload host per client address (local: Canvas's 403; inst-fs: 429/503 + Retry-After).",
+)
+@click.option("--upload-hwm", type=float, default=150.0, show_default=True, help="Upload throttle high-water mark.")
+@click.option("--upload-throttle-status", type=click.Choice(["429", "503"]), default="429", show_default=True)
+@click.option("--two-profile-folders", is_flag=True, help="Give some users a second 'profile pictures' folder.")
 @click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of requests answering 5xx.")
 @click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of connections dropped.")
 @click.option("--avatars-setting", type=click.Choice(AVATARS_SETTINGS), default="enabled", show_default=True)
@@ -100,6 +109,10 @@ def sandbox(
     throttle: bool,
     hwm: float,
     throttle_status: str,
+    upload_throttle: bool,
+    upload_hwm: float,
+    upload_throttle_status: str,
+    two_profile_folders: bool,
     error_rate: float,
     drop_rate: float,
     avatars_setting: str,
@@ -131,6 +144,10 @@ def sandbox(
         hwm=hwm,
         maximum=max(800.0, hwm),
         throttle_status=int(throttle_status),  # type: ignore[arg-type]
+        upload_throttle=upload_throttle,
+        upload_hwm=upload_hwm,
+        upload_throttle_status=int(upload_throttle_status),  # type: ignore[arg-type]
+        two_profile_folders_rate=0.1 if two_profile_folders else 0.0,
         error_rate=error_rate,
         drop_rate=drop_rate,
         avatars_setting=avatars_setting,  # type: ignore[arg-type]

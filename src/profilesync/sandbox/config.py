@@ -60,6 +60,10 @@ class SandboxConfig:
     cdn_host: str | None = None  # serve the no-avatar fallback from this host instead of the Canvas host
     external_avatar_url_pattern: str = r"^https://[a-zA-Z0-9.-]+\.instructure\.com/"  # §11.2
     clear_avatar_on_delete: bool = True  # deleting/overwriting a file clears an avatar that showed it (§12.5)
+    # Share of users with a second "profile pictures" folder ("my files/Old Files/profile pictures", holding a
+    # picture of theirs) made before "my files/profile pictures": User#profile_pics_folder takes the first
+    # one anywhere, so avatars come from there, not from where a path preflight puts the upload.
+    two_profile_folders_rate: float = 0.0
     users_can_edit_name: bool = True
 
     # -- errors and auth (§1.2, §2)
@@ -77,6 +81,13 @@ class SandboxConfig:
     # Canvas charges CPU + DB seconds; its own docs show ~0.03–0.04 per request (§4.2, §6), so 0.05.
     request_cost: float | Mapping[str, float] = 0.05  # or per route key ("GET /api/v1/users/:id"), plus "default"
     throttle_status: Literal[403, 429] = 403
+    # The upload host's own throttle, per client address (off by default). In ``local`` mode it is Canvas's
+    # RequestThrottle: ``/files_api`` carries no token, so the bucket is ``ip:<address>``
+    # (app/middleware/request_throttle.rb#client_identifiers) and the answer its 403 "Rate Limit Exceeded"
+    # (#rate_limit_exceeded). In ``instfs`` mode the answer is ``upload_throttle_status`` with Retry-After.
+    upload_throttle: bool = False
+    upload_hwm: float = 150.0  # with the 50 reserved per upload in flight: two at a time
+    upload_throttle_status: Literal[429, 503] = 429
 
     # -- faults
     error_rate: float = 0.0  # share of requests answering 500/502/503 with a Canvas error body
@@ -102,7 +113,9 @@ class SandboxConfig:
             found.append(f"avatars_setting must be one of {', '.join(AVATARS_SETTINGS)}")
         if self.throttle_status not in (403, 429):
             found.append("throttle_status must be 403 or 429")
-        for name in ("error_rate", "drop_rate", "unenrolled_rate", "missing_sis_rate"):
+        if self.upload_throttle_status not in (429, 503):
+            found.append("upload_throttle_status must be 429 or 503")
+        for name in ("error_rate", "drop_rate", "unenrolled_rate", "missing_sis_rate", "two_profile_folders_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 found.append(f"{name} must be between 0 and 1")

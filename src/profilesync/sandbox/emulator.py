@@ -60,13 +60,19 @@ class Sandbox:
             cost=config.cost_for,
             record=self.state.record_request,
         )
+        upload_app = uploads.UploadApp(self.state)
+        # The upload host's bucket has its own high-water mark (Canvas's own numbers otherwise).
+        upload_limits = replace(
+            config, throttle=True, hwm=config.upload_hwm, maximum=max(config.maximum, config.upload_hwm)
+        )
         upload = Pipeline(
-            uploads.UploadApp(self.state),
+            upload_app,
             faults=self.faults,
-            throttle=None,
+            throttle=Throttle(upload_limits) if config.upload_throttle else None,
             latency_ms=config.latency_ms,
             cost=config.cost_for,
             record=self.state.record_request,
+            refusal=upload_app.refusal,
         )
         self._canvas = EmulatorServer(canvas, config.host, config.port)
         self._upload = EmulatorServer(upload, config.host, config.upload_port)

@@ -75,6 +75,7 @@ class Pipeline:
         latency_ms: float,
         cost: Callable[[str | None], float],
         record: Callable[[RequestRecord], None],
+        refusal: Callable[[float], Response] | None = None,
     ) -> None:
         self.app = app
         self.faults = faults
@@ -82,6 +83,8 @@ class Pipeline:
         self.latency_s = latency_ms / 1000.0
         self.cost = cost  # route key → what the request is charged (§4.4: deterministic)
         self.record = record
+        # the throttled answer, given the bucket's remaining; None: RequestThrottle#rate_limit_exceeded's
+        self.refusal = refusal
 
     def run(self, request: Request) -> Response | None:
         """The answer, or None when the connection must be dropped without one."""
@@ -122,6 +125,8 @@ class Pipeline:
         if key and self.throttle and not self.throttle.reserve(key):
             remaining = self.throttle.settle(key, 0.0)  # refused requests cost nothing but the refund (§4.2)
             self._sleep()
+            if self.refusal is not None:
+                return self.refusal(remaining)
             response = throttled_response(self.faults.config.throttle_status)
             response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
             return response

@@ -92,6 +92,8 @@ class SandboxState:
         for user_id in self._population.own_avatars:
             self.user_sets_own_avatar(user_id, storage.PLACEHOLDER_PNG, filename="me.png")
         with self.lock:
+            storage.seed_early_profile_pics_folders(self)
+        with self.lock:
             for user_id, avatar_state in self._population.avatar_states.items():
                 self.user_records[user_id].avatar_state = avatar_state
 
@@ -269,6 +271,14 @@ class SandboxState:
             user.avatar_image_source = "attachment"
             user.avatar_state = "submitted"  # a self-service update (§11.2 step 5)
             return record.id
+
+    def add_second_profile_pictures_folder(
+        self, user_id: int, parent: str = "Old Files", *, empty: bool = False
+    ) -> int:
+        """Give a user an earlier "profile pictures" folder elsewhere, Canvas's from then on; its id."""
+        with self.lock:
+            user = self.user_records[user_id]
+            return storage.add_early_profile_pics_folder(self, user, parent, with_picture=not empty).id
 
     def delete_file(self, file_id: int) -> None:
         """Delete a file as the user would (an avatar showing it is cleared, §12.5)."""

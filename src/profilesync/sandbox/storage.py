@@ -6,6 +6,7 @@ Every function expects the caller to hold ``state.lock``.
 from __future__ import annotations
 
 import mimetypes
+import random
 import struct
 import zlib
 from typing import TYPE_CHECKING, Any
@@ -93,6 +94,29 @@ def profile_pics_folder(state: SandboxState, user: UserRecord) -> FolderRecord:
     if named:
         return named[0]
     return _make_folder(state, user, PROFILE_PICTURES, root_folder(state, user).id)
+
+
+def add_early_profile_pics_folder(
+    state: SandboxState, user: UserRecord, parent: str, *, with_picture: bool = True
+) -> FolderRecord:
+    """A "profile pictures" folder under ``my files/<parent>`` (holding one picture of the user's, or empty)
+    that ``profile_pics_folder`` finds before ``my files/profile pictures`` (User#initialize_default_folder
+    takes the first active folder of that name anywhere). Call it before anything made the usual one."""
+    folder = assert_path(state, user, f"{parent}/{PROFILE_PICTURES}")
+    if with_picture:
+        data = PLACEHOLDER_PNG
+        record = new_file(state, user, folder.id, "my old photo.png", "image/png", data, on_duplicate="rename")
+        finalize_file(state, record, thumbnail_lag=0.0)
+    return folder
+
+
+def seed_early_profile_pics_folders(state: SandboxState) -> None:
+    """``two_profile_folders_rate`` of the users with an SIS id get one (an own draw: the population stays)."""
+    rate = state.config.two_profile_folders_rate
+    pick = random.Random(state.config.seed ^ 0xF01D)
+    for user in sorted(state.user_records.values(), key=lambda u: u.id):
+        if rate and user.listed and user.sis_user_id and pick.random() < rate:
+            add_early_profile_pics_folder(state, user, "Old Files")
 
 
 def unfiled_folder(state: SandboxState, user: UserRecord) -> FolderRecord:

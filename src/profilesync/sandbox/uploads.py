@@ -17,15 +17,17 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from typing import Any
 
 from profilesync.sandbox import avatars, errors, refusals, storage
 from profilesync.sandbox.canvas_app import Ctx, Route
-from profilesync.sandbox.errors import NOT_FOUND_MESSAGE, ApiError
-from profilesync.sandbox.pagination import ruby_to_i
+from profilesync.sandbox.errors import NOT_FOUND_MESSAGE, ApiError, throttled_response
+from profilesync.sandbox.pagination import known_total_links, link_header, page_number, per_page_for, ruby_to_i
 from profilesync.sandbox.records import FileRecord, FolderRecord, UserRecord
 from profilesync.sandbox.server import RouteMatch
 from profilesync.sandbox.state import SandboxState
+from profilesync.sandbox.throttle import ruby_float
 from profilesync.sandbox.wire import (
     Part,
     Request,
@@ -216,8 +218,37 @@ def show_quota(ctx: Ctx, args: dict[str, str]) -> Response:
     return json_response(200, {"quota": storage.quota(state, target), "quota_used": storage.quota_used(state, target)})
 
 
+def list_folders(ctx: Ctx, args: dict[str, str]) -> Response:
+    """GET /api/v1/users/:user_id/folders: FoldersController#list_all_folders — every active folder of the
+    user, flat, by name, paginated (10 by default); the user or an admin (read_files)."""
+    target = ctx.find_user(args["user_id"])
+    if ctx.me().id != target.id and not ctx.perms:
+        raise ctx.unauthorized()
+    state = ctx.state
+    folders = sorted(
+        (f for f in state.user_folders.get(target.id, []) if not f.deleted), key=lambda f: (f.name.casefold(), f.id)
+    )
+    per_page, page = per_page_for(ctx.params), page_number(ctx.params)
+    rows = folders[(page - 1) * per_page : page * per_page]
+    body = [
+        {
+            "id": f.id,
+            "name": f.name,
+            "full_name": storage.full_name(state, f),
+            "parent_folder_id": f.parent_id,
+            "context_type": "User",
+            "context_id": target.id,
+        }
+        for f in rows
+    ]
+    links = known_total_links(page, per_page, len(folders))
+    link = link_header(ctx.base + ctx.request.raw_path, ctx.request.query, links, per_page)
+    return json_response(200, body, [("Link", link)] if link else [])
+
+
 ROUTES = [
     Route("POST", "/api/v1/users/:user_id/files", preflight),
+    Route("GET", "/api/v1/users/:user_id/folders", list_folders),
     Route("GET", "/api/v1/users/:user_id/files/quota", show_quota),
     Route("GET", "/api/v1/files/:id", show_file),
     Route("GET", "/api/v1/files/:id/create_success", create_success, needs_user=False),
@@ -252,7 +283,23 @@ class UploadApp:
         return None
 
     def token(self, request: Request) -> str | None:
-        return None  # not Canvas: no Canvas throttle here
+        """The upload throttle's bucket: the client address, as RequestThrottle keys a request with no token."""
+        return f"ip:{request.client}" if self.state.config.upload_throttle else None
+
+    def refusal(self, remaining: float) -> Response:
+        """The upload host's "slow down": Canvas's own 403 on local storage, 429/503 + Retry-After on inst-fs."""
+        config = self.state.config
+        if config.upload_mode == "local":
+            response = throttled_response(403)  # RequestThrottle#rate_limit_exceeded, text/plain
+            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
+            return response
+        # room for one more reservation once the bucket leaked down to hwm - up_front_cost
+        wait = max(1, math.ceil((config.up_front_cost - remaining) / max(config.outflow, 0.1)))
+        status = config.upload_throttle_status
+        body = {"error": "Too Many Requests" if status == 429 else "Service Unavailable", "retry_after": wait}
+        response = Response(status, encode_json(body), "application/json; charset=utf-8")
+        response.headers.append(("Retry-After", str(wait)))
+        return response
 
     def handle(self, request: Request, match: RouteMatch | None) -> Response:
         authorization = request.header("authorization")

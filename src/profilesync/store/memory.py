@@ -54,6 +54,7 @@ class MemoryStore:
             avatar_url=uploaded.avatar_url,
             avatar_ref=uploaded.avatar_ref,
             synced_at=to_utc(at),
+            file_name=uploaded.file_name,
         )
         with self.database.mutex:
             self.database.records[(target_id, key)] = record

@@ -138,9 +138,16 @@ def _v2(conn: Connection) -> None:
     ).create(conn)
 
 
+def _v3(conn: Connection) -> None:
+    """The name our uploaded file has on the target: Canvas alternates two names so that the file a
+    re-upload overwrites is never the one shown. Existing rows keep NULL, read as the single old name."""
+    conn.execute(text("ALTER TABLE sync_records ADD COLUMN file_name TEXT"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sync records, fingerprints, runs, events, run lock", _v1),
     Migration(2, "observer links", _v2),
+    Migration(3, "sync records remember the uploaded file's name", _v3),
 )
 
 # PostgreSQL: an advisory lock serialises first opens racing to migrate (any constant, ours by convention).

@@ -83,6 +83,7 @@ sync_records = Table(
     Column("synced_at", UtcDateTime),
     Column("last_error", Text),
     Column("last_error_at", UtcDateTime),
+    Column("file_name", Text),
 )
 
 photo_fingerprints = Table(

@@ -33,6 +33,7 @@ _SUCCESS_COLUMNS = (
     "synced_at",
     "last_error",
     "last_error_at",
+    "file_name",
 )
 _FINGERPRINT_COLUMNS = ("size", "mtime_ns", "sha256", "problem")
 # Selected in the dataclasses' field order so rows unpack positionally: attribute access on 20,000 rows
@@ -112,6 +113,7 @@ class SqlStore:
             "synced_at": to_utc(at),
             "last_error": None,
             "last_error_at": None,
+            "file_name": uploaded.file_name,
         }
         with self._write() as conn:
             upsert(conn, sync_records, [row], ("target_id", "key"), _SUCCESS_COLUMNS)

@@ -6,6 +6,18 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
+from profilesync.errors import TransientError
+
+
+class AvatarPending(TransientError):
+    """The photo is on the target but cannot be shown yet (Canvas: no thumbnail so far). The user keeps the
+    picture they had; ``uploaded`` names the new file so the history can make the next run finish it."""
+
+    kind = "thumbnail_pending"
+
+    def __init__(self, message: str, *, uploaded: Uploaded, advice: str | None = None) -> None:
+        super().__init__(message, advice=advice)
+        self.uploaded = uploaded
 
 
 class AvatarTarget(Protocol):
@@ -32,8 +44,18 @@ class AvatarTarget(Protocol):
         """Look one user up by key directly (``--user``); None when the target has no such user."""
         ...
 
-    def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
-        """Upload the normalised JPEG as the user's avatar, assign it and verify it; raise on failure."""
+    def upload_avatar(self, user: RemoteUser, image: bytes, previous: SyncRecord | None = None) -> Uploaded:
+        """Upload the normalised JPEG as the user's avatar, assign it and verify it; raise on failure.
+
+        ``previous`` is the history's record of this user (None when there is none): it says which file of
+        ours the user shows, so the upload never replaces the picture on display. ``AvatarPending`` when the
+        file is uploaded but cannot be shown yet.
+        """
+        ...
+
+    def own_avatars(self, users: list[RemoteUser]) -> set[str]:
+        """The ids of the users whose shown avatar is a file profilesync uploaded, recognised on the target
+        itself (for users the history does not know). Costs requests: ask only about users that need it."""
         ...
 
     def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:

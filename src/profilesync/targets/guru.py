@@ -260,10 +260,15 @@ class GuruTarget:
         )
 
     # -- setting avatars -----------------------------------------------------------------------------
-    def upload_avatar(self, user: RemoteUser, image: bytes) -> Uploaded:
-        """Upload the picture, then put it on the member's profile and verify."""
+    def upload_avatar(self, user: RemoteUser, image: bytes, previous: SyncRecord | None = None) -> Uploaded:
+        """Upload the picture, then put it on the member's profile and verify (each upload is a new URL, so
+        the picture shown is never replaced before its successor is set: ``previous`` is not needed)."""
         with self._no_secrets():
             return self._assign(user, self._post_picture(user, image))
+
+    def own_avatars(self, users: list[RemoteUser]) -> set[str]:
+        """Guru picture URLs carry no name of ours: only the history can say a picture is ours."""
+        return set()
 
     def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
         """Put our earlier picture URL back; None when Guru no longer serves it (the caller uploads again)."""
