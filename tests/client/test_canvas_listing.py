@@ -122,7 +122,11 @@ def test_hidden_avatar_user_records_the_assigned_option_after_a_200(
     add_upload_then_put(rsps, user_json(avatar_url=...))
     uploaded = target.upload_avatar(replace(USER, avatar_known=False), IMAGE)
     assert uploaded == Uploaded(
-        file_id="5678", file_uuid="Zx9Quuid", avatar_url=THUMB, avatar_ref="attachment:5678/Zx9Quuid"
+        file_id="5678",
+        file_uuid="Zx9Quuid",
+        avatar_url=THUMB,
+        avatar_ref="attachment:5678/Zx9Quuid",
+        file_name="profilesync-avatar.jpg",  # the name uploaded under, so the next upload takes the other one
     )
     assert len([c for c in rsps.calls if c.request.method == "PUT"]) == 1
 
