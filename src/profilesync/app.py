@@ -35,6 +35,7 @@ from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, Profiles
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
+from profilesync.store.lock import avatars_job
 from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas import CanvasTarget
 
@@ -274,7 +275,7 @@ def avatars_sync(
 ) -> SyncReport:
     """``avatars sync``: lock, plan, apply, record the run (also when it is stopped half-way)."""
     target = build_target(settings, request)
-    with opened_store(settings) as store, store.lock(lock_owner()):
+    with opened_store(settings) as store, store.lock(lock_owner(), job=avatars_job(request.target)):
         run_id = store.start_run(target.target_id, "avatars sync", now_utc())
         report = SyncReport(target.target_id, [])
         done: list[Result] = []  # filled as users finish, so a stopped run still records what it did

@@ -18,6 +18,7 @@ from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
 from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
 from profilesync.store.base import HistoryStore, ObserverLink, RunEvent
+from profilesync.store.lock import OBSERVERS
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversRe
     parsed = read_csv(request.csv_path)
     canvas = build_canvas(settings, request)
     report = ObserversReport(canvas.target_id, request.method, applied=True)
-    with app.opened_store(settings) as store, store.lock(app.lock_owner()):
+    with app.opened_store(settings) as store, store.lock(app.lock_owner(), job=OBSERVERS):
         run_id = store.start_run(canvas.target_id, "observers sync", app.now_utc())
         try:
             history = _history(store, canvas.target_id)
