@@ -12,11 +12,12 @@ from typing import Any, ClassVar
 
 import click
 
-from profilesync import __version__, app, report, report_html
+from profilesync import __version__, app, cli_errors, report, report_html
 from profilesync.config import Settings, load_settings
 from profilesync.doctor import doctor
 from profilesync.engine.model import Action, Outcome, Plan, Result
-from profilesync.errors import ExitCode, ProfilesyncError
+from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
+from profilesync.interrupt import handling_signals
 from profilesync.logsetup import setup_logging
 
 log = logging.getLogger("profilesync")
@@ -72,19 +73,13 @@ class CliGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ProfilesyncError as exc:
-            problems = getattr(exc, "problems", None)
-            if problems and len(problems) > 1:
-                click.echo("error: the configuration has problems:", err=True)
-                for problem in problems:
-                    click.echo(f"  - {problem}", err=True)
-            else:
-                click.echo(f"error: {exc.message}", err=True)
-            if exc.advice:
-                click.echo(f"  what to do: {exc.advice}", err=True)
+            cli_errors.report_error(ctx, exc)
             ctx.exit(int(exc.exit_code))
-        except KeyboardInterrupt:
-            click.echo("interrupted: the next run finishes what this one started", err=True)
-            ctx.exit(130)
+        except (RunInterrupted, KeyboardInterrupt) as exc:
+            code = cli_errors.report_interrupted(ctx, exc)
+            if isinstance(exc, RunInterrupted) and exc.abandoned:
+                cli_errors.exit_now(code)
+            ctx.exit(code)
 
 
 @click.group(cls=CliGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -139,7 +134,7 @@ USER = click.option("--user", "user", metavar="KEY", help="Only this user (their
 @avatars.command("plan")
 @TARGET
 @USER
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json", "csv")
 @click.option(
     "--html",
     "html_file",
@@ -158,10 +153,10 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
     """
     settings = obj.settings()
     request = app.AvatarRequest(target=target, user=user)
-    plan = app.avatars_plan(settings, request)
+    plan, verdict = app.avatars_preview(settings, request)
     if html_file is not None:
         write_review(html_file, plan, settings, request)
-    click.echo(report.render_plan(plan, fmt))
+    click.echo(report.render_plan(plan, fmt, verdict))
 
 
 def write_review(path: Path, plan: Plan, settings: Settings, request: app.AvatarRequest) -> None:
@@ -185,7 +180,7 @@ def write_review(path: Path, plan: Plan, settings: Settings, request: app.Avatar
 @click.option("--workers", type=click.IntRange(1, 64), help="Users in flight at once (default: adaptive, up to 16).")
 @click.option("--max-uploads", type=click.IntRange(0), help="Stop (exit 4) if the plan has more uploads than this.")
 @click.option("--force", is_flag=True, help="Go ahead even when the plan is unusually large.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json")
 @click.pass_context
 def avatars_sync(
     ctx: click.Context,
@@ -211,12 +206,13 @@ def avatars_sync(
     )
     settings = obj.settings()
     if dry_run:
-        plan = app.avatars_plan(settings, request)
-        click.echo(report.render_plan(plan, "json" if fmt == "json" else "table"))
+        plan, verdict = app.avatars_preview(settings, request)
+        click.echo(report.render_plan(plan, "json" if fmt == "json" else "table", verdict))
         return
     progress = Progress(interactive=sys.stderr.isatty() and not obj.quiet)
     try:
-        result = app.avatars_sync(settings, request, on_result=progress.update, on_plan=progress.start)
+        with handling_signals() as stop:
+            result = app.avatars_sync(settings, request, on_result=progress.update, on_plan=progress.start, stop=stop)
     finally:
         progress.finish()
     click.echo(report.render_sync(result, fmt))
@@ -225,7 +221,7 @@ def avatars_sync(
 
 @avatars.command("history")
 @USER
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json")
 @click.pass_obj
 def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
     """What was synced, for whom and when, newest first; with --user, also that user's outcome
@@ -247,7 +243,7 @@ def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
 @avatars.command("runs")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs to show.")
 @click.option("--run", "run_id", type=int, help="Instead, list each user this run uploaded, reassigned or failed.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json")
 @click.pass_obj
 def avatars_runs(obj: Context, limit: int, run_id: int | None, fmt: str) -> None:
     """Recent runs, newest first: when, how long, counts and exit code.

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from profilesync import app
 from profilesync.config import Settings, require_canvas
-from profilesync.errors import ExitCode, ProfilesyncError
+from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
+from profilesync.interrupt import Stop
 from profilesync.observers.canvas import ObserverCanvas
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
@@ -89,13 +90,19 @@ def observers_plan(settings: Settings, request: ObserversRequest) -> ObserversRe
     return report
 
 
-def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversReport:
-    """``observers sync``: lock, look up, create and link what is missing, record the run."""
+def observers_sync(settings: Settings, request: ObserversRequest, stop: Stop | None = None) -> ObserversReport:
+    """``observers sync``: lock, look up, create and link what is missing, record the run.
+
+    ``stop`` carries SIGINT/SIGTERM: no new parent starts, the run is recorded with the signal's exit code
+    and the rows really done, and RunInterrupted propagates.
+    """
     parsed = read_csv(request.csv_path)
     canvas = build_canvas(settings, request)
     report = ObserversReport(canvas.target_id, request.method, applied=True)
     with app.opened_store(settings) as store, store.lock(app.lock_owner(), job=OBSERVERS):
         run_id = store.start_run(canvas.target_id, "observers sync", app.now_utc())
+        exit_code: int | None = None  # a signal's (130, 143), which ExitCode does not name
+        done: list[RowResult] = []  # filled as parents finish, so a stopped run still records what it did
         try:
             history = _history(store, canvas.target_id)
             canvas.check_access()
@@ -108,16 +115,22 @@ def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversRe
                 clock=app.now_utc,
                 workers=_workers(settings, request),
                 notify=request.notify,
+                stop=stop if stop is not None else Stop(),
             )
-            report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+            report.results = sorted(parsed.invalid + run_rows(parsed.rows, job, done), key=lambda r: r.row.number)
             report.exit_code = ExitCode.PARTIAL if report.failures() else ExitCode.OK
         except ProfilesyncError as exc:
             report.exit_code = exc.exit_code
             raise
+        except RunInterrupted as exc:
+            report.results = sorted(parsed.invalid + done, key=lambda r: r.row.number)
+            exit_code = exc.exit_code
+            log.warning("%s: interrupted, %s", canvas.target_id, app.describe_counts(report.counts()))
+            raise
         finally:
             report.requests = canvas.requests_made
             _log_events(store, run_id, report)
-            store.finish_run(run_id, app.now_utc(), report.counts(), int(report.exit_code))
+            store.finish_run(run_id, app.now_utc(), report.counts(), exit_code or int(report.exit_code))
     return report
 
 
