@@ -92,5 +92,7 @@ def drain(pool: ThreadPoolExecutor, futures: Collection[Future[None]], stop: Sto
         pool.shutdown()
         return True
     pool.shutdown(wait=False, cancel_futures=True)
-    _, still_running = wait(pending, timeout=grace_s)  # cancelled futures count as done
+    # A future cancelled by the shutdown stays CANCELLED (not "notified"), which wait() never counts as done.
+    started = {f for f in pending if not f.cancelled()}
+    _, still_running = wait(started, timeout=grace_s)
     return not still_running
