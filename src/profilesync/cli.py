@@ -110,7 +110,7 @@ def cli(
     Nightly job (cron):
       profilesync -q --log-file /var/log/profilesync.log avatars sync
     Exit codes: 0 done, 1 some users failed, 2 usage/configuration, 3 fatal remote error,
-    4 safety valve, 5 another run holds the lock.
+    4 safety valve, 5 another run of the same job holds its lock, 130/143 stopped by Ctrl-C/SIGTERM.
     """
     ctx.obj = Context(env_file, verbose, quiet, log_file, allow_insecure_http)
     setup_logging(verbose, quiet, log_file)
