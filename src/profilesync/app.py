@@ -229,13 +229,13 @@ def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
 
 def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, valve.Verdict]:
     """``avatars plan`` / ``sync --dry-run``: the plan, and whether the real sync's safety valve would stop it."""
-    target = build_target(settings, request)
-    with opened_store(settings) as store:
-        plan = compute_plan(settings, request, store, target, save_cache=False)
-        verdict = valve.assess(
-            plan, lambda: store.records(target.target_id), max_uploads=request.max_uploads, force=request.force
-        )
-    return plan, verdict
+    plan = avatars_plan(settings, request)
+
+    def history() -> dict[str, SyncRecord]:  # read only when the plan has enough new users to matter
+        with opened_store(settings) as store:
+            return store.records(plan.target_id)
+
+    return plan, valve.assess(plan, history, max_uploads=request.max_uploads, force=request.force)
 
 
 def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:

@@ -180,3 +180,20 @@ def test_avatars_and_observers_jobs_run_at_the_same_time(make: MakeWorld, spawn:
     assert json.loads(out)["counts"]["failed"] == 0
     assert_all_synced(world, expected_keys(world))
     assert sorted(r["exit_code"] for r in world.json("avatars", "runs")["runs"]) == [0, 0]
+
+
+def test_ctrl_c_while_listing_users_stops_before_any_upload(make: MakeWorld, spawn: Spawn) -> None:
+    """SIGINT while the users are still being listed: exit 130 at once, no upload ever starts, and the run is
+    recorded as interrupted with nothing done."""
+    world = make(users=300, latency_ms=300)
+    process = spawn(world, "avatars", "sync")
+    listing = "GET /api/v1/accounts/:account_id/users"
+    wait_until(lambda: world.sandbox.state.counts()[listing] >= 1, what="the listing to start")
+    process.send_signal(signal.SIGINT)
+    signalled = time.monotonic()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert time.monotonic() - signalled < 3 and "Traceback" not in err
+    assert world.sandbox.state.counts()[PREFLIGHT] == 0
+    (run,) = world.json("avatars", "runs")["runs"]
+    assert run["exit_code"] == 130 and sum(run["counts"].values()) == 0
