@@ -315,14 +315,15 @@ def avatars_sync(
             exit_code = 130
             raise
         finally:
-            report.results = list(done)
-            report.requests, report.uploads = target.requests_made, target.uploads_made
-            report.counts = count_outcomes(report.results)
-            if exit_code == ExitCode.OK and report.counts[Outcome.FAILED.value]:
-                exit_code = ExitCode.PARTIAL
-            if exit_code >= 128:
-                log.warning("%s: interrupted, %s", target.target_id, describe_counts(report.counts))
-            store.finish_run(run_id, now_utc(), report.counts, exit_code)
+            with stop.deferred():  # a signal arriving now must not cut the run's record short
+                report.results = list(done)
+                report.requests, report.uploads = target.requests_made, target.uploads_made
+                report.counts = count_outcomes(report.results)
+                if exit_code == ExitCode.OK and report.counts[Outcome.FAILED.value]:
+                    exit_code = ExitCode.PARTIAL
+                if exit_code >= 128:
+                    log.warning("%s: interrupted, %s", target.target_id, describe_counts(report.counts))
+                store.finish_run(run_id, now_utc(), report.counts, exit_code)
         report.exit_code = ExitCode(exit_code)
         return report
 

@@ -82,9 +82,11 @@ def handling_signals() -> Iterator[Stop]:
             signal.signal(s, handler)
 
 
-def drain(pool: ThreadPoolExecutor, futures: Collection[Future[None]], stop: Stop, grace_s: float = GRACE_S) -> bool:
+def drain(
+    pool: ThreadPoolExecutor, futures: Collection[Future[None]], stop: Stop, grace_s: float | None = None
+) -> bool:
     """Wait for every task and shut the pool down; on a stop request, tasks not yet started are cancelled and the
-    running ones get ``grace_s`` to finish. True when no task is still running."""
+    running ones get ``grace_s`` (default ``GRACE_S``) to finish. True when no task is still running."""
     pending = set(futures)
     while pending and not stop.requested():
         _, pending = wait(pending, timeout=_POLL_S)
@@ -94,5 +96,5 @@ def drain(pool: ThreadPoolExecutor, futures: Collection[Future[None]], stop: Sto
     pool.shutdown(wait=False, cancel_futures=True)
     # A future cancelled by the shutdown stays CANCELLED (not "notified"), which wait() never counts as done.
     started = {f for f in pending if not f.cancelled()}
-    _, still_running = wait(started, timeout=grace_s)
+    _, still_running = wait(started, timeout=GRACE_S if grace_s is None else grace_s)
     return not still_running

@@ -98,6 +98,7 @@ def observers_sync(settings: Settings, request: ObserversRequest, stop: Stop | N
     """
     parsed = read_csv(request.csv_path)
     canvas = build_canvas(settings, request)
+    job_stop = stop if stop is not None else Stop()
     report = ObserversReport(canvas.target_id, request.method, applied=True)
     with app.opened_store(settings) as store, store.lock(app.lock_owner(), job=OBSERVERS):
         run_id = store.start_run(canvas.target_id, "observers sync", app.now_utc())
@@ -115,7 +116,7 @@ def observers_sync(settings: Settings, request: ObserversRequest, stop: Stop | N
                 clock=app.now_utc,
                 workers=_workers(settings, request),
                 notify=request.notify,
-                stop=stop if stop is not None else Stop(),
+                stop=job_stop,
             )
             report.results = sorted(parsed.invalid + run_rows(parsed.rows, job, done), key=lambda r: r.row.number)
             report.exit_code = ExitCode.PARTIAL if report.failures() else ExitCode.OK
@@ -128,9 +129,10 @@ def observers_sync(settings: Settings, request: ObserversRequest, stop: Stop | N
             log.warning("%s: interrupted, %s", canvas.target_id, app.describe_counts(report.counts()))
             raise
         finally:
-            report.requests = canvas.requests_made
-            _log_events(store, run_id, report)
-            store.finish_run(run_id, app.now_utc(), report.counts(), exit_code or int(report.exit_code))
+            with job_stop.deferred():  # a signal arriving now must not cut the run's record short
+                report.requests = canvas.requests_made
+                _log_events(store, run_id, report)
+                store.finish_run(run_id, app.now_utc(), report.counts(), exit_code or int(report.exit_code))
     return report
 
 
