@@ -10,12 +10,13 @@ import hashlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from profilesync import valve
 from profilesync.config import Settings, fold_key, require_canvas
 from profilesync.engine.executor import Execution, InvalidImage, execute
 from profilesync.engine.model import (
@@ -33,23 +34,28 @@ from profilesync.engine.model import (
 )
 from profilesync.engine.planner import plan as make_plan
 from profilesync.engine.recognise import mark_own_avatars
-from profilesync.errors import ConfigError, ExitCode, FatalRemoteError, ProfilesyncError, RemoteError, SafetyValveError
+from profilesync.errors import (
+    ConfigError,
+    ExitCode,
+    FatalRemoteError,
+    ProfilesyncError,
+    RemoteError,
+    RunInterrupted,
+    SafetyValveError,
+)
 from profilesync.history_identity import known_records, renamed_host_records
+from profilesync.interrupt import Stop
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.photos.names import with_near_misses
 from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
+from profilesync.store.lock import avatars_job
 from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas import CanvasTarget
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 24  # users in flight; the rate gate decides how many requests actually are
-#: with no --max-uploads, a plan is "far larger than usual" when a target we have synced before would
-#: get more uploads than this share of its users (and more than SAFETY_MIN_UPLOADS): likely a renamed
-#: photo folder, a changed PROFILESYNC_MATCH or a wrong account.
-SAFETY_SHARE = 0.5
-SAFETY_MIN_UPLOADS = 100
 
 
 def now_utc() -> datetime:
@@ -254,6 +260,17 @@ def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
         return compute_plan(settings, request, store, target, save_cache=False, photos_required=False)
 
 
+def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, valve.Verdict]:
+    """``avatars plan`` / ``sync --dry-run``: the plan, and whether the real sync's safety valve would stop it."""
+    plan = avatars_plan(settings, request)
+
+    def history() -> dict[str, SyncRecord]:  # read only when the plan has enough new users to matter
+        with opened_store(settings) as store:
+            return store.records(plan.target_id)
+
+    return plan, valve.assess(plan, history, max_uploads=request.max_uploads, force=request.force)
+
+
 def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
     """Read each photo once: hash exactly the bytes that get normalised and uploaded."""
 
@@ -267,28 +284,9 @@ def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
     return read
 
 
-def check_safety_valve(plan: Plan, request: AvatarRequest, had_history: bool) -> None:
-    """Stop an unusually large plan unless ``--force`` (rclone's --max-transfer, vdirsyncer's valve)."""
-    if request.force:
-        return
-    uploads = [a for a in plan.actions if a.action is Action.UPLOAD]
-    if request.max_uploads is not None:
-        if len(uploads) > request.max_uploads:
-            raise SafetyValveError(
-                f"the plan has {len(uploads)} uploads, more than --max-uploads {request.max_uploads}",
-                advice="review it with 'profilesync avatars plan', then run again with --force",
-            )
-        return
-    # The monthly refresh (stale) is routine; a flood of new or changed photos on a target we already
-    # synced says the folder, the matching or the account changed.
-    surprising = sum(1 for a in uploads if a.reason in (Reason.NEW, Reason.CHANGED))
-    if had_history and surprising > SAFETY_MIN_UPLOADS and surprising > SAFETY_SHARE * len(plan.actions):
-        raise SafetyValveError(
-            f"the plan would upload {surprising} new or changed photos for {len(plan.actions)} users, "
-            "far more than usual",
-            advice="check PROFILESYNC_PHOTOS_DIR and PROFILESYNC_MATCH, review 'profilesync avatars plan', "
-            "then run again with --force (or set --max-uploads)",
-        )
+def check_safety_valve(plan: Plan, request: AvatarRequest, history: Callable[[], Mapping[str, SyncRecord]]) -> None:
+    """Stop an unusually large plan unless ``--force`` (the rule: :mod:`profilesync.valve`)."""
+    valve.check(plan, history, max_uploads=request.max_uploads, force=request.force)
 
 
 def lock_owner() -> str:
@@ -304,11 +302,17 @@ def avatars_sync(
     request: AvatarRequest,
     on_result: Callable[[Result], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    stop: Stop | None = None,
 ) -> SyncReport:
-    """``avatars sync``: lock, plan, apply, record the run (also when it is stopped half-way)."""
+    """``avatars sync``: lock, plan, apply, record the run (also when it is stopped half-way).
+
+    ``stop`` carries SIGINT/SIGTERM (see :mod:`profilesync.interrupt`): the run is then recorded with the
+    signal's exit code (130, 143) and the counts of what was really done, and RunInterrupted propagates.
+    """
     settings = settings.for_target(request.target)
+    stop = stop if stop is not None else Stop()
     target = build_target(settings, request)
-    with opened_store(settings) as store, store.lock(lock_owner()):
+    with opened_store(settings) as store, store.lock(lock_owner(), job=avatars_job(request.target)):
         run_id = store.start_run(target.target_id, "avatars sync", now_utc())
         report = SyncReport(target.target_id, [])
         done: list[Result] = []  # filled as users finish, so a stopped run still records what it did
@@ -321,8 +325,7 @@ def avatars_sync(
         exit_code: int = ExitCode.OK
         try:
             plan = compute_plan(settings, request, store, target, save_cache=True)
-            had_history = any(a.record is not None and a.record.synced_at is not None for a in plan.actions)
-            check_safety_valve(plan, request, had_history)
+            check_safety_valve(plan, request, lambda: store.records(target.target_id))
             if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
                 target.before_writes()  # a token that cannot write stops here, not after failing users
             if on_plan is not None:
@@ -335,23 +338,34 @@ def avatars_sync(
                 workers=request.workers or settings.workers or DEFAULT_WORKERS,
                 clock=now_utc,
                 on_result=finished,
+                stop=stop,
             )
             done[:] = execute(plan, ctx)  # plan order
         except ProfilesyncError as exc:
+            exit_code = exc.exit_code
+            raise
+        except RunInterrupted as exc:
             exit_code = exc.exit_code
             raise
         except KeyboardInterrupt:
             exit_code = 130
             raise
         finally:
-            report.results = done
-            report.requests, report.uploads = target.requests_made, target.uploads_made
-            report.counts = count_outcomes(done)
-            if exit_code == ExitCode.OK and report.counts[Outcome.FAILED.value]:
-                exit_code = ExitCode.PARTIAL
-            store.finish_run(run_id, now_utc(), report.counts, exit_code)
+            with stop.deferred():  # a signal arriving now must not cut the run's record short
+                report.results = list(done)
+                report.requests, report.uploads = target.requests_made, target.uploads_made
+                report.counts = count_outcomes(report.results)
+                if exit_code == ExitCode.OK and report.counts[Outcome.FAILED.value]:
+                    exit_code = ExitCode.PARTIAL
+                if exit_code >= 128:
+                    log.warning("%s: interrupted, %s", target.target_id, describe_counts(report.counts))
+                store.finish_run(run_id, now_utc(), report.counts, exit_code)
         report.exit_code = ExitCode(exit_code)
         return report
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
 
 
 def count_outcomes(results: list[Result]) -> dict[str, int]:

@@ -12,12 +12,13 @@ from typing import Any, ClassVar
 
 import click
 
-from profilesync import __version__, app, report, report_html, runlog
+from profilesync import __version__, app, cli_errors, report, report_html, runlog
 from profilesync.config import Settings, load_settings
 from profilesync.doctor import doctor
 from profilesync.doctor_setup import history_location
 from profilesync.engine.model import Action, Outcome, Plan, Result
-from profilesync.errors import ExitCode, ProfilesyncError
+from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
+from profilesync.interrupt import handling_signals
 from profilesync.logsetup import setup_logging
 from profilesync.output import echo_report
 from profilesync.text import plural
@@ -63,6 +64,7 @@ class CliGroup(click.Group):
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         """Every command ends with its exit code in the log file (cron's and Task Scheduler's only record)."""
         words = list(sys.argv[1:] if args is None else args)
+        self.words = words  # for the exit line of a run that must leave at once (invoke)
         try:
             return super().main(args, *rest, **kwargs)  # args as given: click expands wildcards on Windows
         except SystemExit as exc:
@@ -95,19 +97,14 @@ class CliGroup(click.Group):
             return super().invoke(ctx)
         except ProfilesyncError as exc:
             runlog.error(exc)
-            problems = getattr(exc, "problems", None)
-            if problems and len(problems) > 1:
-                click.echo("error: the configuration has problems:", err=True)
-                for problem in problems:
-                    click.echo(f"  - {problem}", err=True)
-            else:
-                click.echo(f"error: {exc.message}", err=True)
-            if exc.advice:
-                click.echo(f"  what to do: {exc.advice}", err=True)
+            cli_errors.report_error(ctx, exc)
             ctx.exit(int(exc.exit_code))
-        except KeyboardInterrupt:
-            click.echo("interrupted: the next run finishes what this one started", err=True)
-            ctx.exit(130)
+        except (RunInterrupted, KeyboardInterrupt) as exc:
+            code = cli_errors.report_interrupted(ctx, exc)
+            if isinstance(exc, RunInterrupted) and exc.abandoned:
+                runlog.exit_code(self.command_words(getattr(self, "words", [])), code)
+                cli_errors.exit_now(code)
+            ctx.exit(code)
 
 
 @click.group(cls=CliGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -146,7 +143,7 @@ def cli(
     Nightly job (cron; -q prints nothing unless something failed):
       /opt/profilesync/venv/bin/profilesync -q --log-file /var/log/profilesync/avatars.log avatars sync
     Exit codes: 0 done, 1 some users failed, 2 usage/configuration, 3 fatal remote error,
-    4 safety valve, 5 another run holds the lock.
+    4 safety valve, 5 another run of the same job holds its lock, 130/143 stopped by Ctrl-C/SIGTERM.
     """
     ctx.obj = Context(env_file, verbose, quiet, log_file, allow_insecure_http)
     setup_logging(verbose, quiet, log_file)
@@ -170,7 +167,7 @@ USER = click.option("--user", "user", metavar="KEY", help="Only this user (their
 @avatars.command("plan")
 @TARGET
 @USER
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json", "csv")
 @click.option(
     "--html",
     "html_file",
@@ -189,10 +186,10 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
     """
     settings = obj.settings()
     request = app.AvatarRequest(target=target, user=user)
-    plan = app.avatars_plan(settings, request)
+    plan, verdict = app.avatars_preview(settings, request)
     if html_file is not None:
         write_review(html_file, plan, settings, request)
-    click.echo(report.render_plan(plan, fmt))
+    click.echo(report.render_plan(plan, fmt, verdict))
 
 
 def write_review(path: Path, plan: Plan, settings: Settings, request: app.AvatarRequest) -> None:
@@ -218,7 +215,7 @@ def write_review(path: Path, plan: Plan, settings: Settings, request: app.Avatar
 @click.option("--workers", type=click.IntRange(1, 64), help="Users in flight at once (default: adaptive, up to 16).")
 @click.option("--max-uploads", type=click.IntRange(0), help="Stop (exit 4) if the plan has more uploads than this.")
 @click.option("--force", is_flag=True, help="Go ahead even when the plan is unusually large.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json")
 @click.pass_context
 def avatars_sync(
     ctx: click.Context,
@@ -244,12 +241,13 @@ def avatars_sync(
     )
     settings = obj.settings()
     if dry_run:
-        plan = app.avatars_plan(settings, request)
-        click.echo(report.render_plan(plan, "json" if fmt == "json" else "table"))
+        plan, verdict = app.avatars_preview(settings, request)
+        click.echo(report.render_plan(plan, "json" if fmt == "json" else "table", verdict))
         return
     progress = Progress(interactive=sys.stderr.isatty() and not obj.quiet)
     try:
-        result = app.avatars_sync(settings, request, on_result=progress.update, on_plan=progress.start)
+        with handling_signals() as stop:
+            result = app.avatars_sync(settings, request, on_result=progress.update, on_plan=progress.start, stop=stop)
     finally:
         progress.finish()
     runlog.summary(report.render_sync(result, "table").splitlines()[-1])
@@ -259,7 +257,7 @@ def avatars_sync(
 
 @avatars.command("history")
 @USER
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json")
 @click.pass_obj
 def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
     """What was synced, for whom and when, newest first; with --user, also that user's outcome
@@ -281,7 +279,7 @@ def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
 @avatars.command("runs")
 @click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="How many runs to show.")
 @click.option("--run", "run_id", type=int, help="Instead, list each user this run uploaded, reassigned or failed.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@cli_errors.format_option("table", "json")
 @click.pass_obj
 def avatars_runs(obj: Context, limit: int, run_id: int | None, fmt: str) -> None:
     """Recent runs, newest first: when, how long, counts and exit code.

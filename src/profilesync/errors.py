@@ -117,6 +117,24 @@ class FatalRemoteError(ProfilesyncError):
     exit_code = ExitCode.REMOTE
 
 
+class RunInterrupted(BaseException):
+    """SIGINT or SIGTERM stopped a run (exit 128 + the signal: 130, 143).
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` meant for one user's failure
+    swallows it. ``abandoned`` says some workers were still busy when the grace period ended: the process must
+    then exit at once (``os._exit``) and keep its lock, which the next run takes over once this pid is gone.
+    """
+
+    def __init__(self, signum: int, *, abandoned: bool = False) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.abandoned = abandoned
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
 def hide_secrets(exc: ProfilesyncError, secrets: Iterable[str]) -> ProfilesyncError:
     """Replace every secret value in an error's message, advice and args with ``<hidden>``, in place.
 

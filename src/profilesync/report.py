@@ -16,6 +16,7 @@ from profilesync.text import plural
 
 if TYPE_CHECKING:
     from profilesync.app import SyncReport
+    from profilesync.valve import Verdict
 
 PLAN_COLUMNS = ("key", "user_id", "name", "action", "reason", "photo", "message")
 MAX_HINT_LINES = 20  # near-miss photo names listed under the plan table
@@ -59,9 +60,14 @@ def unmatched_row(photo: Photo, plan: Plan) -> dict[str, Any]:
     return row
 
 
-def render_plan(plan: Plan, fmt: str) -> str:
+def render_plan(plan: Plan, fmt: str, verdict: Verdict | None = None) -> str:
+    """The plan; with ``verdict``, also whether the real sync's safety valve would stop it (JSON: the
+    ``safety_valve`` field; table: a warning line when it would)."""
     if fmt == "json":
-        return json.dumps(plan_document(plan), indent=2, ensure_ascii=False)
+        document = plan_document(plan)
+        if verdict is not None:
+            document["safety_valve"] = verdict.document()
+        return json.dumps(document, indent=2, ensure_ascii=False)
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=PLAN_COLUMNS, lineterminator="\n")
@@ -71,7 +77,8 @@ def render_plan(plan: Plan, fmt: str) -> str:
         return out.getvalue().rstrip("\n")
     # The table shows what will change or needs attention; the thousands of skips are only counted.
     rows = [a for a in plan.actions if a.action is not Action.SKIP]
-    return "\n".join(([plan_table(rows)] if rows else []) + plan_summary(plan))
+    warning = [f"warning: the sync would stop here (exit 4): {verdict.message()}"] if verdict and verdict.trips else []
+    return "\n".join(([plan_table(rows)] if rows else []) + plan_summary(plan) + warning)
 
 
 def plan_table(actions: Sequence[PlannedAction]) -> str:
@@ -153,9 +160,12 @@ def render_history(records: Sequence[SyncRecord], fmt: str, events: Sequence[Run
         return json.dumps(document, indent=2, ensure_ascii=False)
     if not rows and not events:
         return "no history yet: run 'profilesync avatars sync'"
-    for row in rows:
+    for row, record in zip(rows, records, strict=True):
         row["photo_sha256"] = (row["photo_sha256"] or "")[:12]
-    parts = [table(rows, ("key", "user_id", "synced_at", "photo_sha256", "file_id", "last_error", "target"))]
+        row["synced_at"] = local(record.synced_at)
+    columns = ("key", "user_id", "synced_at", "photo_sha256", "file_id", "last_error", "target")
+    # A key with only failed events (e.g. a --user naming nobody) has no record: say so, then the events.
+    parts = [table(rows, columns) if rows else "no sync record (never synced)"]
     if events is not None:
         parts.append(f"\nrun events ({len(events)}):")
         parts.append(events_table(events) if events else "none")
@@ -172,6 +182,7 @@ EXIT_MEANINGS = {
     4: "safety valve",
     5: "locked",
     130: "interrupted",
+    143: "terminated",
 }
 RUN_COUNTS = ("uploaded", "reassigned", "unchanged", "skipped", "failed")
 
@@ -198,13 +209,13 @@ def render_runs(runs: Sequence[RunRecord], fmt: str) -> str:
     if not rows:
         return "no runs recorded yet: run 'profilesync avatars sync'"
     cells = []
-    for row in rows:
+    for row, run in zip(rows, runs, strict=True):
         code = row["exit_code"]
         status = "unfinished" if code is None else f"{code} {EXIT_MEANINGS.get(code, '')}".rstrip()
         cells.append(
             {
                 "run": row["run_id"],
-                "started_at": row["started_at"],
+                "started_at": local(run.started_at),
                 "took": f"{row['duration_s']:.0f}s" if row["duration_s"] is not None else "-",
                 "command": row["command"],
                 "exit": status,
@@ -228,7 +239,8 @@ def event_row(event: RunEvent) -> dict[str, Any]:
 
 
 def events_table(events: Sequence[RunEvent]) -> str:
-    return table([event_row(e) for e in events], ("at", "run_id", "key", "outcome", "reason", "message"))
+    rows = [event_row(e) | {"at": local(e.at)} for e in events]
+    return table(rows, ("at", "run_id", "key", "outcome", "reason", "message"))
 
 
 def render_run_events(run_id: int, events: Sequence[RunEvent], fmt: str) -> str:
@@ -244,7 +256,19 @@ def render_run_events(run_id: int, events: Sequence[RunEvent], fmt: str) -> str:
 
 
 def iso(value: datetime | None) -> str | None:
+    """For JSON: ISO 8601 with its offset (the history keeps UTC)."""
     return value.isoformat(timespec="seconds") if value else None
+
+
+def local(value: datetime | None) -> str | None:
+    """For tables: this machine's local time, with its zone, e.g. ``2026-12-04 09:15:02 EST``."""
+    if value is None:
+        return None
+    shown = value.astimezone()
+    zone = shown.strftime("%Z")
+    if not zone or zone[0] in "+-":  # no name for the zone: its offset, e.g. +0530
+        zone = shown.strftime("%z")
+    return f"{shown:%Y-%m-%d %H:%M:%S} {zone}"
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_width: int = 100) -> str:
@@ -255,7 +279,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_width: int
         return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     header = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
     body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join([header.rstrip(), *body])

@@ -8,6 +8,7 @@ import requests
 from click.testing import CliRunner
 
 from profilesync.store import open_store
+from profilesync.store.lock import OBSERVERS
 
 from .conftest import MakeWorld, ObsWorld, observers_cli
 from .families import Families
@@ -131,10 +132,10 @@ def test_bad_token_exits_three_at_once(make_world: MakeWorld) -> None:
 
 
 def test_second_run_while_one_holds_the_lock_exits_five(make_world: MakeWorld) -> None:
-    """A sync started while another run holds the history lock exits 5 and sends Canvas nothing."""
+    """A sync started while another observers run holds its lock exits 5 and sends Canvas nothing."""
     world = start(make_world, small_school())
     store = open_store(world.database_url)
-    with store.lock("another run"):
+    with store.lock("another run", job=OBSERVERS):
         world.cli("observers", "sync", "parents.csv", expect=5)
     store.close()
     assert world.sandbox.state.requests("canvas") == []

@@ -1,4 +1,5 @@
-"""The run-lock contract: one holder per database, stale locks taken over; every implementation passes."""
+"""The run-lock contract: one holder per job and database, jobs independent, stale locks taken over; every
+implementation passes."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from profilesync.errors import ExitCode, LockedError
+from profilesync.errors import ExitCode, LockedError, RunInterrupted
 from profilesync.store import HistoryStore, LockSettings
+from profilesync.store.lock import AVATARS_CANVAS, AVATARS_GURU, OBSERVERS, avatars_job
 
 if TYPE_CHECKING:
     from conftest import Backend
 
+JOB = AVATARS_CANVAS
 RunThreads = Callable[[int, Callable[[int], None]], None]
 
 # What a second cron run does: open the same database, try the lock, exit 5 if it is held.
@@ -30,7 +33,7 @@ from profilesync.errors import LockedError
 from profilesync.store import open_store
 store = open_store(sys.argv[1])
 try:
-    with store.lock("child"):
+    with store.lock("child", job="avatars canvas"):
         print("acquired")
 except LockedError as exc:
     print(exc)
@@ -41,7 +44,7 @@ except LockedError as exc:
 HANG = """
 import sys, time
 from profilesync.store import open_store
-with open_store(sys.argv[1]).lock("hung run"):
+with open_store(sys.argv[1]).lock("hung run", job="avatars canvas"):
     print("holding", flush=True)
     time.sleep(600)
 """
@@ -65,8 +68,8 @@ def held(backend: Backend) -> Iterator[Held]:
     """
     entered: list[AbstractContextManager[None]] = []
 
-    def enter(store: HistoryStore, owner: str = "first") -> AbstractContextManager[None]:
-        lock = store.lock(owner)
+    def enter(store: HistoryStore, owner: str = "first", job: str = JOB) -> AbstractContextManager[None]:
+        lock = store.lock(owner, job=job)
         lock.__enter__()
         entered.append(lock)
         return lock
@@ -80,45 +83,77 @@ class TestRunLock:
     def test_second_acquire_while_held_raises(self, backend: Backend) -> None:
         """While one store holds the lock, another store of the same database gets LockedError."""
         first, second = backend.open(), backend.open()
-        with first.lock("avatars sync"), pytest.raises(LockedError) as raised, second.lock("avatars sync"):
+        refused = pytest.raises(LockedError)
+        with first.lock("avatars sync", job=JOB), refused as raised, second.lock("avatars sync", job=JOB):
             pass
         assert raised.value.exit_code == ExitCode.LOCKED
+
+    def test_each_job_has_its_own_lock(self, backend: Backend) -> None:
+        """Canvas avatars, Guru avatars and observers hold their locks at once; a second run of any one is
+        refused, naming that job."""
+        stores = [backend.open() for _ in range(3)]
+        jobs = (AVATARS_CANVAS, AVATARS_GURU, OBSERVERS)
+        with stores[0].lock("a", job=jobs[0]), stores[1].lock("b", job=jobs[1]), stores[2].lock("c", job=jobs[2]):
+            for job in jobs:
+                with pytest.raises(LockedError, match=repr(job)), backend.open().lock("again", job=job):
+                    pass
+        for job in jobs:  # all released
+            with backend.open().lock("next", job=job):
+                pass
+
+    def test_job_names_of_the_avatar_targets(self) -> None:
+        """``avatars sync --target T`` locks the job named after T, so the two targets never share a lock."""
+        assert (avatars_job("canvas"), avatars_job("guru")) == (AVATARS_CANVAS, AVATARS_GURU)
 
     def test_locked_error_names_the_holder(self, backend: Backend) -> None:
         """The refusal names the holder's host, pid and start time, and gives advice."""
         first, second = backend.open(), backend.open()
-        with first.lock("avatars sync"), pytest.raises(LockedError) as raised, second.lock("x"):
+        with first.lock("avatars sync", job=JOB), pytest.raises(LockedError) as raised, second.lock("x", job=JOB):
             pass
         message = str(raised.value)
         assert socket.gethostname() in message and f"pid {os.getpid()}" in message
         assert "since 20" in message and "'avatars sync'" in message and raised.value.advice
 
     def test_same_store_cannot_nest(self, store: HistoryStore) -> None:
-        """Even the holding store cannot take the lock twice."""
-        with store.lock("outer"), pytest.raises(LockedError), store.lock("inner"):
+        """Even the holding store cannot take the same job's lock twice."""
+        with store.lock("outer", job=JOB), pytest.raises(LockedError), store.lock("inner", job=JOB):
+            pass
+
+    def test_interrupted_run_with_busy_workers_keeps_its_lock(self, backend: Backend) -> None:
+        """A run interrupted while workers could not be waited for leaves its row (the pid's exit frees it);
+        one interrupted after everything finished releases it."""
+        first = backend.open()
+        with pytest.raises(RunInterrupted), first.lock("abandoning", job=JOB):
+            raise RunInterrupted(2, abandoned=True)
+        with pytest.raises(LockedError, match="'abandoning'"), backend.open().lock("next", job=JOB):
+            pass
+        second = backend.open()
+        with pytest.raises(RunInterrupted), second.lock("finished", job=OBSERVERS):
+            raise RunInterrupted(15)
+        with backend.open().lock("next", job=OBSERVERS):
             pass
 
     def test_released_after_block(self, backend: Backend) -> None:
         """Leaving the with-block frees the lock for the next run."""
         first, second = backend.open(), backend.open()
-        with first.lock("one"):
+        with first.lock("one", job=JOB):
             pass
-        with second.lock("two"):
+        with second.lock("two", job=JOB):
             pass
 
     def test_released_after_exception(self, backend: Backend) -> None:
         """An exception inside the with-block still frees the lock."""
         first, second = backend.open(), backend.open()
-        with pytest.raises(RuntimeError), first.lock("one"):
+        with pytest.raises(RuntimeError), first.lock("one", job=JOB):
             raise RuntimeError("run crashed")
-        with second.lock("two"):
+        with second.lock("two", job=JOB):
             pass
 
     def test_expired_lease_taken_over(self, backend: Backend, held: Held) -> None:
         """A lock whose lease has run out is taken over (a holder on another host that vanished)."""
         ghost = backend.open(LockSettings(lease=timedelta(seconds=-1), hostname="gone.example"))
         held(ghost)
-        with backend.open().lock("next night"):
+        with backend.open().lock("next night", job=JOB):
             pass
 
     @pytest.mark.skipif(sys.platform == "win32", reason="pids are not probed on Windows; the lease frees the lock")
@@ -126,14 +161,14 @@ class TestRunLock:
         """A lock held by a pid of this host that no longer exists is taken over before its lease ends."""
         killed = backend.open(LockSettings(pid=dead_pid()))
         held(killed)
-        with backend.open().lock("next run"):
+        with backend.open().lock("next run", job=JOB):
             pass
 
     def test_dead_pid_on_other_host_waits_for_lease(self, backend: Backend, held: Held) -> None:
         """A pid of another host cannot be checked here, so its unexpired lock stands."""
         remote = backend.open(LockSettings(pid=dead_pid(), hostname="other-host.example"))
         held(remote)
-        with pytest.raises(LockedError, match=r"other-host\.example"), backend.open().lock("x"):
+        with pytest.raises(LockedError, match=r"other-host\.example"), backend.open().lock("x", job=JOB):
             pass
 
     def test_stale_holder_exit_keeps_new_holders_lock(self, backend: Backend, held: Held) -> None:
@@ -141,17 +176,17 @@ class TestRunLock:
         stale = backend.open(LockSettings(lease=timedelta(seconds=-1)))
         stale_lock = held(stale)
         successor = backend.open()
-        with successor.lock("successor"):
+        with successor.lock("successor", job=JOB):
             stale_lock.__exit__(None, None, None)
-            with pytest.raises(LockedError, match="'successor'"), backend.open().lock("third"):
+            with pytest.raises(LockedError, match="'successor'"), backend.open().lock("third", job=JOB):
                 pass
 
     def test_heartbeat_keeps_lease_alive(self, backend: Backend) -> None:
         """A holder's heartbeat renews a short lease, so the lock stays held past it."""
         settings = LockSettings(lease=timedelta(seconds=1), heartbeat=timedelta(seconds=0.1))
-        with backend.open(settings).lock("long run"):
+        with backend.open(settings).lock("long run", job=JOB):
             time.sleep(1.6)
-            with pytest.raises(LockedError), backend.open().lock("x"):
+            with pytest.raises(LockedError), backend.open().lock("x", job=JOB):
                 pass
 
     def test_threaded_race_has_one_winner(self, backend: Backend, held: Held, run_threads: RunThreads) -> None:
@@ -203,7 +238,7 @@ class TestRunLock:
         """Another process opening the same database exits 5 while the lock is held, and runs after."""
         backend = sql_backend  # the in-memory store lives in one process
         assert backend.url is not None
-        with backend.open().lock("cron run"):
+        with backend.open().lock("cron run", job=JOB):
             blocked = subprocess.run(
                 [sys.executable, "-c", CHILD, backend.url], capture_output=True, text=True, timeout=120
             )
@@ -221,5 +256,5 @@ class TestRunLock:
                 assert hung.stdout is not None and hung.stdout.readline().strip() == "holding"
             finally:
                 hung.kill()  # SIGKILL: no cleanup runs, the lock row stays behind
-        with backend.open().lock("next run"):
+        with backend.open().lock("next run", job=JOB):
             pass

@@ -13,11 +13,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, Uploaded
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
+from profilesync.interrupt import Stop, drain
 from profilesync.store.base import HistoryStore, RunEvent
 from profilesync.targets.base import AvatarPending, AvatarTarget
 
@@ -52,6 +53,7 @@ class Execution:
     clock: Callable[[], datetime]
     on_result: Callable[[Result], None] = lambda _result: None
     breaker_threshold: int = BREAKER_THRESHOLD  # 0: never stop for repeated failures
+    stop: Stop = field(default_factory=Stop)  # SIGINT/SIGTERM: no new user starts
 
 
 class _Breaker:
@@ -89,14 +91,19 @@ class _Breaker:
 
 
 def execute(plan: Plan, ctx: Execution) -> list[Result]:
-    """Run every pending action of the plan; return one result per planned action, in plan order."""
+    """Run every pending action of the plan; return one result per planned action, in plan order.
+
+    On a stop request (``ctx.stop``) no new user starts and RunInterrupted is raised once the users in flight
+    finished, or once the grace period ended with some still busy (``abandoned``); every finished user has been
+    recorded and reported through ``ctx.on_result`` by then.
+    """
     stop = threading.Event()
     fatal: list[FatalRemoteError] = []
     results: dict[int, Result] = {}
     breaker = _Breaker(ctx.breaker_threshold)
 
     def run(index: int, planned: PlannedAction) -> None:
-        if stop.is_set():
+        if stop.is_set() or ctx.stop.requested():
             return
         try:
             result = _apply(planned, ctx)
@@ -114,15 +121,20 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
             fatal.append(tripped)
         ctx.on_result(result)
 
-    with ThreadPoolExecutor(max_workers=max(1, ctx.workers), thread_name_prefix="sync") as pool:
+    with ctx.stop.deferred():
+        pool = ThreadPoolExecutor(max_workers=max(1, ctx.workers), thread_name_prefix="sync")
+        futures = []
         for index, planned in enumerate(plan.actions):
             if planned.action in (Action.UPLOAD, Action.REASSIGN):
-                pool.submit(run, index, planned)
+                futures.append(pool.submit(run, index, planned))
             else:
                 results[index] = _not_pending(planned, ctx)
                 ctx.on_result(results[index])
+        settled = drain(pool, futures, ctx.stop)
     if fatal:
         raise fatal[0]
+    if not settled or len(results) < len(plan.actions):
+        raise ctx.stop.interrupted(abandoned=not settled)
     return [results[i] for i in sorted(results)]
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from profilesync import runlog
+from profilesync.cli_errors import format_option
 from profilesync.config import Settings, load_settings
+from profilesync.interrupt import handling_signals
 from profilesync.observers.model import Method
 from profilesync.observers.render import render, render_csv, summary
 from profilesync.observers.run import ObserversRequest, observers_plan, observers_sync
@@ -50,7 +52,7 @@ def observers() -> None:
 
 @observers.command("plan")
 @CSV_ARGUMENT
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@format_option("table", "json", "csv")
 @click.pass_context
 def plan(ctx: click.Context, csv_file: Path, fmt: str) -> None:
     """Show what a sync would do with each row, changing nothing anywhere.
@@ -89,7 +91,7 @@ def plan(ctx: click.Context, csv_file: Path, fmt: str) -> None:
     help="Have Canvas email each parent whose account is created a link to finish registering. "
     "Off by default: no email reaches a family until you choose to send them.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option("table", "json")
 @click.pass_context
 def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify: bool, fmt: str) -> None:
     """Create missing parent accounts and link them to their enrolled students.
@@ -109,7 +111,8 @@ def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify:
     if dry_run:
         click.echo(render(observers_plan(settings, request), fmt))
         return
-    report = observers_sync(settings, request)
+    with handling_signals() as stop:
+        report = observers_sync(settings, request, stop)
     for failed in report.failures():
         row = failed.row
         runlog.failure(f"row {row.number} ({row.student}, {row.email})", failed.outcome.value, failed.message)

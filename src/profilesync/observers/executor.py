@@ -9,6 +9,8 @@ Per parent (one task, so two rows of one parent never race to create the same ac
    that links, link, check Canvas's answer, record the link.
 
 A ``FatalRemoteError`` (bad token…) stops new rows from starting and is raised once the tasks in flight end.
+So does a stop request (SIGINT/SIGTERM, ``Job.stop``): ``RunInterrupted`` once the parents in flight finished, or
+once the grace period ended with some still busy.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import logging
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
 from profilesync.errors import FatalRemoteError, RemoteError
+from profilesync.interrupt import Stop, drain
 from profilesync.observers.canvas import NotEnrolledError, ObserverCanvas
 from profilesync.observers.model import Method, Outcome, Row, RowResult
 from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, Decision, decide, plan_parent
@@ -67,6 +70,7 @@ class Job:
     clock: Callable[[], datetime] = datetime.now
     workers: int = 16
     notify: bool = False
+    stop: Stop = field(default_factory=Stop)  # SIGINT/SIGTERM: no new parent or row starts
 
 
 def group_by_parent(rows: list[Row]) -> list[list[Row]]:
@@ -77,11 +81,14 @@ def group_by_parent(rows: list[Row]) -> list[list[Row]]:
     return list(groups.values())
 
 
-def run_rows(rows: list[Row], job: Job) -> list[RowResult]:
-    """Plan (and with ``job.apply``, carry out) every valid row; results in row order."""
+def run_rows(rows: list[Row], job: Job, results: list[RowResult] | None = None) -> list[RowResult]:
+    """Plan (and with ``job.apply``, carry out) every valid row; results in row order.
+
+    ``results`` receives each parent's results as the parent finishes: an interrupted run still knows them.
+    """
     stop = threading.Event()
     fatal: list[FatalRemoteError] = []
-    results: list[RowResult] = []
+    results = [] if results is None else results
     lock = threading.Lock()
     run = _Runner(job, stop)
 
@@ -99,11 +106,16 @@ def run_rows(rows: list[Row], job: Job) -> list[RowResult]:
         with lock:
             results.extend(done)
 
-    with ThreadPoolExecutor(max_workers=max(1, job.workers), thread_name_prefix="observers") as pool:
-        for group in group_by_parent(rows):
-            pool.submit(task, group)
+    with job.stop.deferred():
+        pool = ThreadPoolExecutor(max_workers=max(1, job.workers), thread_name_prefix="observers")
+        futures = [pool.submit(task, group) for group in group_by_parent(rows)]
+        settled = drain(pool, futures, job.stop)
     if fatal:
         raise fatal[0]
+    with lock:
+        complete = len(results) == len(rows)
+    if not settled or not complete:
+        raise job.stop.interrupted(abandoned=not settled)
     return sorted(results, key=lambda r: r.row.number)
 
 
@@ -121,9 +133,13 @@ class _Runner:
         self.is_enrolled = Once(job.canvas.is_enrolled)
 
     # -- planning --------------------------------------------------------------------------------------
+    def stopped(self) -> bool:
+        """A fatal error or a signal: start nothing new."""
+        return self.stop.is_set() or self.job.stop.requested()
+
     def parent(self, rows: list[Row], done: list[RowResult]) -> None:
         """Decide, and when applying carry out, one parent's rows; results are appended to ``done``."""
-        if self.stop.is_set():
+        if self.stopped():
             return
         canvas = self.job.canvas
         try:
@@ -166,14 +182,14 @@ class _Apply:
 
     def __init__(self, runner: _Runner, parent: CanvasUser | None) -> None:
         self.job = runner.job
-        self.stop = runner.stop
+        self.stopped = runner.stopped
         self.parent = parent
         self.created_on: int | None = None  # the row whose run created the parent's account
         self.parent_error: str | None = None
 
     def rows(self, planned: list[_Planned], done: list[RowResult]) -> None:
         for item in planned:
-            if self.stop.is_set():
+            if self.stopped():
                 return
             result = item.result
             if result.outcome in (Outcome.CREATE_PARENT_AND_LINK, Outcome.LINK) and item.student is not None:

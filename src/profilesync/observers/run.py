@@ -12,13 +12,15 @@ from pathlib import Path
 
 from profilesync import app
 from profilesync.config import Settings, require_canvas
-from profilesync.errors import ExitCode, ProfilesyncError
+from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
 from profilesync.history_identity import known_links
+from profilesync.interrupt import Stop
 from profilesync.observers.canvas import ObserverCanvas
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
 from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
 from profilesync.store.base import HistoryStore, ObserverLink, RunEvent
+from profilesync.store.lock import OBSERVERS
 
 log = logging.getLogger(__name__)
 
@@ -93,14 +95,21 @@ def observers_plan(settings: Settings, request: ObserversRequest) -> ObserversRe
     return report
 
 
-def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversReport:
-    """``observers sync``: lock, look up, create and link what is missing, record the run."""
+def observers_sync(settings: Settings, request: ObserversRequest, stop: Stop | None = None) -> ObserversReport:
+    """``observers sync``: lock, look up, create and link what is missing, record the run.
+
+    ``stop`` carries SIGINT/SIGTERM: no new parent starts, the run is recorded with the signal's exit code
+    and the rows really done, and RunInterrupted propagates.
+    """
     parsed = read_csv(request.csv_path)
     canvas = build_canvas(settings, request)
-    with app.opened_store(settings) as store, store.lock(app.lock_owner()):
+    job_stop = stop if stop is not None else Stop()
+    with app.opened_store(settings) as store, store.lock(app.lock_owner(), job=OBSERVERS):
         # Named after the lock is held: naming it asks Canvas for the root account.
         report = ObserversReport(canvas.target_id, request.method, applied=True)
         run_id = store.start_run(canvas.target_id, "observers sync", app.now_utc())
+        exit_code: int | None = None  # a signal's (130, 143), which ExitCode does not name
+        done: list[RowResult] = []  # filled as parents finish, so a stopped run still records what it did
         try:
             history = _history(store, canvas, apply=True)
             canvas.check_access()
@@ -113,17 +122,24 @@ def observers_sync(settings: Settings, request: ObserversRequest) -> ObserversRe
                 clock=app.now_utc,
                 workers=_workers(settings, request),
                 notify=request.notify,
+                stop=job_stop,
             )
-            report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
+            report.results = sorted(parsed.invalid + run_rows(parsed.rows, job, done), key=lambda r: r.row.number)
             canvas.check_lookups()
             report.exit_code = ExitCode.PARTIAL if report.failures() else ExitCode.OK
         except ProfilesyncError as exc:
             report.exit_code = exc.exit_code
             raise
+        except RunInterrupted as exc:
+            report.results = sorted(parsed.invalid + done, key=lambda r: r.row.number)
+            exit_code = exc.exit_code
+            log.warning("%s: interrupted, %s", canvas.target_id, app.describe_counts(report.counts()))
+            raise
         finally:
-            report.requests = canvas.requests_made
-            _log_events(store, run_id, report)
-            store.finish_run(run_id, app.now_utc(), report.counts(), int(report.exit_code))
+            with job_stop.deferred():  # a signal arriving now must not cut the run's record short
+                report.requests = canvas.requests_made
+                _log_events(store, run_id, report)
+                store.finish_run(run_id, app.now_utc(), report.counts(), exit_code or int(report.exit_code))
     return report
 
 

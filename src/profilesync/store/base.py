@@ -142,9 +142,10 @@ class HistoryStore(Protocol):
         """Run events, newest first, optionally for one run and/or key."""
         ...
 
-    # -- the run lock --------------------------------------------------------------------------------
-    def lock(self, owner: str) -> AbstractContextManager[None]:
-        """Hold the one-run-at-a-time lock of this database, or raise LockedError at once."""
+    # -- the run locks -------------------------------------------------------------------------------
+    def lock(self, owner: str, *, job: str) -> AbstractContextManager[None]:
+        """Hold the one-run-at-a-time lock of one job (see :mod:`profilesync.store.lock`) in this database,
+        or raise LockedError at once; other jobs' locks are independent."""
         ...
 
     def close(self) -> None:

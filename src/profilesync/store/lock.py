@@ -1,10 +1,11 @@
-"""The one-run-at-a-time lock, kept in the history database itself as a leased row.
+"""One run at a time per job, each job's lock kept in the history database itself as a leased row.
 
-A lock row names its holder (owner, host, pid) and carries a lease (``expires_at``) that a heartbeat thread
-renews while the run goes on. Living in the database makes the lock work for SQLite and PostgreSQL alike,
-across hosts sharing one database, and lets it survive nothing but the lease: a run killed with ``kill -9``
-stops renewing, so its lock is taken over once the lease runs out, or at once from the same host when its
-pid is gone.
+Each job (Canvas avatars, Guru avatars, observers) has its own row, keyed by the job's name, so two runs of one
+job exclude each other while different jobs never block each other. A lock row names its holder (owner, host,
+pid) and carries a lease (``expires_at``) that a heartbeat thread renews while the run goes on. Living in the
+database makes the lock work for SQLite and PostgreSQL alike, across hosts sharing one database, and lets it
+survive nothing but the lease: a run killed with ``kill -9`` stops renewing, so its lock is taken over once the
+lease runs out, or at once from the same host when its pid is gone.
 
 The algorithm is written once, over a tiny :class:`LockBackend` (insert-if-absent, read,
 compare-and-swap on the owner token, renew, delete) that the SQL store and the in-memory twin implement.
@@ -24,11 +25,19 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from profilesync.errors import LockedError
+from profilesync.errors import LockedError, RunInterrupted
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "run"  # one lock per database; the column leaves room for finer locks later
+#: the jobs that lock: one lock row each (the ``run_lock.name`` primary key)
+AVATARS_CANVAS = "avatars canvas"
+AVATARS_GURU = "avatars guru"
+OBSERVERS = "observers"
+
+
+def avatars_job(target: str) -> str:
+    """The lock name of ``avatars sync --target TARGET``."""
+    return f"avatars {target}"
 
 
 @dataclass(frozen=True)
@@ -61,26 +70,26 @@ class LockRow:
 
 
 class LockBackend(Protocol):
-    """The few atomic operations on the single lock row that the algorithm needs."""
+    """The few atomic operations on one job's lock row that the algorithm needs."""
 
-    def insert_lock(self, row: LockRow) -> bool:
-        """Insert the row if no lock row exists; False when one does."""
+    def insert_lock(self, job: str, row: LockRow) -> bool:
+        """Insert the job's row if it has none; False when it does."""
         ...
 
-    def read_lock(self) -> LockRow | None:
-        """The current lock row, if any."""
+    def read_lock(self, job: str) -> LockRow | None:
+        """The job's current lock row, if any."""
         ...
 
-    def replace_lock(self, expected_token: str, row: LockRow) -> bool:
-        """Replace the lock row only if it still carries ``expected_token``."""
+    def replace_lock(self, job: str, expected_token: str, row: LockRow) -> bool:
+        """Replace the job's lock row only if it still carries ``expected_token``."""
         ...
 
-    def renew_lock(self, token: str, expires_at: datetime) -> bool:
+    def renew_lock(self, job: str, token: str, expires_at: datetime) -> bool:
         """Extend one's own lease; False when the row is no longer ours."""
         ...
 
-    def delete_lock(self, token: str) -> None:
-        """Remove the lock row if it is ours."""
+    def delete_lock(self, job: str, token: str) -> None:
+        """Remove the job's lock row if it is ours."""
         ...
 
 
@@ -109,11 +118,11 @@ def _takeable(current: LockRow, now: datetime, host: str) -> bool:
     return current.hostname == host and not pid_alive(current.pid)
 
 
-def _locked_error(current: LockRow) -> LockedError:
+def _locked_error(job: str, current: LockRow) -> LockedError:
     since = current.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     until = current.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
     return LockedError(
-        f"another profilesync run ({current.owner!r}) holds the lock on this database: "
+        f"another profilesync run ({current.owner!r}) holds the {job!r} lock on this database: "
         f"host {current.hostname}, pid {current.pid}, since {since}",
         advice=(
             "wait for that run to finish; if it was killed, its lock is taken over automatically "
@@ -129,22 +138,22 @@ class LeaseLock:
         self._backend = backend
         self._settings = settings
 
-    def acquire(self, owner: str) -> LockRow:
-        """Take the lock or raise LockedError naming the holder; never waits for it."""
+    def acquire(self, owner: str, job: str) -> LockRow:
+        """Take the job's lock or raise LockedError naming the holder; never waits for it."""
         s = self._settings
         host = s.host()
         # A few rounds only: each lost round means another contender changed the row in between.
         for _ in range(5):
             now = s.clock()
             mine = LockRow(uuid.uuid4().hex, owner, host, s.process_id(), now, now + s.lease)
-            if self._backend.insert_lock(mine):
+            if self._backend.insert_lock(job, mine):
                 return mine
-            current = self._backend.read_lock()
+            current = self._backend.read_lock(job)
             if current is None:
                 continue  # released between our insert and our read: try again
             if not _takeable(current, now, host):
-                raise _locked_error(current)
-            if self._backend.replace_lock(current.token, mine):
+                raise _locked_error(job, current)
+            if self._backend.replace_lock(job, current.token, mine):
                 log.warning(
                     "took over a stale lock from host %s pid %s (lease ended %s)",
                     current.hostname,
@@ -152,32 +161,42 @@ class LeaseLock:
                     current.expires_at.isoformat(),
                 )
                 return mine
-        current = self._backend.read_lock()
+        current = self._backend.read_lock(job)
         if current is not None:
-            raise _locked_error(current)
+            raise _locked_error(job, current)
         raise LockedError("the run lock kept changing hands", advice="another run is starting; try again")
 
     @contextmanager
-    def hold(self, owner: str) -> Iterator[None]:
-        """Hold the lock for a with-block, renewing the lease from a heartbeat thread."""
-        row = self.acquire(owner)
+    def hold(self, owner: str, job: str) -> Iterator[None]:
+        """Hold the job's lock for a with-block, renewing the lease from a heartbeat thread.
+
+        A run interrupted while some of its workers could not be waited for (``RunInterrupted.abandoned``)
+        keeps its row: the process exits at once, and the next run takes the lock over because its pid is gone
+        (or its lease ran out), never while those workers may still be sending requests.
+        """
+        row = self.acquire(owner, job)
         stop = threading.Event()
         beat = threading.Thread(
-            target=self._heartbeat, args=(row, stop), name="profilesync-lock-heartbeat", daemon=True
+            target=self._heartbeat, args=(job, row, stop), name="profilesync-lock-heartbeat", daemon=True
         )
         beat.start()
+        release = True
         try:
             yield
+        except RunInterrupted as exc:
+            release = not exc.abandoned
+            raise
         finally:
             stop.set()
             beat.join()
-            self._backend.delete_lock(row.token)
+            if release:
+                self._backend.delete_lock(job, row.token)
 
-    def _heartbeat(self, row: LockRow, stop: threading.Event) -> None:
+    def _heartbeat(self, job: str, row: LockRow, stop: threading.Event) -> None:
         s = self._settings
         while not stop.wait(s.heartbeat.total_seconds()):
             try:
-                if not self._backend.renew_lock(row.token, s.clock() + s.lease):
+                if not self._backend.renew_lock(job, row.token, s.clock() + s.lease):
                     # Someone took the lock over (our lease ran out, e.g. the machine slept): say so loudly.
                     log.error("lost the run lock to another run; this run is no longer exclusive")
                     return

@@ -25,7 +25,7 @@ class MemoryDatabase:
     observer_links: dict[tuple[str, str, str], ObserverLink] = field(default_factory=dict)
     runs: dict[int, RunRecord] = field(default_factory=dict)
     events: list[tuple[int, RunEvent]] = field(default_factory=list)  # (sequence, event)
-    lock: LockRow | None = None
+    locks: dict[str, LockRow] = field(default_factory=dict)  # by job
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -183,45 +183,48 @@ class MemoryStore:
         return iter([e for _, e in found])
 
     # -- the run lock --------------------------------------------------------------------------------
-    def lock(self, owner: str) -> AbstractContextManager[None]:
-        return self._lease.hold(owner)
+    def lock(self, owner: str, *, job: str) -> AbstractContextManager[None]:
+        return self._lease.hold(owner, job)
 
     def close(self) -> None:
         """Nothing to release."""
 
 
 class _MemoryLockBackend:
-    """The lock row as one attribute of the shared database, changed under its mutex."""
+    """The lock rows as a dict of the shared database, changed under its mutex."""
 
     def __init__(self, database: MemoryDatabase) -> None:
         self._db = database
 
-    def insert_lock(self, row: LockRow) -> bool:
+    def insert_lock(self, job: str, row: LockRow) -> bool:
         with self._db.mutex:
-            if self._db.lock is not None:
+            if job in self._db.locks:
                 return False
-            self._db.lock = row
+            self._db.locks[job] = row
             return True
 
-    def read_lock(self) -> LockRow | None:
+    def read_lock(self, job: str) -> LockRow | None:
         with self._db.mutex:
-            return self._db.lock
+            return self._db.locks.get(job)
 
-    def replace_lock(self, expected_token: str, row: LockRow) -> bool:
+    def replace_lock(self, job: str, expected_token: str, row: LockRow) -> bool:
         with self._db.mutex:
-            if self._db.lock is None or self._db.lock.token != expected_token:
+            current = self._db.locks.get(job)
+            if current is None or current.token != expected_token:
                 return False
-            self._db.lock = row
+            self._db.locks[job] = row
             return True
 
-    def renew_lock(self, token: str, expires_at: datetime) -> bool:
+    def renew_lock(self, job: str, token: str, expires_at: datetime) -> bool:
         with self._db.mutex:
-            if self._db.lock is None or self._db.lock.token != token:
+            current = self._db.locks.get(job)
+            if current is None or current.token != token:
                 return False
-            self._db.lock = renewed(self._db.lock, expires_at)
+            self._db.locks[job] = renewed(current, expires_at)
             return True
 
-    def delete_lock(self, token: str) -> None:
+    def delete_lock(self, job: str, token: str) -> None:
         with self._db.mutex:
-            if self._db.lock is not None and self._db.lock.token == token:
-                self._db.lock = None
+            current = self._db.locks.get(job)
+            if current is not None and current.token == token:
+                del self._db.locks[job]

@@ -17,7 +17,7 @@ from profilesync.engine.model import SyncRecord, Uploaded
 from profilesync.errors import ConfigError
 from profilesync.store.base import Fingerprint, ObserverLink, RunEvent, RunRecord
 from profilesync.store.connect import create_store_engine, is_sqlite_memory, write_transaction
-from profilesync.store.lock import LOCK_NAME, LeaseLock, LockRow, LockSettings
+from profilesync.store.lock import LeaseLock, LockRow, LockSettings
 from profilesync.store.migrations import MIGRATIONS, Migration, migrate
 from profilesync.store.schema import observer_links, photo_fingerprints, run_events, run_lock, runs, sync_records
 from profilesync.store.upsert import upsert
@@ -294,8 +294,8 @@ class SqlStore:
         return iter(found)
 
     # -- the run lock --------------------------------------------------------------------------------
-    def lock(self, owner: str) -> AbstractContextManager[None]:
-        return self._lease.hold(owner)
+    def lock(self, owner: str, *, job: str) -> AbstractContextManager[None]:
+        return self._lease.hold(owner, job)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -307,35 +307,35 @@ class _SqlLockBackend:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
 
-    def insert_lock(self, row: LockRow) -> bool:
+    def insert_lock(self, job: str, row: LockRow) -> bool:
         try:
             with self._store._write() as conn:
-                conn.execute(run_lock.insert().values(name=LOCK_NAME, **_lock_values(row)))
+                conn.execute(run_lock.insert().values(name=job, **_lock_values(row)))
         except IntegrityError:  # the primary key: somebody holds it
             return False
         return True
 
-    def read_lock(self) -> LockRow | None:
+    def read_lock(self, job: str) -> LockRow | None:
         with self._store._read() as conn:
-            r = conn.execute(select(run_lock).where(run_lock.c.name == LOCK_NAME)).first()
+            r = conn.execute(select(run_lock).where(run_lock.c.name == job)).first()
         if r is None:
             return None
         return LockRow(r.token, r.owner, r.hostname, r.pid, r.acquired_at, r.expires_at)
 
-    def replace_lock(self, expected_token: str, row: LockRow) -> bool:
+    def replace_lock(self, job: str, expected_token: str, row: LockRow) -> bool:
         # Compare-and-swap: of several contenders replacing the same stale row, exactly one matches.
-        where = and_(run_lock.c.name == LOCK_NAME, run_lock.c.token == expected_token)
+        where = and_(run_lock.c.name == job, run_lock.c.token == expected_token)
         with self._store._write() as conn:
             return conn.execute(update(run_lock).where(where).values(_lock_values(row))).rowcount == 1
 
-    def renew_lock(self, token: str, expires_at: datetime) -> bool:
-        where = and_(run_lock.c.name == LOCK_NAME, run_lock.c.token == token)
+    def renew_lock(self, job: str, token: str, expires_at: datetime) -> bool:
+        where = and_(run_lock.c.name == job, run_lock.c.token == token)
         with self._store._write() as conn:
             return conn.execute(update(run_lock).where(where).values(expires_at=expires_at)).rowcount == 1
 
-    def delete_lock(self, token: str) -> None:
+    def delete_lock(self, job: str, token: str) -> None:
         with self._store._write() as conn:
-            conn.execute(delete(run_lock).where(run_lock.c.name == LOCK_NAME, run_lock.c.token == token))
+            conn.execute(delete(run_lock).where(run_lock.c.name == job, run_lock.c.token == token))
 
 
 def _lock_values(row: LockRow) -> dict[str, Any]:
