@@ -256,8 +256,10 @@ def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
     settings = settings.for_target(request.target)
     target = build_target(settings, request)
     with opened_store(settings) as store:
-        # A plan is how the admin learns what to name the photos: it lists the users even before the first export.
-        return compute_plan(settings, request, store, target, save_cache=False, photos_required=False)
+        # A plan is how the admin learns what to name the photos: it lists the users even before the first
+        # export. ``sync --dry-run`` rehearses the sync, so a missing or empty folder stops it as it would the sync.
+        required = request.dry_run
+        return compute_plan(settings, request, store, target, save_cache=False, photos_required=required)
 
 
 def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, valve.Verdict]:
