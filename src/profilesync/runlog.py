@@ -24,6 +24,10 @@ ADVICE = {
     "permission": "check the token's admin role and the account's settings",
     "transient": "nothing: the next run retries",
     "invalid_row": "fix the row in the SIS export",
+    "limited_access": "Canvas's 'Limited access for students' refuses students' uploads: see the README",
+    "masquerade_refused": "Canvas will not act as this user (merged, no login here, or outranking the token)",
+    "thumbnail_pending": "nothing: the user keeps the previous picture and the next run sets the new one",
+    "profile_folders": "delete or rename the extra 'profile pictures' folder named in the message",
 }
 DEFAULT_ADVICE = "see the message; the next run retries"
 
