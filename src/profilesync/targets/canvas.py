@@ -24,7 +24,6 @@ from profilesync.errors import (
     ProfilesyncError,
     QuotaError,
     RemoteError,
-    TransientError,
     hide_secrets,
 )
 from profilesync.http import (
@@ -144,11 +143,6 @@ class CanvasTarget(CanvasUploads):
         """
         try:
             yield
-        except TransientError as exc:
-            raise FatalRemoteError(
-                f"Canvas is unreachable: {exc.message}",
-                advice=exc.advice or f"check the network and that {self.api.base_url} is up",
-            ) from None
         except NotFoundError as exc:
             raise FatalRemoteError(
                 f"Canvas has no such account or endpoint: {exc.message}",
@@ -161,10 +155,7 @@ class CanvasTarget(CanvasUploads):
                 advice=f"the token's admin role needs 'Users - view list' on account {self.account_id}",
             ) from None
         except RemoteError as exc:
-            raise FatalRemoteError(
-                f"Canvas refused to list the users: {exc.message}",
-                advice=exc.advice or f"check that {self.api.base_url} is your Canvas address",
-            ) from None
+            raise root.vital_failure(exc, self.api.base_url, "Canvas refused to list the users: ") from None
 
     @property
     def requests_made(self) -> int:
