@@ -214,7 +214,7 @@ class CanvasTarget(CanvasUploads):
         return None
 
     def _remote_user(self, raw: dict[str, Any]) -> RemoteUser:
-        return remote_user(raw, self.match, self._fold, avatar_ref)
+        return remote_user(raw, self.match, self._fold)
 
     # -- setting avatars -----------------------------------------------------------------------------
     def upload_avatar(self, user: RemoteUser, image: bytes, previous: SyncRecord | None = None) -> Uploaded:
