@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -21,10 +21,9 @@ from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
     PermissionDeniedError,
-    ProfilesyncError,
     QuotaError,
     RemoteError,
-    hide_secrets,
+    secrets_hidden,
 )
 from profilesync.http import (
     BAD_TOKEN,
@@ -124,15 +123,10 @@ class CanvasTarget(CanvasUploads):
         with self._no_secrets():
             self.account.require_write_rights()
 
-    @contextmanager
-    def _no_secrets(self) -> Iterator[None]:
+    def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Canvas echoed into an error (a proxy may quote the Authorization header), the token never
         leaves the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        try:
-            yield
-        except ProfilesyncError as exc:
-            hide_secrets(exc, (self._token.reveal(),))
-            raise
+        return secrets_hidden((self._token.reveal(),))
 
     @contextmanager
     def _listing_is_vital(self) -> Iterator[None]:

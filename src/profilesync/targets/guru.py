@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote
 
@@ -53,10 +53,9 @@ from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
     PermissionDeniedError,
-    ProfilesyncError,
     RemoteError,
     TransientError,
-    hide_secrets,
+    secrets_hidden,
 )
 from profilesync.http import (
     Api,
@@ -194,15 +193,10 @@ class GuruTarget:
     def requests_made(self) -> int:
         return self.api.requests_made
 
-    @contextmanager
-    def _no_secrets(self) -> Iterator[None]:
+    def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Guru (or a proxy) echoed into an error, neither the token nor the Authorization value leaves
         the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        try:
-            yield
-        except ProfilesyncError as exc:
-            hide_secrets(exc, self._secrets)
-            raise
+        return secrets_hidden(self._secrets)
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
