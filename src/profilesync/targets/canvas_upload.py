@@ -23,17 +23,12 @@ from profilesync.errors import NotFoundError, PermissionDeniedError, QuotaError,
 from profilesync.http import RateGate, error_message, is_throttled, parse_json, redact_url, remaining_of
 from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas_avatars import (
-    OUR_FILE_NAMES,
     PROFILE_PICTURES,
-    THUMBNAIL_POLL_DELAYS_S,
     CanvasAvatarOptions,
-    ThumbnailLag,
     WrongFolder,
     name_for_upload,
     shown_file_id,
 )
-
-__all__ = ["OUR_FILE_NAMES", "THUMBNAIL_POLL_DELAYS_S", "CanvasUploads", "ThumbnailLag"]
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +270,6 @@ class CanvasUploads(CanvasAvatarOptions):
         if body.get("upload_status") not in (None, "success"):
             raise TransientError(f"{what}: the upload is {body.get('upload_status')}")
         return _stored_from(body)
-
-    # -- avatar options, assignment ------------------------------------------------------------------
 
 
 def _stored_from(body: dict[str, Any]) -> Stored:
