@@ -61,6 +61,11 @@ def shown_file_id(user: RemoteUser) -> str | None:
     return match[1] if match else None
 
 
+def our_last_file(user: RemoteUser, previous: SyncRecord | None) -> SyncRecord | None:
+    """``previous`` when the history names a file of ours for this very user (its name is then known), else None."""
+    return previous if previous is not None and previous.file_id and previous.user_id == user.user_id else None
+
+
 def name_for_upload(user: RemoteUser, previous: SyncRecord | None, shown_name: str | None) -> str:
     """The one of our two names whose file the user does not show, so overwriting it blanks nothing.
 
@@ -70,11 +75,12 @@ def name_for_upload(user: RemoteUser, previous: SyncRecord | None, shown_name: s
     """
     if is_our_file_name(shown_name):
         return _other(str(shown_name))
-    if previous is not None and previous.file_id and previous.user_id == user.user_id:
-        ours = str(previous.file_name) if is_our_file_name(previous.file_name) else OUR_FILE_NAMES[0]
+    last = our_last_file(user, previous)
+    if last is not None:
+        ours = str(last.file_name) if is_our_file_name(last.file_name) else OUR_FILE_NAMES[0]
         # Our last file is on display: use the other name. It is not (a lagging thumbnail, the user's own
         # pick): its name is free to overwrite, and reusing it keeps the count of our files at two.
-        return _other(ours) if shown_file_id(user) == previous.file_id else ours
+        return _other(ours) if shown_file_id(user) == last.file_id else ours
     return OUR_FILE_NAMES[0]
 
 

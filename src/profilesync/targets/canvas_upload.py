@@ -27,6 +27,7 @@ from profilesync.targets.canvas_avatars import (
     CanvasAvatarOptions,
     WrongFolder,
     name_for_upload,
+    our_last_file,
     shown_file_id,
 )
 
@@ -101,7 +102,7 @@ class CanvasUploads(CanvasAvatarOptions):
 
     # -- the whole upload ----------------------------------------------------------------------------
     def _upload_and_assign(self, user: RemoteUser, image: bytes, previous: SyncRecord | None) -> Uploaded:
-        known = previous is not None and previous.file_id and previous.user_id == user.user_id
+        known = our_last_file(user, previous) is not None
         if not known and shown_file_id(user) is not None and user.user_id not in self._shown_names:
             # No history of this user (a new database): learn the shown file's name so it is never the one
             # overwritten. One request, only for users who show a file and whom the history does not know.
