@@ -6,7 +6,8 @@ the core raises them and never prints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from enum import IntEnum
 
 
@@ -156,3 +157,13 @@ def hide_secrets(exc: ProfilesyncError, secrets: Iterable[str]) -> ProfilesyncEr
         if isinstance(exc, ConfigError):
             exc.problems = [clean(p) for p in exc.problems]
     return exc
+
+
+@contextmanager
+def secrets_hidden(secrets: Iterable[str]) -> Iterator[None]:
+    """Apply ``hide_secrets`` to any ProfilesyncError raised inside the block, then let it go on."""
+    try:
+        yield
+    except ProfilesyncError as exc:
+        hide_secrets(exc, secrets)
+        raise

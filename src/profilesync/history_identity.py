@@ -30,7 +30,12 @@ def former_names(store: HistoryStore, target: AvatarTarget) -> list[str]:
     """Earlier names of this target in the history (only Canvas was ever renamed)."""
     if not isinstance(target, CanvasTarget):
         return []
-    return [t for t in former_target_ids(target.base_url, sorted(store.target_ids())) if t != target.target_id]
+    return _former_ids(store, target.target_id, target.base_url)
+
+
+def _former_ids(store: HistoryStore, target_id: str, base_url: str) -> list[str]:
+    """The URL-based names of ``base_url`` in the history, other than ``target_id`` (sorted)."""
+    return [t for t in former_target_ids(base_url, store.target_ids()) if t != target_id]
 
 
 def adopt_former(store: HistoryStore, current: str, former: list[str]) -> None:
@@ -42,7 +47,7 @@ def adopt_former(store: HistoryStore, current: str, former: list[str]) -> None:
 
 def known_links(store: HistoryStore, target_id: str, base_url: str, *, apply: bool) -> list[ObserverLink]:
     """The observer links recorded for this Canvas, under its name or a former one (adopted when ``apply``)."""
-    former = [t for t in former_target_ids(base_url, sorted(store.target_ids())) if t != target_id]
+    former = _former_ids(store, target_id, base_url)
     if apply:
         adopt_former(store, target_id, former)
         return store.observer_links(target_id)

@@ -22,8 +22,9 @@ def needs_recognition(user: RemoteUser, photos: PhotoSet, records: Mapping[str, 
     if photo is None or photo.problem is not None:
         return False  # skipped or failed whoever chose the picture
     record = records.get(user.key)
-    known = record is not None and record.synced_at is not None and record.user_id == user.user_id
-    return not known or record is None or record.avatar_ref is None
+    if record is None or record.synced_at is None or record.user_id != user.user_id:
+        return True  # the history does not know this user
+    return record.avatar_ref is None  # nor an avatar of ours seen applied
 
 
 def mark_own_avatars(

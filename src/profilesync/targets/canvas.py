@@ -1,6 +1,9 @@
-"""Canvas as an avatar target: listing, lookups, the masqueraded two-phase upload, avatar assignment.
+"""Canvas as an avatar target: listing, lookups, the masqueraded preflight and its refusals, doctor's probes.
 
-Every vendor quirk lives here, each with the canvas-api.md section that documents it.
+The rest of the adapter is split along its halves: the upload (canvas_upload), the avatar options and
+assignment (canvas_avatars), the root account (canvas_account), the listing's rows (canvas_listing) and the
+preflight's refusals (canvas_refusals). Each Canvas behaviour relied on names the canvas-lms file or method;
+docs/canvas-behaviours.md lists them.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -21,11 +24,9 @@ from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
     PermissionDeniedError,
-    ProfilesyncError,
     QuotaError,
     RemoteError,
-    TransientError,
-    hide_secrets,
+    secrets_hidden,
 )
 from profilesync.http import (
     BAD_TOKEN,
@@ -56,12 +57,13 @@ log = logging.getLogger(__name__)
 
 # The upload and avatar halves live in canvas_upload and canvas_avatars; these names stay importable from here.
 AVATAR_FILE_NAME = OUR_FILE_NAMES[0]
-# The lookup prefix for /users/:id per match mode (§7).
+# The lookup prefix for /users/:id per match mode (canvas-lms doc/api/object_ids.md).
 LOOKUP_PREFIX = {"sis_user_id": "sis_user_id:", "login_id": "sis_login_id:", "integration_id": "sis_integration_id:"}
 
 
 def user_id_path(match: str, key: str) -> str | None:
-    """The ``/users/:id`` form for a key (§7), or None when the match field has no direct lookup (email)."""
+    """The ``/users/:id`` form for a key (canvas-lms doc/api/object_ids.md), or None when the match field has no
+    direct lookup (email)."""
     if match == "id":
         return key if key.isdigit() else None
     prefix = LOOKUP_PREFIX.get(match)
@@ -69,7 +71,7 @@ def user_id_path(match: str, key: str) -> str | None:
         return None
     if key.strip().lower().endswith(".json"):
         # Canvas eats a trailing ".json" as the format, and requests turns %2E back into "." — the
-        # deprecated-but-supported hex form sidesteps both (§7, DESIGN.md §5).
+        # deprecated-but-supported hex form sidesteps both (doc/api/object_ids.md: "will continue to be handled").
         return f"hex:{prefix}{key.encode('utf-8').hex()}"
     return prefix + quote(key, safe="")
 
@@ -125,15 +127,10 @@ class CanvasTarget(CanvasUploads):
         with self._no_secrets():
             self.account.require_write_rights()
 
-    @contextmanager
-    def _no_secrets(self) -> Iterator[None]:
+    def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Canvas echoed into an error (a proxy may quote the Authorization header), the token never
         leaves the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        try:
-            yield
-        except ProfilesyncError as exc:
-            hide_secrets(exc, (self._token.reveal(),))
-            raise
+        return secrets_hidden((self._token.reveal(),))
 
     @contextmanager
     def _listing_is_vital(self) -> Iterator[None]:
@@ -144,11 +141,6 @@ class CanvasTarget(CanvasUploads):
         """
         try:
             yield
-        except TransientError as exc:
-            raise FatalRemoteError(
-                f"Canvas is unreachable: {exc.message}",
-                advice=exc.advice or f"check the network and that {self.api.base_url} is up",
-            ) from None
         except NotFoundError as exc:
             raise FatalRemoteError(
                 f"Canvas has no such account or endpoint: {exc.message}",
@@ -161,10 +153,7 @@ class CanvasTarget(CanvasUploads):
                 advice=f"the token's admin role needs 'Users - view list' on account {self.account_id}",
             ) from None
         except RemoteError as exc:
-            raise FatalRemoteError(
-                f"Canvas refused to list the users: {exc.message}",
-                advice=exc.advice or f"check that {self.api.base_url} is your Canvas address",
-            ) from None
+            raise root.vital_failure(exc, self.api.base_url, "Canvas refused to list the users: ") from None
 
     @property
     def requests_made(self) -> int:
@@ -187,7 +176,7 @@ class CanvasTarget(CanvasUploads):
                     yield self._remote_user(raw)
 
     def find_user(self, key: str) -> RemoteUser | None:
-        """:calls: ``GET /api/v1/users/sis_user_id:<key>`` (or the match field's form, §7); email searches."""
+        """:calls: ``GET /api/v1/users/sis_user_id:<key>`` (or the match field's form); email searches."""
         with self._no_secrets(), self._listing_is_vital():
             return self._find_user(key)
 
@@ -223,7 +212,7 @@ class CanvasTarget(CanvasUploads):
         return None
 
     def _remote_user(self, raw: dict[str, Any]) -> RemoteUser:
-        return remote_user(raw, self.match, self._fold, avatar_ref)
+        return remote_user(raw, self.match, self._fold)
 
     # -- setting avatars -----------------------------------------------------------------------------
     def upload_avatar(self, user: RemoteUser, image: bytes, previous: SyncRecord | None = None) -> Uploaded:
@@ -243,8 +232,9 @@ class CanvasTarget(CanvasUploads):
 
     @contextmanager
     def _assign_advice(self) -> Iterator[None]:
-        """Name the permission a refused avatar read or PUT needs (§10, §11.1): when it is missing every user
-        fails this way, and the executor's breaker stops the run with this advice."""
+        """Name the permission a refused avatar read or PUT needs (``ProfileController#profile_pics``,
+        ``UsersController#update``; ``User#set_policy`` grants ``update_avatar`` with ``manage_user_logins``): when
+        it is missing every user fails this way, and the executor's breaker stops the run with this advice."""
         try:
             yield
         except PermissionDeniedError as exc:
@@ -254,7 +244,8 @@ class CanvasTarget(CanvasUploads):
             raise
 
     def _preflight(self, user: RemoteUser, size: int, name: str, folder_id: str | None = None) -> dict[str, Any]:
-        """:calls: ``POST /api/v1/users/self/files?as_user_id=<id>`` — admins upload only by masquerading (§12.1)."""
+        """:calls: ``POST /api/v1/users/self/files?as_user_id=<id>`` — admins upload only by masquerading
+        (``AuthenticationMethods#load_user``, ``User#can_masquerade?``)."""
         what = f"preparing the upload for user {user.user_id}"
         response = self.api.request(
             "POST",
@@ -262,7 +253,8 @@ class CanvasTarget(CanvasUploads):
             what=what,
             params=[("as_user_id", user.user_id)],
             data=preflight_body(name, size, folder_id),
-            # a repeated preflight only leaves an invisible pending attachment behind (§12.2)
+            # a repeated preflight only leaves an invisible pending attachment behind
+            # (lib/api/v1/attachment.rb#api_attachment_preflight)
             retry_unsafe=True,
         )
         # A bad token is not a refused masquerade: raise_for_status below makes it fatal with token advice.
@@ -285,11 +277,12 @@ class CanvasTarget(CanvasUploads):
 
     # -- probes for `profilesync doctor` and the review page: raw answers, judged by the caller ---------------
     def probe_self(self) -> requests.Response:
-        """:calls: ``GET /api/v1/users/self`` — whose token this is; also proves the URL is Canvas (§8.1)."""
+        """:calls: ``GET /api/v1/users/self`` — whose token this is; also proves the URL is Canvas."""
         return self.api.request("GET", "/api/v1/users/self", what="asking Canvas whose token this is")
 
     def probe_masquerade(self, user_id: str) -> requests.Response:
-        """:calls: ``GET /api/v1/users/self?as_user_id=<id>`` — a harmless read as another user (§1.2)."""
+        """:calls: ``GET /api/v1/users/self?as_user_id=<id>`` — a harmless read as another user
+        (``AuthenticationMethods#load_user``)."""
         what = f"acting as user {user_id}"
         return self.api.request("GET", "/api/v1/users/self", what=what, params=[("as_user_id", user_id)])
 
@@ -300,7 +293,7 @@ class CanvasTarget(CanvasUploads):
         return self.api.request("GET", self._users_path, what="listing the account's users", params=params)
 
     def fetch_avatar_image(self, url: str, max_bytes: int = 5_000_000) -> bytes | None:
-        """:calls: ``GET <avatar_url>`` — the bytes of a user's current avatar (§9), for the review page.
+        """:calls: ``GET <avatar_url>`` — the bytes of a user's current avatar, for the review page.
 
         Only an avatar on the Canvas host itself is fetched with the token; the redirect Canvas answers with
         (to S3 or inst-fs) is followed without it. None for the default silhouette and for any other host

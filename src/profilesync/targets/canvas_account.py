@@ -144,15 +144,8 @@ class CanvasAccount:
                 f"{self.api.base_url} has no /api/v1/accounts/self: it does not answer like Canvas",
                 advice="set CANVAS_BASE_URL to your Canvas address (e.g. https://school.instructure.com)",
             ) from None
-        except TransientError as exc:
-            raise FatalRemoteError(
-                f"Canvas is unreachable: {exc.message}",
-                advice=exc.advice or f"check the network and that {self.api.base_url} is up",
-            ) from None
         except RemoteError as exc:
-            raise FatalRemoteError(
-                exc.message, advice=exc.advice or f"check that {self.api.base_url} is your Canvas address"
-            ) from None
+            raise vital_failure(exc, self.api.base_url) from None
         if not isinstance(body, dict) or not body.get("uuid") or body.get("id") is None:
             raise FatalRemoteError(
                 f"{self.api.base_url}/api/v1/accounts/self is not a Canvas account (no id or uuid)",
@@ -220,6 +213,16 @@ class CanvasAccount:
         allowed" rather than "no such user" (``users_controller.rb#api_show``). Asked once per run."""
         rights = self.rights(READ_RIGHTS)
         return rights is not None and not any(rights.values())
+
+
+def vital_failure(exc: RemoteError, base_url: str, prefix: str = "") -> FatalRemoteError:
+    """The run-stopping error for a request the whole run needs (the root account, the listing) that failed
+    other than by a refusal or a 404, which each caller explains in its own terms: unreachable, or an error."""
+    if isinstance(exc, TransientError):
+        return FatalRemoteError(
+            f"Canvas is unreachable: {exc.message}", advice=exc.advice or f"check the network and that {base_url} is up"
+        )
+    return FatalRemoteError(prefix + exc.message, advice=exc.advice or f"check that {base_url} is your Canvas address")
 
 
 def unreadable_users_error(what: str) -> FatalRemoteError:

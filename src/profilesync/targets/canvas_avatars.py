@@ -21,7 +21,6 @@ from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import FatalRemoteError, NotFoundError, RemoteError
 from profilesync.http import Api
 from profilesync.targets.base import AvatarPending
-from profilesync.targets.canvas_listing import hidden_assignment
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +61,11 @@ def shown_file_id(user: RemoteUser) -> str | None:
     return match[1] if match else None
 
 
+def our_last_file(user: RemoteUser, previous: SyncRecord | None) -> SyncRecord | None:
+    """``previous`` when the history names a file of ours for this very user (its name is then known), else None."""
+    return previous if previous is not None and previous.file_id and previous.user_id == user.user_id else None
+
+
 def name_for_upload(user: RemoteUser, previous: SyncRecord | None, shown_name: str | None) -> str:
     """The one of our two names whose file the user does not show, so overwriting it blanks nothing.
 
@@ -71,16 +75,34 @@ def name_for_upload(user: RemoteUser, previous: SyncRecord | None, shown_name: s
     """
     if is_our_file_name(shown_name):
         return _other(str(shown_name))
-    if previous is not None and previous.file_id and previous.user_id == user.user_id:
-        ours = str(previous.file_name) if is_our_file_name(previous.file_name) else OUR_FILE_NAMES[0]
+    last = our_last_file(user, previous)
+    if last is not None:
+        ours = str(last.file_name) if is_our_file_name(last.file_name) else OUR_FILE_NAMES[0]
         # Our last file is on display: use the other name. It is not (a lagging thumbnail, the user's own
         # pick): its name is free to overwrite, and reusing it keeps the count of our files at two.
-        return _other(ours) if shown_file_id(user) == previous.file_id else ours
+        return _other(ours) if shown_file_id(user) == last.file_id else ours
     return OUR_FILE_NAMES[0]
 
 
 def _other(name: str) -> str:
     return OUR_FILE_NAMES[1] if name == OUR_FILE_NAMES[0] else OUR_FILE_NAMES[0]
+
+
+def hidden_assignment(body: Any, option: dict[str, Any], file_id: str, file_uuid: str | None) -> Uploaded | None:
+    """The avatar PUT's answer for a user whose avatar_url Canvas hides, or None when it shows one.
+
+    ``UsersController#update`` sets the avatar whatever the user's home account (``update_avatar`` is an
+    admin right, not an avatars-service check) and answers with ``user_json``, which hides ``avatar_url`` for
+    this user as the listing did (see canvas_listing). A 200 without the key is all Canvas can tell: we record
+    the thumbnail URL of the option we assigned (what ``avatar_image=`` stores), unverified.
+    """
+    if not isinstance(body, dict) or "avatar_url" in body:
+        return None
+    url = str(option.get("url") or "")
+    avatar = avatar_ref(url)
+    if not url or avatar is None:
+        return None
+    return Uploaded(file_id=file_id, file_uuid=file_uuid or option.get("uuid"), avatar_url=url, avatar_ref=avatar)
 
 
 class WrongFolder(Exception):
@@ -152,7 +174,7 @@ class CanvasAvatarOptions:
                 "PUT", f"/api/v1/users/{user.user_id}", what=what, data={"user[avatar][token]": option["token"]}
             )
             if not user.avatar_known:  # Canvas hides this user's avatar_url (see canvas_listing)
-                hidden = hidden_assignment(body, option, file_id, file_uuid, avatar_ref)
+                hidden = hidden_assignment(body, option, file_id, file_uuid)
                 if hidden is not None:
                     return replace(hidden, file_name=name)
             url = body.get("avatar_url") if isinstance(body, dict) else None

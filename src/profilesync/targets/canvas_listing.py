@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from profilesync.engine.model import RemoteUser, Uploaded
+from profilesync.engine.model import RemoteUser
 from profilesync.errors import FatalRemoteError
+from profilesync.targets.canvas_avatars import avatar_ref
 
 # The user JSON field each match mode reads (§5).
 MATCH_JSON_FIELD = {
@@ -74,9 +75,7 @@ def check_first_page(page: Sequence[dict[str, Any]], match: str) -> None:
         )
 
 
-def remote_user(
-    raw: dict[str, Any], match: str, fold: Callable[[str], str], ref: Callable[[str | None], str | None]
-) -> RemoteUser:
+def remote_user(raw: dict[str, Any], match: str, fold: Callable[[str], str]) -> RemoteUser:
     """One row as the engine sees it; ``avatar_known`` is False when Canvas hides this user's avatar_url."""
     value = raw.get(MATCH_JSON_FIELD[match])
     key = fold(str(value)) if value not in (None, "") else None
@@ -85,26 +84,7 @@ def remote_user(
         user_id=str(raw["id"]),
         key=key,
         name=str(raw.get("name") or raw.get("sortable_name") or raw["id"]),
-        avatar_ref=ref(url),
+        avatar_ref=avatar_ref(url),
         avatar_url=url,
         avatar_known="avatar_url" in raw,
     )
-
-
-def hidden_assignment(
-    body: Any, option: dict[str, Any], file_id: str, file_uuid: str | None, ref: Callable[[str | None], str | None]
-) -> Uploaded | None:
-    """The avatar PUT's answer for a user whose avatar_url Canvas hides, or None when it shows one.
-
-    ``UsersController#update`` sets the avatar whatever the user's home account (``update_avatar`` is an
-    admin right, not an avatars-service check) and answers with ``user_json``, which hides ``avatar_url`` for
-    this user as the listing did. A 200 without the key is all Canvas can tell: we record the thumbnail URL
-    of the option we assigned (what ``avatar_image=`` stores), unverified.
-    """
-    if not isinstance(body, dict) or "avatar_url" in body:
-        return None
-    url = str(option.get("url") or "")
-    avatar = ref(url)
-    if not url or avatar is None:
-        return None
-    return Uploaded(file_id=file_id, file_uuid=file_uuid or option.get("uuid"), avatar_url=url, avatar_ref=avatar)

@@ -23,17 +23,13 @@ from profilesync.errors import NotFoundError, PermissionDeniedError, QuotaError,
 from profilesync.http import RateGate, error_message, is_throttled, parse_json, redact_url, remaining_of
 from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas_avatars import (
-    OUR_FILE_NAMES,
     PROFILE_PICTURES,
-    THUMBNAIL_POLL_DELAYS_S,
     CanvasAvatarOptions,
-    ThumbnailLag,
     WrongFolder,
     name_for_upload,
+    our_last_file,
     shown_file_id,
 )
-
-__all__ = ["OUR_FILE_NAMES", "THUMBNAIL_POLL_DELAYS_S", "CanvasUploads", "ThumbnailLag"]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +102,7 @@ class CanvasUploads(CanvasAvatarOptions):
 
     # -- the whole upload ----------------------------------------------------------------------------
     def _upload_and_assign(self, user: RemoteUser, image: bytes, previous: SyncRecord | None) -> Uploaded:
-        known = previous is not None and previous.file_id and previous.user_id == user.user_id
+        known = our_last_file(user, previous) is not None
         if not known and shown_file_id(user) is not None and user.user_id not in self._shown_names:
             # No history of this user (a new database): learn the shown file's name so it is never the one
             # overwritten. One request, only for users who show a file and whom the history does not know.
@@ -275,8 +271,6 @@ class CanvasUploads(CanvasAvatarOptions):
         if body.get("upload_status") not in (None, "success"):
             raise TransientError(f"{what}: the upload is {body.get('upload_status')}")
         return _stored_from(body)
-
-    # -- avatar options, assignment ------------------------------------------------------------------
 
 
 def _stored_from(body: dict[str, Any]) -> Stored:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote
 
@@ -53,10 +53,9 @@ from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
     PermissionDeniedError,
-    ProfilesyncError,
     RemoteError,
     TransientError,
-    hide_secrets,
+    secrets_hidden,
 )
 from profilesync.http import (
     Api,
@@ -102,7 +101,10 @@ def uploaded_url(body: Any) -> str | None:
     if is_url(body.get(PICTURE_ANSWER_FIELD)):
         return str(body[PICTURE_ANSWER_FIELD])
     urls = [value for value in body.values() if is_url(value)]
-    return str(urls[0]) if len(urls) == 1 else None
+    if len(urls) != 1:
+        return None
+    log.debug("Guru's picture answer has no %s; took its one URL", PICTURE_ANSWER_FIELD)
+    return str(urls[0])
 
 
 def is_url(value: Any) -> bool:
@@ -191,22 +193,17 @@ class GuruTarget:
     def requests_made(self) -> int:
         return self.api.requests_made
 
-    @contextmanager
-    def _no_secrets(self) -> Iterator[None]:
+    def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Guru (or a proxy) echoed into an error, neither the token nor the Authorization value leaves
         the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        try:
-            yield
-        except ProfilesyncError as exc:
-            hide_secrets(exc, self._secrets)
-            raise
+        return secrets_hidden(self._secrets)
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
         """:calls: ``GET /api/v1/members`` and every ``rel="next-page"`` after it."""
         seen: set[str] = set()
         with self._no_secrets():
-            for member in self._members(None, what="listing the team's members"):
+            for member in self._members(what="listing the team's members"):
                 user = self._remote_user(member)
                 if user is not None and user.user_id not in seen:  # a listing that shifted under us repeats rows
                     seen.add(user.user_id)
@@ -232,9 +229,9 @@ class GuruTarget:
         users = (self._remote_user(row) for row in rows if isinstance(row, dict))
         return next((user for user in users if user is not None and user.key == wanted), None)
 
-    def _members(self, params: list[tuple[str, Any]] | None, *, what: str) -> Iterator[dict[str, Any]]:
+    def _members(self, *, what: str) -> Iterator[dict[str, Any]]:
         """Guru picks its own page size (developer.getguru.com/docs/paging): follow the links until they end."""
-        for page in self.api.paginate(MEMBERS, what=what, params=params or [], per_page=None, next_rels=NEXT_RELS):
+        for page in self.api.paginate(MEMBERS, what=what, params=[], per_page=None, next_rels=NEXT_RELS):
             for member in page:
                 if isinstance(member, dict):
                     yield member
@@ -299,8 +296,6 @@ class GuruTarget:
         if url is None:
             fields = ", ".join(sorted(map(str, body))) if isinstance(body, dict) else type(body).__name__
             raise RemoteError(f"{what}: Guru's answer names no picture URL ({PICTURE_ANSWER_FIELD}; got {fields})")
-        if not is_url(body) and not (isinstance(body, dict) and is_url(body.get(PICTURE_ANSWER_FIELD))):
-            log.debug("Guru's picture answer has no %s; took its one URL", PICTURE_ANSWER_FIELD)
         return url
 
     def _assign(self, user: RemoteUser, url: str) -> Uploaded:
