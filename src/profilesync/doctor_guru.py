@@ -12,17 +12,18 @@ import time
 from collections.abc import Callable, Sequence
 
 from profilesync.config import Settings, fold_key, url_problems
-from profilesync.doctor import (
+from profilesync.doctor_checks import (
     DATABASE,
     NOT_JSON,
     PROBE_RETRY,
     Check,
     Diagnosis,
     Status,
-    _json,
     failed,
     open_history,
     passed,
+    read_json,
+    sample,
     skipped,
     warned,
 )
@@ -36,7 +37,6 @@ REACHABLE = "Guru reachable"
 CREDENTIALS = "credentials"
 MEMBERS_CHECK = "list members"
 PHOTOS = "photo folder"
-SAMPLE = 5
 CONFIG_ADVICE = "set GURU_BASE_URL, GURU_USER and GURU_API_TOKEN (see config.example.env, the Guru block)"
 URL_ADVICE = "set GURU_BASE_URL to Guru's API address, normally https://api.getguru.com"
 
@@ -92,7 +92,7 @@ def check_guru(target: GuruTarget, user: str, clean: Redactor) -> tuple[Check, C
         return reach, skipped(CREDENTIALS, "Guru is not reachable")
     elapsed_ms = (time.monotonic() - started) * 1000
     status = response.status_code
-    body = _json(response)
+    body = read_json(response)
     if body is NOT_JSON or 300 <= status < 400:
         what = f"HTTP {status}" + (" (a redirect)" if 300 <= status < 400 else ", not JSON")
         reach = failed(REACHABLE, f"{base}{MEMBERS} answers {what}: not Guru's API", URL_ADVICE, ExitCode.REMOTE)
@@ -181,10 +181,6 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
     if notes:
         return warned(PHOTOS, "; ".join(parts), "; ".join(notes))
     return passed(PHOTOS, "; ".join(parts))
-
-
-def sample(names: Sequence[str]) -> str:
-    return ", ".join(names[:SAMPLE]) + ("…" if len(names) > SAMPLE else "")
 
 
 def diagnose_guru(load_settings: Callable[[], Settings]) -> Diagnosis:
