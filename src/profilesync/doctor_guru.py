@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from profilesync.config import Settings, fold_key, url_problems
+from profilesync.app import guru_problems
+from profilesync.config import Settings, fold_key
 from profilesync.doctor_checks import (
     DATABASE,
     NOT_JSON,
@@ -30,7 +31,7 @@ from profilesync.doctor_checks import (
 from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore
-from profilesync.targets.guru import MATCH_FIELDS, MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
+from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
 
 CONFIG = "configuration"
 REACHABLE = "Guru reachable"
@@ -57,13 +58,7 @@ class Redactor:
 def check_config(settings: Settings) -> Check:
     """Guru's URL, user and token are there and acceptable, and the photos can name members."""
     match = settings.match_for("guru")
-    problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=settings.allow_insecure_http)
-    if not settings.guru_user:
-        problems.append("GURU_USER is not set (the email of the Team Admin whose User token you use)")
-    if settings.guru_token is None:
-        problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
-    if match not in MATCH_FIELDS:
-        problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
+    problems = guru_problems(settings)  # the sync's own check, so doctor fails exactly when the sync would
     if problems:
         return failed(CONFIG, "; ".join(problems), CONFIG_ADVICE, ExitCode.USAGE)
     detail = (
