@@ -1,4 +1,4 @@
-"""Renderings of plans, sync reports and history: table for people, JSON and CSV for scripts (DESIGN.md §2)."""
+"""Renderings of plans, sync reports and history: table for people, JSON and CSV for scripts."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def render_history(records: Sequence[SyncRecord], fmt: str, events: Sequence[Run
 
 
 # -- runs and their events (``avatars runs``, ``avatars history --user``) ---------------------------------------
-#: what each exit code means, for people reading ``avatars runs`` (DESIGN.md §2)
+#: what each exit code means, for people reading ``avatars runs``
 EXIT_MEANINGS = {
     0: "ok",
     1: "some failed",

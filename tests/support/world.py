@@ -82,7 +82,7 @@ def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: SandboxC
         keys = [u.sis_user_id for u in world.students() if u.sis_user_id]
         write_sample_photos(photos, keys[: len(keys) * 5 // 6], size=400)
         yield world
-        # Whatever a test did, the upload host must never have seen the Canvas token (DESIGN.md §5.3).
+        # Whatever a test did, the upload host must never have seen the Canvas token.
         assert sandbox.state.upload_auth_headers_seen == []
 
 
