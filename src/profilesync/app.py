@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from profilesync import valve
-from profilesync.config import Settings, fold_key, require_canvas
+from profilesync.config import Settings, fold_key, require_canvas, url_problems
 from profilesync.engine.executor import Execution, InvalidImage, execute
 from profilesync.engine.model import (
     Action,
@@ -104,18 +104,9 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
         )
     if request.target == "guru":
         # Imported here so the Guru branch stays self-contained in the registry.
-        from profilesync.config import url_problems
-        from profilesync.targets.guru import DEFAULT_IN_FLIGHT, MATCH_FIELDS, GuruTarget
+        from profilesync.targets.guru import DEFAULT_IN_FLIGHT, GuruTarget
 
-        match = settings.match_for("guru")
-        insecure_ok = settings.allow_insecure_http
-        problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=insecure_ok)
-        if not settings.guru_user:
-            problems.append("GURU_USER is not set (the email of the Guru user whose API token you use)")
-        if settings.guru_token is None:
-            problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
-        if match not in MATCH_FIELDS:
-            problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
+        problems = guru_problems(settings)
         if problems:
             raise ConfigError(problems)
         assert settings.guru_user is not None and settings.guru_token is not None
@@ -123,11 +114,26 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
             settings.guru_base_url,
             settings.guru_user,
             settings.guru_token,
-            match=match,
+            match=settings.match_for("guru"),
             max_in_flight=request.workers or settings.workers or DEFAULT_IN_FLIGHT,
             timeout_s=settings.timeout_s,
         )
     raise ConfigError([f"--target {request.target}: unknown target"])
+
+
+def guru_problems(settings: Settings) -> list[str]:
+    """What stops the Guru job: its URL, user and token missing or unacceptable, or a match Guru cannot name."""
+    from profilesync.targets.guru import MATCH_FIELDS
+
+    match = settings.match_for("guru")
+    problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=settings.allow_insecure_http)
+    if not settings.guru_user:
+        problems.append("GURU_USER is not set (the email of the Team Admin whose User token you use)")
+    if settings.guru_token is None:
+        problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
+    if match not in MATCH_FIELDS:
+        problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
+    return problems
 
 
 @contextmanager

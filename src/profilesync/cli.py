@@ -250,7 +250,7 @@ def avatars_sync(
             result = app.avatars_sync(settings, request, on_result=progress.update, on_plan=progress.start, stop=stop)
     finally:
         progress.finish()
-    runlog.summary(report.render_sync(result, "table").splitlines()[-1])
+    runlog.summary(report.sync_summary(result))
     echo_report(obj, report.render_sync(result, fmt), failed=bool(result.exit_code), document=fmt == "json")
     ctx.exit(int(result.exit_code))
 

@@ -7,7 +7,7 @@ a nightly run fails on it.
 
 from __future__ import annotations
 
-from profilesync.doctor import Check, failed, passed, skipped, warned
+from profilesync.doctor_checks import Check, failed, passed, skipped, warned
 from profilesync.errors import ExitCode, ProfilesyncError
 from profilesync.targets.canvas import CanvasTarget
 from profilesync.targets.canvas_account import (

@@ -11,32 +11,33 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from profilesync.config import Settings, fold_key, url_problems
-from profilesync.doctor import (
+from profilesync.app import guru_problems
+from profilesync.config import Settings, fold_key
+from profilesync.doctor_checks import (
     DATABASE,
     NOT_JSON,
     PROBE_RETRY,
     Check,
     Diagnosis,
     Status,
-    _json,
     failed,
     open_history,
     passed,
+    read_json,
+    sample,
     skipped,
     warned,
 )
 from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore
-from profilesync.targets.guru import MATCH_FIELDS, MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
+from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
 
 CONFIG = "configuration"
 REACHABLE = "Guru reachable"
 CREDENTIALS = "credentials"
 MEMBERS_CHECK = "list members"
 PHOTOS = "photo folder"
-SAMPLE = 5
 CONFIG_ADVICE = "set GURU_BASE_URL, GURU_USER and GURU_API_TOKEN (see config.example.env, the Guru block)"
 URL_ADVICE = "set GURU_BASE_URL to Guru's API address, normally https://api.getguru.com"
 
@@ -57,13 +58,7 @@ class Redactor:
 def check_config(settings: Settings) -> Check:
     """Guru's URL, user and token are there and acceptable, and the photos can name members."""
     match = settings.match_for("guru")
-    problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=settings.allow_insecure_http)
-    if not settings.guru_user:
-        problems.append("GURU_USER is not set (the email of the Team Admin whose User token you use)")
-    if settings.guru_token is None:
-        problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
-    if match not in MATCH_FIELDS:
-        problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
+    problems = guru_problems(settings)  # the sync's own check, so doctor fails exactly when the sync would
     if problems:
         return failed(CONFIG, "; ".join(problems), CONFIG_ADVICE, ExitCode.USAGE)
     detail = (
@@ -92,7 +87,7 @@ def check_guru(target: GuruTarget, user: str, clean: Redactor) -> tuple[Check, C
         return reach, skipped(CREDENTIALS, "Guru is not reachable")
     elapsed_ms = (time.monotonic() - started) * 1000
     status = response.status_code
-    body = _json(response)
+    body = read_json(response)
     if body is NOT_JSON or 300 <= status < 400:
         what = f"HTTP {status}" + (" (a redirect)" if 300 <= status < 400 else ", not JSON")
         reach = failed(REACHABLE, f"{base}{MEMBERS} answers {what}: not Guru's API", URL_ADVICE, ExitCode.REMOTE)
@@ -181,10 +176,6 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
     if notes:
         return warned(PHOTOS, "; ".join(parts), "; ".join(notes))
     return passed(PHOTOS, "; ".join(parts))
-
-
-def sample(names: Sequence[str]) -> str:
-    return ", ".join(names[:SAMPLE]) + ("…" if len(names) > SAMPLE else "")
 
 
 def diagnose_guru(load_settings: Callable[[], Settings]) -> Diagnosis:

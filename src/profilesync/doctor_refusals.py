@@ -8,7 +8,7 @@ setting itself is not in the API's account JSON, so a warning is as precise as t
 
 from __future__ import annotations
 
-from profilesync.doctor import Check, passed, warned
+from profilesync.doctor_checks import Check, passed, warned
 from profilesync.errors import ProfilesyncError
 from profilesync.targets.canvas import CanvasTarget
 from profilesync.targets.canvas_refusals import LIMITED_ACCESS_ADVICE, limited_access_allowed

@@ -1,4 +1,4 @@
-"""Renderings of plans, sync reports and history: table for people, JSON and CSV for scripts (DESIGN.md §2)."""
+"""Renderings of plans, sync reports and history: table for people, JSON and CSV for scripts."""
 
 from __future__ import annotations
 
@@ -127,13 +127,18 @@ def render_sync(report: SyncReport, fmt: str) -> str:
     if failures:
         rows = [{"key": r.planned.key, "reason": r.reason, "message": r.message} for r in failures]
         lines.append(table(rows, ("key", "reason", "message")))
+    lines.append(sync_summary(report))
+    return "\n".join(lines)
+
+
+def sync_summary(report: SyncReport) -> str:
+    """The sync's counts in one line (the table's last line, and the log file's summary)."""
     c = report.counts
-    lines.append(
+    return (
         f"{report.target_id}: {c.get('uploaded', 0)} uploaded, {c.get('reassigned', 0)} reassigned, "
         f"{c.get('unchanged', 0)} unchanged, {c.get('skipped', 0)} skipped, {c.get('failed', 0)} failed "
         f"({plural(report.requests, 'API request')}, {plural(report.uploads, 'upload')})"
     )
-    return "\n".join(lines)
 
 
 def history_row(record: SyncRecord) -> dict[str, Any]:
@@ -173,7 +178,7 @@ def render_history(records: Sequence[SyncRecord], fmt: str, events: Sequence[Run
 
 
 # -- runs and their events (``avatars runs``, ``avatars history --user``) ---------------------------------------
-#: what each exit code means, for people reading ``avatars runs`` (DESIGN.md §2)
+#: what each exit code means, for people reading ``avatars runs``
 EXIT_MEANINGS = {
     0: "ok",
     1: "some failed",

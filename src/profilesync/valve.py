@@ -22,8 +22,6 @@ from profilesync.errors import SafetyValveError
 SAFETY_SHARE = 0.5
 SAFETY_MIN_UPLOADS = 100
 
-#: what the valve counts, in the order reports name them
-COUNTED = ("changed", "avatar_changed", "rekeyed")
 _LABELS = {
     "changed": "photos changed for users already synced",
     "avatar_changed": "avatars to put back",

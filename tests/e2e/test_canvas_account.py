@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from profilesync.sandbox import SandboxConfig
-from support.world import World, make_world
+from support.world import MakeWorld, World, world_maker
 
-MakeWorld = Callable[..., World]
 PREFLIGHT = "POST /api/v1/users/self/files"
 USERS = 120
 
@@ -25,13 +21,7 @@ USERS = 120
 @pytest.fixture
 def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeWorld]:
     """``make(users=120, sub_account_users=60, ...)``: a started sandbox with photos for 5/6 of its students."""
-    with ExitStack() as stack:
-
-        def build(**config: Any) -> World:
-            worlds = make_world(tmp_path, monkeypatch, SandboxConfig(**config))
-            stack.callback(lambda: next(worlds, None))  # runs the harness's own end-of-test checks
-            return next(worlds)
-
+    with world_maker(tmp_path, monkeypatch) as build:
         yield build
 
 

@@ -8,32 +8,23 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from profilesync.samples import make_portrait
-from profilesync.sandbox import SandboxConfig
 from profilesync.targets import canvas_avatars
-from support.world import World, make_world
+from support.world import MakeWorld, World, world_maker
 
 OURS = {"profilesync-avatar.jpg", "profilesync-avatar-b.jpg"}
-MakeWorld = Callable[..., World]
 
 
 @pytest.fixture
 def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeWorld]:
     """``make(users=40, upload_throttle=True, ...)``: a started sandbox with photos for 5/6 of its students."""
-    with ExitStack() as stack:
-
-        def build(**config: Any) -> World:
-            worlds = make_world(tmp_path, monkeypatch, SandboxConfig(**config))
-            stack.callback(lambda: next(worlds, None))  # the harness's own end-of-test checks
-            return next(worlds)
-
+    with world_maker(tmp_path, monkeypatch) as build:
         yield build
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,25 @@ def make_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: SandboxC
         keys = [u.sis_user_id for u in world.students() if u.sis_user_id]
         write_sample_photos(photos, keys[: len(keys) * 5 // 6], size=400)
         yield world
-        # Whatever a test did, the upload host must never have seen the Canvas token (DESIGN.md §5.3).
+        # Whatever a test did, the upload host must never have seen the Canvas token.
         assert sandbox.state.upload_auth_headers_seen == []
+
+
+MakeWorld = Callable[..., World]
+
+
+@contextmanager
+def world_maker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeWorld]:
+    """``build(**config)`` (SandboxConfig's fields): a started sandbox world; each is closed when the block ends,
+    which runs the harness's own end-of-test checks. A test's ``make`` fixture yields ``build``."""
+    with ExitStack() as stack:
+
+        def build(**config: Any) -> World:
+            worlds = make_world(tmp_path, monkeypatch, SandboxConfig(**config))
+            stack.callback(lambda: next(worlds, None))  # runs the harness's own end-of-test checks
+            return next(worlds)
+
+        yield build
 
 
 def decode(data: bytes) -> Image.Image:

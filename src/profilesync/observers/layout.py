@@ -16,7 +16,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-NAME_FIELDS = ("email", "first_name", "last_name")
 FIELD_LABELS = {
     "student": "student SIS ID",
     "email": "parent email",
