@@ -165,6 +165,16 @@ def listing_requests(users: int) -> int:
     return max(1, math.ceil(users / 100))
 
 
+#: requests every run makes besides the listing: the root account's read (the history's identity), and, when the
+#: plan writes anything, the token's rights on it (targets/canvas_account.py)
+RUN_REQUESTS = 1
+WRITING_RUN_REQUESTS = 2
+
+
+def run_overhead(changed: int) -> int:
+    return WRITING_RUN_REQUESTS if changed else RUN_REQUESTS
+
+
 def numbered_listing_requests(users: int) -> int:
     """Pages a numbered listing needs: its full last page links one more, empty page (Folio, unknown total)."""
     return users // 100 + 1
@@ -327,7 +337,8 @@ def table(measures: list[Measure]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for m in measures:
-        per = f"{(m.api_requests - listing_requests(m.users)) / m.changed:.2f}" if m.changed else "–"
+        per_run = listing_requests(m.users) + run_overhead(m.changed)
+        per = f"{(m.api_requests - per_run) / m.changed:.2f}" if m.changed else "–"
         floor = f"{m.floor_s:.2f}" if m.floor_s else "–"
         ratio = f"{m.vs_floor:.2f}" if m.floor_s else "–"
         rss = f"{m.rss_mb:.1f}" if m.rss_mb else "–"
@@ -373,8 +384,18 @@ def main() -> None:
     report = render(measures, args)
     print(report)
     if not args.quick:
-        args.out.write_text(report + "\n")
+        args.out.write_text(report + "\n" + kept_analysis(args.out))
         print(f"written to {args.out}", file=sys.stderr)
+
+
+#: where the hand-written analysis of the numbers starts in --out; a new run keeps it as it is
+ANALYSIS_MARKER = "<!-- analysis below: written by hand, kept by scripts/bench.py -->"
+
+
+def kept_analysis(out: Path) -> str:
+    """The hand-written part of an earlier report (from ANALYSIS_MARKER on), to be re-read against the new numbers."""
+    text = out.read_text() if out.is_file() else ""
+    return "\n" + text[text.index(ANALYSIS_MARKER) :] if ANALYSIS_MARKER in text else ""
 
 
 def render(measures: list[Measure], args: argparse.Namespace) -> str:
@@ -407,7 +428,7 @@ def render(measures: list[Measure], args: argparse.Namespace) -> str:
         "",
         *[f"- {m.name}: {'; '.join(m.notes)}" for m in measures if m.notes],
         "",
-        "## Targets (DESIGN.md §6)",
+        "## Targets (the design contract's speed targets)",
         "",
         "| target | measured | holds |",
         "|---|---|---|",
@@ -435,25 +456,27 @@ def targets(measures: list[Measure]) -> list[str]:
     by = {m.name[:2]: m for m in measures}
     steady, one, first, heavy, seed_steady, seed_first = (by[k] for k in ("1.", "3.", "2.", "5.", "4a", "4b"))
     # Throttled answers are retried requests, not part of "the common case".
-    per_user = (first.api_requests - first.throttled - listing_requests(first.users)) / first.changed
+    per_run = listing_requests(first.users) + run_overhead(first.changed)
+    per_user = (first.api_requests - first.throttled - per_run) / first.changed
     rows = [
         ("steady state: requests ≤ ceil(users/100) + 2", f"{steady.api_requests} ≤ {-(-steady.users // 100) + 2}",
          steady.api_requests <= -(-steady.users // 100) + 2),
         *listing_targets(by),
-        ("steady state: wall ≤ 1.25 × pages × latency", f"{steady.vs_floor:.2f}×", steady.vs_floor <= 1.25),
-        ("one changed photo: pages + 3 requests", f"{one.api_requests}", one.api_requests <= steady.api_requests + 3),
+        ("steady state: wall ≤ 1.15 × pages × latency", f"{steady.vs_floor:.2f}×", steady.vs_floor <= 1.15),
+        ("one changed photo: the steady state + the rights check + 3 requests", f"{one.api_requests}",
+         one.api_requests <= steady.api_requests + WRITING_RUN_REQUESTS - RUN_REQUESTS + 3),
         ("first sync: 3 Canvas requests per changed user (throttled retries aside)", f"{per_user:.2f}",
          per_user <= 3),
-        ("first sync (latency binds): wall ≤ 1.25 × floor", f"{first.vs_floor:.2f}×", first.vs_floor <= 1.25),
-        ("first sync (throttle binds): wall ≤ 1.25 × floor", f"{heavy.vs_floor:.2f}×", heavy.vs_floor <= 1.25),
+        ("first sync (latency binds): wall ≤ 1.15 × floor", f"{first.vs_floor:.2f}×", first.vs_floor <= 1.15),
+        ("first sync (throttle binds): wall ≤ 1.05 × floor", f"{heavy.vs_floor:.2f}×", heavy.vs_floor <= 1.05),
         ("zero users failed, whatever the throttle answered", f"{first.failed + heavy.failed} failed, "
          f"{first.throttled + heavy.throttled} throttled answers", first.failed + heavy.failed == 0),
-        ("≥ 20× faster than the seed on a first sync", f"{seed_first.wall_s / first.wall_s:.0f}×",
-         seed_first.wall_s / first.wall_s >= 20),
-        ("steady state: ≥ 90× fewer requests than the seed", f"{seed_steady.api_requests / steady.api_requests:.0f}×",
-         seed_steady.api_requests / steady.api_requests >= 90),
-        ("steady state: ≥ 90× less wall time than the seed", f"{seed_steady.wall_s / steady.wall_s:.0f}×",
-         seed_steady.wall_s / steady.wall_s >= 90),
+        ("≥ 25× faster than the seed on a first sync", f"{seed_first.wall_s / first.wall_s:.0f}×",
+         seed_first.wall_s / first.wall_s >= 25),
+        ("steady state: ≥ 100× fewer requests than the seed", f"{seed_steady.api_requests / steady.api_requests:.0f}×",
+         seed_steady.api_requests / steady.api_requests >= 100),
+        ("steady state: ≥ 100× less wall time than the seed", f"{seed_steady.wall_s / steady.wall_s:.0f}×",
+         seed_steady.wall_s / steady.wall_s >= 100),
         ("peak memory for 20,000 users < 150 MB", f"{steady.rss_mb:.1f} MB", (steady.rss_mb or 0) < 150),
     ]  # fmt: skip
     return [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in rows]
