@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from profilesync.sandbox.canvas_app import Ctx, Route
 from profilesync.sandbox.canvas_routes import resolve_account
-from profilesync.sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account, UserRecord
+from profilesync.sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
 from profilesync.sandbox.state import SandboxState
 from profilesync.sandbox.wire import Response, json_response
 
@@ -87,24 +87,7 @@ def move_users(state: SandboxState, user_ids: Iterable[int], account_id: int) ->
 
 def add_sub_account_admin(state: SandboxState, account_id: int, permissions: Iterable[str] = ALL_PERMISSIONS) -> str:
     """An unlisted admin whose role lives on a sub-account; its token."""
-    with state.lock:
-        new_id = max(state.user_records) + 1
-        state.user_records[new_id] = UserRecord(
-            id=new_id,
-            name="Sub-account Admin",
-            sortable_name="Admin, Sub-account",
-            short_name="Sub-account Admin",
-            uuid=state.new_uuid(),
-            created_at=state.clock.now(),
-            root_account_ids=[DOMAIN_ROOT_ACCOUNT_ID],
-            login_account_id=DOMAIN_ROOT_ACCOUNT_ID,
-            login_id=f"subadmin{new_id}@sandbox.invalid",
-            admin_permissions=frozenset(permissions),
-            admin_account_id=account_id,
-            listed=False,
-        )
-        state.identity_changed()
-    return state.add_token(new_id)
+    return state.add_admin(permissions, name="Sub-account Admin", account_id=account_id)
 
 
 ROUTES = [

@@ -304,10 +304,14 @@ class SandboxState:
         with self.lock:
             self.user_records[user_id].enrollments.append(Enrollment(enrollment_type, state))
 
-    def add_admin(self, permissions: Iterable[str], name: str = "Limited Admin") -> str:
-        """A new unlisted account admin with exactly these rights (``records.ALL_PERMISSIONS`` names); its token.
+    def add_admin(
+        self, permissions: Iterable[str], name: str = "Limited Admin", account_id: int = DOMAIN_ROOT_ACCOUNT_ID
+    ) -> str:
+        """A new unlisted admin of ``account_id`` with exactly these rights (``records.ALL_PERMISSIONS`` names);
+        its token.
 
-        For runs with a token whose role lacks a permission, e.g. ``ALL_PERMISSIONS - {"manage_user_logins"}``.
+        For runs with a token whose role lacks a permission, e.g. ``ALL_PERMISSIONS - {"manage_user_logins"}``,
+        or whose role lives on a sub-account.
         """
         unknown = set(permissions) - ALL_PERMISSIONS
         if unknown:
@@ -325,6 +329,7 @@ class SandboxState:
                 login_account_id=DOMAIN_ROOT_ACCOUNT_ID,
                 login_id=f"admin{new_id}@sandbox.invalid",
                 admin_permissions=frozenset(permissions),
+                admin_account_id=account_id,
                 listed=False,
             )
             self.identity_changed()
