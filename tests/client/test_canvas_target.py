@@ -420,6 +420,22 @@ def test_avatar_options_are_polled_until_the_file_appears(rsps: responses.Reques
     assert len(calls_to(rsps, "GET", AVATARS)) == 3
 
 
+def test_a_poll_whose_read_keeps_failing_is_followed_by_the_next_poll(
+    rsps: responses.RequestsMock, target: CanvasTarget
+) -> None:
+    """While polling for a new file, an avatar-options read that fails through all its retries is not the user's
+    failure: the next poll reads again and the avatar is set."""
+    add_preflight(rsps)
+    rsps.add(responses.POST, INSTFS, status=201, json=FILE_JSON)
+    failing_read = target.api.retry.attempts + 1  # the first try and every retry
+    for _ in range(failing_read):
+        rsps.add(responses.GET, AVATARS, status=502, json={"errors": [{"message": "An error occurred."}]})
+    rsps.add(responses.GET, AVATARS, json=options(option()))
+    rsps.add(responses.PUT, USER_URL, json=user_json(avatar_url=THUMB))
+    assert target.upload_avatar(USER, IMAGE).file_id == "5678"
+    assert len(calls_to(rsps, "GET", AVATARS)) == failing_read + 1
+
+
 def test_avatar_poll_pauses_follow_the_schedule(rsps: responses.RequestsMock, make_target: Any) -> None:
     """The pauses between avatar polls come from the poll schedule, through the injected sleep."""
     made = make_target()

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
-from profilesync.errors import FatalRemoteError, NotFoundError, RemoteError
+from profilesync.errors import FatalRemoteError, NotFoundError, RemoteError, TransientError
 from profilesync.http import Api
 from profilesync.targets.base import AvatarPending
 
@@ -215,7 +215,15 @@ class CanvasAvatarOptions:
         for tries, delay in enumerate(delays, start=1):
             if delay:
                 self._sleep(delay)
-            options = self._options(user)
+            try:
+                options = self._options(user)
+            except TransientError:
+                # The read already had its own retries; while polling, the next poll is one more try (the
+                # reliability tests saw a read fail six times in a row under 10% injected faults).
+                if not poll or tries == len(delays):
+                    raise
+                log.debug("reading the avatar options of user %s failed; polling again", user.user_id)
+                continue
             option = next((o for o in options if str(o.get("id")) == str(file_id)), None)
             if option is not None:
                 if poll:
