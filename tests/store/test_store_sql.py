@@ -208,3 +208,26 @@ class TestSqliteTuning:
         with engine.connect() as conn:
             assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         engine.dispose()
+
+
+def test_openers_racing_on_a_new_sqlite_file_all_succeed(tmp_path: Path) -> None:
+    """Eight openers of one new SQLite file at once, forty times over: none fails with "database is locked"
+    (SQLite refuses a concurrent switch to WAL at once, without its busy handler; the store waits instead)."""
+    for round_ in range(40):
+        url = f"sqlite:///{tmp_path / f'history-{round_}.sqlite3'}"
+        barrier = threading.Barrier(8)
+        errors: list[BaseException] = []
+
+        def open_one(url: str, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+            barrier.wait()
+            try:
+                open_store(url).close()
+            except BaseException as exc:  # collected: a thread's exception would otherwise be lost
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_one, args=(url, barrier, errors)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"round {round_}: {errors[0]!r}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -41,11 +43,29 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")  # before WAL: switching may wait
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers never block the writer, nor it them
+        _switch_to_wal(cursor)  # readers never block the writer, nor it them
         cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough under WAL, and much faster
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode = WAL``, waiting for other openers of a new database.
+
+    SQLite answers "database is locked" at once, without its busy handler, when another connection is switching
+    the same new file to WAL at that moment (found by the store's concurrent-first-open test: several processes
+    starting on a new database): a short wait and another try is all it needs.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _sqlite_begin(conn: Connection) -> None:
