@@ -40,11 +40,11 @@ from PIL import Image
 from sqlalchemy import create_engine, insert
 
 from profilesync.http import Api
-from profilesync.sandbox import Sandbox, SandboxConfig
 from profilesync.store import open_store
 from profilesync.store.schema import sync_records
 from profilesync.targets.canvas import avatar_ref
 from profilesync.targets.canvas_listing import listing_params
+from profilesync_sandbox import Sandbox, SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 #: runs the CLI and writes its own peak RSS (KiB) to a file, whatever the exit code

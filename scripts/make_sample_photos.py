@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from profilesync.samples import write_sample_photos
+from profilesync_sandbox.samples import write_sample_photos
 
 
 def main(argv: list[str] | None = None) -> int:

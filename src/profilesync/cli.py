@@ -55,7 +55,7 @@ class CliGroup(click.Group):
     """
 
     LAZY: ClassVar[dict[str, str]] = {
-        "sandbox": "profilesync.sandbox.command:sandbox",
+        "sandbox": "profilesync_sandbox.command:sandbox",
         "demo": "profilesync.demo:demo",
         "observers": "profilesync.observers.command:observers",
         "init": "profilesync.init:init",

@@ -15,9 +15,9 @@ import click
 from profilesync import app, report
 from profilesync.config import Secret, Settings
 from profilesync.engine.model import Action
-from profilesync.samples import write_sample_photos
-from profilesync.sandbox import Sandbox, SandboxConfig
 from profilesync.text import plural
+from profilesync_sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox.samples import write_sample_photos
 
 PHOTO_SHARE = 0.9  # the rest of the users have no photo, as in any real SIS export
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from profilesync.sandbox import SandboxConfig
 from profilesync.text import plural
+from profilesync_sandbox import SandboxConfig
 from support.world import World, make_world
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from profilesync.sandbox import SandboxConfig
+from profilesync_sandbox import SandboxConfig
 from support.world import USERS, World, make_world
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from profilesync import app
-from profilesync.samples import make_portrait
-from profilesync.sandbox import SandboxConfig
+from profilesync_sandbox import SandboxConfig
+from profilesync_sandbox.samples import make_portrait
 from support.world import USERS, World, decode, make_world
 
 

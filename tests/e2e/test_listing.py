@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from profilesync.sandbox import SandboxConfig
+from profilesync_sandbox import SandboxConfig
 from support.world import World, make_world
 
 LISTING_ROUTE = "GET /api/v1/accounts/:account_id/users"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from profilesync.samples import make_portrait
 from profilesync.targets import canvas_avatars
+from profilesync_sandbox.samples import make_portrait
 from support.world import MakeWorld, World, world_maker
 
 OURS = {"profilesync-avatar.jpg", "profilesync-avatar-b.jpg"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
+from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig
 from support.http_fakes import mocked_http, record_pauses
 
 from .world import MEMBERS, PAGE_SIZE, GuruWorld, make_guru_world

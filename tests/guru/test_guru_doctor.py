@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 
 from profilesync.cli import cli
 from profilesync.config import ENV_VARS
-from profilesync.samples import make_portrait
-from profilesync.sandbox.guru import GuruSandboxConfig
+from profilesync_sandbox.guru import GuruSandboxConfig
+from profilesync_sandbox.samples import make_portrait
 
 from .world import GuruWorld, make_guru_world
 

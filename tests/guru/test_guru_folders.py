@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from profilesync.samples import write_sample_photos
-from profilesync.sandbox import Sandbox, SandboxConfig
-from profilesync.sandbox.guru import GuruSandboxConfig
+from profilesync_sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox.guru import GuruSandboxConfig
+from profilesync_sandbox.samples import write_sample_photos
 from support.world import World, make_world
 
 from .world import GuruWorld, make_guru_world

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from profilesync.sandbox.guru import GuruSandboxConfig
+from profilesync_sandbox.guru import GuruSandboxConfig
 
 from .world import GuruWorld, make_guru_world
 

@@ -9,10 +9,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from profilesync.samples import make_portrait
-from profilesync.sandbox import Sandbox
-from profilesync.sandbox.command import sandbox as sandbox_command
-from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
+from profilesync_sandbox import Sandbox
+from profilesync_sandbox.command import sandbox as sandbox_command
+from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig
+from profilesync_sandbox.samples import make_portrait
 
 
 def session(guru: GuruSandbox, user: str | None = None, token: str | None = None) -> requests.Session:
@@ -238,8 +238,8 @@ def test_sandbox_command_can_start_guru_too(monkeypatch: pytest.MonkeyPatch) -> 
         served["status"] = session(started[0]).get(f"{started[0].base_url}/api/v1/members").status_code
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("profilesync.sandbox.command.GuruSandbox", Recorded)
-    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    monkeypatch.setattr("profilesync_sandbox.command.GuruSandbox", Recorded)
+    monkeypatch.setattr("profilesync_sandbox.command.wait_for_interrupt", interrupt)
     result = CliRunner().invoke(sandbox_command, ["--users", "4", "--guru"])
     assert result.exit_code == 0, result.output
     guru = started[0]

@@ -11,8 +11,8 @@ from urllib.parse import unquote
 import pytest
 from PIL import Image
 
-from profilesync.samples import make_portrait
-from profilesync.sandbox.guru import INACTIVE, GuruSandboxConfig
+from profilesync_sandbox.guru import INACTIVE, GuruSandboxConfig
+from profilesync_sandbox.samples import make_portrait
 
 from .world import MEMBERS, PAGE_SIZE, GuruWorld, make_guru_world
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from profilesync.samples import make_portrait
-from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig, MemberView
+from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig, MemberView
+from profilesync_sandbox.samples import make_portrait
 from support.world import RunsCli
 
 MEMBERS = 36

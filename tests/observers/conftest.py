@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from profilesync.cli import cli
 from profilesync.observers.command import observers
-from profilesync.sandbox import RequestRecord, Sandbox, SandboxConfig
+from profilesync_sandbox import RequestRecord, Sandbox, SandboxConfig
 
 THROTTLED = (403, 429)  # the sandbox's throttle answers (no test here expects a permission 403)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from profilesync.sandbox import RequestRecord
 from profilesync.store import ObserverLink, RunRecord, open_store
+from profilesync_sandbox import RequestRecord
 
 from .conftest import ObsWorld, running_world
 from .families import Families, build_school

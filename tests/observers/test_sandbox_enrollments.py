@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from profilesync.sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox import Sandbox, SandboxConfig
 
 SCENARIO: dict[str, Any] = {
     "users": [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from profilesync.sandbox import SandboxConfig
+from profilesync_sandbox import SandboxConfig
 from support.world import World, make_world
 
 OPS_USERS = 40

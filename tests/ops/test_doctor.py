@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from profilesync.samples import make_portrait
+from profilesync_sandbox.samples import make_portrait
 from support.world import World
 
 

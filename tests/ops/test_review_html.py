@@ -13,8 +13,8 @@ from PIL import Image
 from ops.review_page import data_uri_bytes, solid_png
 from profilesync.config import Secret
 from profilesync.photos import normalise
-from profilesync.samples import make_portrait
 from profilesync.targets.canvas import CanvasTarget
+from profilesync_sandbox.samples import make_portrait
 from support.world import World
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from ops.review_page import solid_jpeg, solid_png
-from profilesync.sandbox import SandboxConfig
+from profilesync_sandbox import SandboxConfig
 from support.world import World, make_world
 
 MAGENTA = (255, 0, 255)  # every new photo: a colour the page itself never uses

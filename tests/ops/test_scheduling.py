@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from profilesync.cli import cli
-from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
+from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig
 from support.world import World
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"

@@ -90,7 +90,7 @@ def test_wheel_ships_the_template_and_the_sandbox(installed: Installed) -> None:
         names = set(wheel.namelist())
         template = wheel.read("profilesync/config.example.env")
     assert template == (REPO / "config.example.env").read_bytes()
-    assert {"profilesync/sandbox/__init__.py", "profilesync/samples.py", "profilesync/py.typed"} <= names
+    assert {"profilesync_sandbox/__init__.py", "profilesync_sandbox/samples.py", "profilesync/py.typed"} <= names
 
 
 def test_installed_package_is_the_wheel_not_the_checkout(installed: Installed) -> None:

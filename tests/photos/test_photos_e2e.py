@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from profilesync.samples import make_portrait
-from profilesync.sandbox import SandboxConfig
+from profilesync_sandbox import SandboxConfig
+from profilesync_sandbox.samples import make_portrait
 from support.world import World, decode, make_world
 
 from .imaging import encode

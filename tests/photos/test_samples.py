@@ -10,7 +10,7 @@ from pathlib import Path
 from PIL import Image
 
 from profilesync.photos import check_image, scan_photos
-from profilesync.samples import make_portrait, write_sample_photos
+from profilesync_sandbox.samples import make_portrait, write_sample_photos
 
 REPO = Path(__file__).resolve().parents[2]
 

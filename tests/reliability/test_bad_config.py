@@ -15,10 +15,10 @@ from click.testing import Result
 
 from guru.world import GuruWorld, make_guru_world
 from profilesync.http import Retry
-from profilesync.samples import make_portrait
-from profilesync.sandbox.guru import GuruSandboxConfig
-from profilesync.sandbox.records import ALL_PERMISSIONS
 from profilesync.targets.canvas_refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
+from profilesync_sandbox.guru import GuruSandboxConfig
+from profilesync_sandbox.records import ALL_PERMISSIONS
+from profilesync_sandbox.samples import make_portrait
 from support.world import World
 
 from .conftest import MakeWorld

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from profilesync.samples import make_portrait
+from profilesync_sandbox.samples import make_portrait
 from support.world import World
 
 from .conftest import MakeWorld

@@ -8,7 +8,7 @@ from typing import Any
 import requests
 from PIL import Image
 
-from profilesync.sandbox import Sandbox, UserView
+from profilesync_sandbox import Sandbox, UserView
 
 
 def api(sb: Sandbox, token: str | None = None, *, accept_json: bool = True) -> requests.Session:

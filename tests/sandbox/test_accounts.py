@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from profilesync.sandbox import Sandbox
+from profilesync_sandbox import Sandbox
 
 from .conftest import MakeSandbox
 from .helpers import api, student

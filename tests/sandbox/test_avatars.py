@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import requests
 
-from profilesync.sandbox import Sandbox
-from profilesync.sandbox.avatars import construct_token
+from profilesync_sandbox import Sandbox
+from profilesync_sandbox.avatars import construct_token
 
 from .conftest import MakeSandbox
 from .helpers import api, jpeg, options, set_avatar, student, token_of, upload

@@ -6,7 +6,7 @@ import base64
 
 import requests
 
-from profilesync.sandbox import Sandbox
+from profilesync_sandbox import Sandbox
 
 from .conftest import MakeSandbox
 from .helpers import api

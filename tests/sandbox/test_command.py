@@ -6,8 +6,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from profilesync.sandbox import Sandbox
-from profilesync.sandbox.command import sandbox
+from profilesync_sandbox import Sandbox
+from profilesync_sandbox.command import sandbox
 
 
 def test_help_has_an_example() -> None:
@@ -27,7 +27,7 @@ def test_banner_prints_urls_token_and_env_snippet(monkeypatch: pytest.MonkeyPatc
         served["sandbox"] = sb
         raise KeyboardInterrupt  # what Ctrl-C does
 
-    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    monkeypatch.setattr("profilesync_sandbox.command.wait_for_interrupt", interrupt)
     result = CliRunner().invoke(sandbox, ["--users", "5", "--seed", "3", "--upload-mode", "local"])
     assert result.exit_code == 0, result.output
     sb = served["sandbox"]
@@ -51,7 +51,7 @@ def test_account_options_print_the_extra_tokens(monkeypatch: pytest.MonkeyPatch)
         served["sandbox"] = sb
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    monkeypatch.setattr("profilesync_sandbox.command.wait_for_interrupt", interrupt)
     args = ["--users", "6", "--sub-account-users", "3", "--read-less-token"]
     result = CliRunner().invoke(sandbox, args)
     assert result.exit_code == 0, result.output

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from profilesync.sandbox import Sandbox
+from profilesync_sandbox import Sandbox
 
 from .conftest import MakeSandbox
 from .helpers import api, student

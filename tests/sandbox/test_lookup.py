@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from profilesync.sandbox import Sandbox
+from profilesync_sandbox import Sandbox
 
 from .conftest import MakeSandbox
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from profilesync.sandbox import Sandbox
+from profilesync_sandbox import Sandbox
 
 from .conftest import MakeSandbox
 from .helpers import api

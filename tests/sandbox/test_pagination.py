@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from profilesync.sandbox import Sandbox
+from profilesync_sandbox import Sandbox
 
 from .conftest import MakeSandbox
 from .helpers import api

@@ -6,11 +6,11 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from profilesync.sandbox import Sandbox, SandboxConfig
-from profilesync.sandbox.command import sandbox
-from profilesync.sandbox.records import ALL_PERMISSIONS
-from profilesync.sandbox.refusals import grant_admin, merge_user, move_login
-from profilesync.sandbox.storage import PLACEHOLDER_PNG
+from profilesync_sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox.command import sandbox
+from profilesync_sandbox.records import ALL_PERMISSIONS
+from profilesync_sandbox.refusals import grant_admin, merge_user, move_login
+from profilesync_sandbox.storage import PLACEHOLDER_PNG
 
 from .conftest import MakeSandbox
 from .helpers import api, options, preflight, set_avatar, student
@@ -113,7 +113,7 @@ def test_command_option_turns_limited_access_on(monkeypatch: pytest.MonkeyPatch)
         seen["features"] = api(sb).get(f"{sb.base_url}/api/v1/accounts/self/features/enabled").json()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    monkeypatch.setattr("profilesync_sandbox.command.wait_for_interrupt", interrupt)
     result = CliRunner().invoke(sandbox, ["--users", "3", "--limited-access-for-students"])
     assert result.exit_code == 0, result.output
     config = seen["config"]

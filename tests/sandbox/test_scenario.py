@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from profilesync.sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox import Sandbox, SandboxConfig
 
 from .conftest import MakeSandbox
 from .helpers import api

@@ -8,8 +8,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from profilesync.sandbox import Sandbox
-from profilesync.sandbox.command import sandbox
+from profilesync_sandbox import Sandbox
+from profilesync_sandbox.command import sandbox
 
 from .conftest import MakeSandbox
 from .helpers import api, jpeg, options, preflight, send_bytes, student, upload
@@ -87,7 +87,7 @@ def test_sandbox_command_switches_the_upload_throttle_and_folders(monkeypatch: p
         seen["sb"] = sb
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    monkeypatch.setattr("profilesync_sandbox.command.wait_for_interrupt", interrupt)
     args = ["--users", "5", "--upload-throttle", "--upload-hwm", "120", "--upload-throttle-status", "503"]
     result = CliRunner().invoke(sandbox, [*args, "--two-profile-folders"])
     assert result.exit_code == 0, result.output

@@ -8,8 +8,8 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from profilesync.sandbox import Sandbox
-from profilesync.sandbox.command import sandbox
+from profilesync_sandbox import Sandbox
+from profilesync_sandbox.command import sandbox
 
 from .conftest import MakeSandbox
 from .helpers import api
@@ -77,7 +77,7 @@ def test_sandbox_command_switches_foreign_home_users_on(monkeypatch: pytest.Monk
         seen["keys"] = ["avatar_url" in row for row in listing]
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("profilesync.sandbox.command.wait_for_interrupt", interrupt)
+    monkeypatch.setattr("profilesync_sandbox.command.wait_for_interrupt", interrupt)
     result = CliRunner().invoke(sandbox, ["--users", "3", "--foreign-home-users", "1"])
     assert result.exit_code == 0, result.output
     assert seen["keys"] == [False, True, True]

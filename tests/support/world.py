@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from profilesync.cli import cli
-from profilesync.samples import make_portrait, write_sample_photos
-from profilesync.sandbox import Sandbox, SandboxConfig
-from profilesync.sandbox.records import UserView
+from profilesync_sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox.records import UserView
+from profilesync_sandbox.samples import make_portrait, write_sample_photos
 
 USERS = 300
 

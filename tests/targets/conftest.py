@@ -16,12 +16,12 @@ from profilesync.config import Secret
 from profilesync.engine.model import RemoteUser, Uploaded
 from profilesync.http import Retry
 from profilesync.photos import normalise
-from profilesync.samples import make_portrait
-from profilesync.sandbox import Sandbox, SandboxConfig
-from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
 from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas import CanvasTarget
 from profilesync.targets.guru import GuruTarget
+from profilesync_sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig
+from profilesync_sandbox.samples import make_portrait
 
 FAST_RETRY = Retry(attempts=2, base_delay_s=0.0, max_delay_s=0.0)
 

@@ -6,12 +6,12 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from profilesync.sandbox.config import SandboxConfig
-from profilesync.sandbox.faults import Faults
-from profilesync.sandbox.guru.app import GuruApp
-from profilesync.sandbox.guru.config import GuruSandboxConfig
-from profilesync.sandbox.guru.state import GuruState, derived_secret
-from profilesync.sandbox.server import EmulatorServer, Pipeline
+from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.faults import Faults
+from profilesync_sandbox.guru.app import GuruApp
+from profilesync_sandbox.guru.config import GuruSandboxConfig
+from profilesync_sandbox.guru.state import GuruState, derived_secret
+from profilesync_sandbox.server import EmulatorServer, Pipeline
 
 
 class GuruSandbox:

@@ -29,9 +29,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote
 
-from profilesync.sandbox.guru.state import GuruState, picture_type
-from profilesync.sandbox.server import RouteMatch
-from profilesync.sandbox.wire import Request, Response, empty_response, encode_json
+from profilesync_sandbox.guru.state import GuruState, picture_type
+from profilesync_sandbox.server import RouteMatch
+from profilesync_sandbox.wire import Request, Response, empty_response, encode_json
 
 JSON_TYPE = "application/json;charset=UTF-8"
 

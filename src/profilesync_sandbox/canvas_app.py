@@ -13,16 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from profilesync.sandbox import errors, refusals
-from profilesync.sandbox.config import SandboxConfig
-from profilesync.sandbox.errors import ApiError
-from profilesync.sandbox.lookup import decode_segment, split_format
-from profilesync.sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
-from profilesync.sandbox.server import RouteMatch
-from profilesync.sandbox.state import SandboxState
-from profilesync.sandbox.wire import Params, Request, Response, encode_json, json_response, text_response
+from profilesync_sandbox import errors, refusals
+from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.errors import ApiError
+from profilesync_sandbox.lookup import decode_segment, split_format
+from profilesync_sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
+from profilesync_sandbox.server import RouteMatch
+from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.wire import Params, Request, Response, encode_json, json_response, text_response
 
-log = logging.getLogger("profilesync.sandbox")
+log = logging.getLogger("profilesync_sandbox")
 
 _API_PATH = re.compile(r"^/api/")  # §1.1: only /api/ paths are API requests and get JSON errors
 _ACCEPTS_JSON = re.compile(r"application/json")

@@ -13,8 +13,8 @@ import re
 from typing import Any
 from urllib.parse import quote_plus
 
-from profilesync.sandbox import errors
-from profilesync.sandbox.wire import Params
+from profilesync_sandbox import errors
+from profilesync_sandbox.wire import Params
 
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100

@@ -8,11 +8,11 @@ import string
 from datetime import timedelta
 from typing import Any
 
-from profilesync.sandbox import errors
-from profilesync.sandbox.canvas_app import Ctx, Route
-from profilesync.sandbox.canvas_routes import resolve_account
-from profilesync.sandbox.pagination import known_total_links, link_header, page_number, per_page_for
-from profilesync.sandbox.records import (
+from profilesync_sandbox import errors
+from profilesync_sandbox.canvas_app import Ctx, Route
+from profilesync_sandbox.canvas_routes import resolve_account
+from profilesync_sandbox.pagination import known_total_links, link_header, page_number, per_page_for
+from profilesync_sandbox.records import (
     DOMAIN_ROOT_ACCOUNT_ID,
     EmailSent,
     Enrollment,
@@ -20,8 +20,8 @@ from profilesync.sandbox.records import (
     PairingCode,
     UserRecord,
 )
-from profilesync.sandbox.userjson import timestamp, user_json
-from profilesync.sandbox.wire import Response, json_response
+from profilesync_sandbox.userjson import timestamp, user_json
+from profilesync_sandbox.wire import Response, json_response
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CODE_ALPHABET = string.ascii_letters + string.digits

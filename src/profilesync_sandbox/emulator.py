@@ -6,15 +6,15 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from profilesync.sandbox import accounts, canvas_routes, features, observers, pages, uploads
-from profilesync.sandbox.canvas_app import CanvasApp
-from profilesync.sandbox.config import SandboxConfig
-from profilesync.sandbox.faults import Faults
-from profilesync.sandbox.records import ALL_PERMISSIONS
-from profilesync.sandbox.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
-from profilesync.sandbox.server import EmulatorServer, Pipeline
-from profilesync.sandbox.state import SandboxState
-from profilesync.sandbox.throttle import Throttle
+from profilesync_sandbox import accounts, canvas_routes, features, observers, pages, uploads
+from profilesync_sandbox.canvas_app import CanvasApp
+from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.faults import Faults
+from profilesync_sandbox.records import ALL_PERMISSIONS
+from profilesync_sandbox.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
+from profilesync_sandbox.server import EmulatorServer, Pipeline
+from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.throttle import Throttle
 
 
 class Sandbox:

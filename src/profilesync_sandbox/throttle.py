@@ -12,7 +12,7 @@ import hashlib
 import threading
 import time
 
-from profilesync.sandbox.config import SandboxConfig
+from profilesync_sandbox.config import SandboxConfig
 
 
 def ruby_float(value: float) -> str:

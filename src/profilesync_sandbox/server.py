@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from profilesync.sandbox.errors import throttled_response
-from profilesync.sandbox.faults import Faults
-from profilesync.sandbox.records import RequestRecord
-from profilesync.sandbox.throttle import Throttle, ruby_float
-from profilesync.sandbox.wire import Request, Response, text_response
+from profilesync_sandbox.errors import throttled_response
+from profilesync_sandbox.faults import Faults
+from profilesync_sandbox.records import RequestRecord
+from profilesync_sandbox.throttle import Throttle, ruby_float
+from profilesync_sandbox.wire import Request, Response, text_response
 
-log = logging.getLogger("profilesync.sandbox")
-request_log = logging.getLogger("profilesync.sandbox.requests")  # one DEBUG line per request
+log = logging.getLogger("profilesync_sandbox")
+request_log = logging.getLogger("profilesync_sandbox.requests")  # one DEBUG line per request
 
 _OUTAGE_PAGE = "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>\n"
 
@@ -217,7 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # _serve logs each request once, at DEBUG on profilesync.sandbox.requests
+        pass  # _serve logs each request once, at DEBUG on profilesync_sandbox.requests
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)

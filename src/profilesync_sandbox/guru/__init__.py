@@ -4,7 +4,7 @@ It serves the three steps Guru documents for bulk avatar upload (seed 001) over 
 the paginated members listing, the multipart picture upload, the person GET and whole-person PUT — plus the
 public picture URLs it hands out::
 
-    from profilesync.sandbox.guru import GuruSandbox, GuruSandboxConfig
+    from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig
 
     with GuruSandbox(GuruSandboxConfig(members=40, page_size=10, latency_ms=20)) as guru:
         guru.base_url, guru.user, guru.token          # basic auth: user + User token
@@ -21,8 +21,8 @@ Layout: ``config`` (knobs) → ``state`` (members, persons, pictures, PUT proble
 pipeline: latency, faults and the request log work as for Canvas).
 """
 
-from profilesync.sandbox.guru.config import GuruSandboxConfig
-from profilesync.sandbox.guru.emulator import GuruSandbox
-from profilesync.sandbox.guru.state import ACTIVE, INACTIVE, GuruState, MemberView, PutProblem
+from profilesync_sandbox.guru.config import GuruSandboxConfig
+from profilesync_sandbox.guru.emulator import GuruSandbox
+from profilesync_sandbox.guru.state import ACTIVE, INACTIVE, GuruState, MemberView, PutProblem
 
 __all__ = ["ACTIVE", "INACTIVE", "GuruSandbox", "GuruSandboxConfig", "GuruState", "MemberView", "PutProblem"]

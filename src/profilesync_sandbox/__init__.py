@@ -5,7 +5,7 @@ quirks ``docs/canvas-api.md`` documents: masquerade-only uploads to a separate u
 one-shot upload confirmation, Folio pagination, silent avatar no-ops, the request throttle, and injected
 latency and faults::
 
-    from profilesync.sandbox import Sandbox, SandboxConfig
+    from profilesync_sandbox import Sandbox, SandboxConfig
 
     with Sandbox(SandboxConfig(users=300, upload_mode="local", thumbnail_lag_s=0.5)) as sb:
         sb.base_url, sb.upload_base_url, sb.admin_token, sb.no_masquerade_token
@@ -25,14 +25,14 @@ Layout: ``config`` (knobs) → ``scenario`` (who lives there) → ``state``/``st
 ``canvas_routes``, ``uploads``, ``observers``, ``pages``
 (handlers) → ``server`` (HTTP, throttle, latency, faults around any app; a Guru emulator would be another
 app) → ``emulator.Sandbox`` (both hosts) → ``command`` (the CLI). The scenario file format is described in
-``profilesync.sandbox.scenario``.
+``profilesync_sandbox.scenario``.
 """
 
-from profilesync.sandbox.config import SandboxConfig
-from profilesync.sandbox.emulator import Sandbox
-from profilesync.sandbox.faults import Faults
-from profilesync.sandbox.records import EmailSent, FileView, ObservationLink, PairingCode, RequestRecord, UserView
-from profilesync.sandbox.state import SandboxState
+from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.emulator import Sandbox
+from profilesync_sandbox.faults import Faults
+from profilesync_sandbox.records import EmailSent, FileView, ObservationLink, PairingCode, RequestRecord, UserView
+from profilesync_sandbox.state import SandboxState
 
 __all__ = [
     "EmailSent",

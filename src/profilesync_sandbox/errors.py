@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from profilesync.sandbox.wire import Response, empty_response, json_response, text_response
+from profilesync_sandbox.wire import Response, empty_response, json_response, text_response
 
 WWW_AUTHENTICATE = ("WWW-Authenticate", 'Bearer realm="canvas-lms"')
 NOT_FOUND_MESSAGE = "The specified resource does not exist."

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from profilesync.sandbox.guru.config import GuruSandboxConfig
-from profilesync.sandbox.records import RequestRecord
+from profilesync_sandbox.guru.config import GuruSandboxConfig
+from profilesync_sandbox.records import RequestRecord
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -165,7 +165,7 @@ class GuruState:
 
     def seed_pictures(self) -> None:
         """Give some members a picture of their own, once the server knows its URL."""
-        from profilesync.samples import make_portrait  # Pillow only when a sandbox actually starts
+        from profilesync_sandbox.samples import make_portrait  # Pillow only when a sandbox actually starts
 
         with self.lock:
             for n, member in enumerate(self.members_by_id.values()):

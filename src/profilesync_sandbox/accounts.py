@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from profilesync.sandbox.canvas_app import Ctx, Route
-from profilesync.sandbox.canvas_routes import resolve_account
-from profilesync.sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
-from profilesync.sandbox.state import SandboxState
-from profilesync.sandbox.wire import Response, json_response
+from profilesync_sandbox.canvas_app import Ctx, Route
+from profilesync_sandbox.canvas_routes import resolve_account
+from profilesync_sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
+from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.wire import Response, json_response
 
 #: rights a role can hold only on a root account (``become_user`` is root-only in ``Permissions``)
 ROOT_ONLY = frozenset({"become_user"})
