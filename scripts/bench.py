@@ -42,8 +42,8 @@ from sqlalchemy import create_engine, insert
 from profilesync.http import Api
 from profilesync.store import open_store
 from profilesync.store.schema import sync_records
-from profilesync.targets.canvas import avatar_ref
-from profilesync.targets.canvas_listing import listing_params
+from profilesync.targets.canvas.listing import listing_params
+from profilesync.targets.canvas.target import avatar_ref
 from profilesync_sandbox import Sandbox, SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,7 +166,7 @@ def listing_requests(users: int) -> int:
 
 
 #: requests every run makes besides the listing: the root account's read (the history's identity), and, when the
-#: plan writes anything, the token's rights on it (targets/canvas_account.py)
+#: plan writes anything, the token's rights on it (targets/canvas/account.py)
 RUN_REQUESTS = 1
 WRITING_RUN_REQUESTS = 2
 

@@ -51,7 +51,7 @@ from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
 from profilesync.store.lock import avatars_job
 from profilesync.targets.base import AvatarTarget
-from profilesync.targets.canvas import CanvasTarget
+from profilesync.targets.canvas.target import CanvasTarget
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import click
 
 from profilesync import __version__, app, cli_errors, report, report_html, runlog
 from profilesync.config import Settings, load_settings
-from profilesync.doctor import doctor
-from profilesync.doctor_setup import history_location
+from profilesync.doctor.command import doctor
+from profilesync.doctor.setup import history_location
 from profilesync.engine.model import Action, Outcome, Plan, Result
 from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
 from profilesync.interrupt import handling_signals

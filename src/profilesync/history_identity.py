@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from profilesync.engine.model import RemoteUser, SyncRecord
 from profilesync.store.base import HistoryStore, ObserverLink
 from profilesync.targets.base import AvatarTarget
-from profilesync.targets.canvas import CanvasTarget
-from profilesync.targets.canvas_account import former_target_ids, same_environment
+from profilesync.targets.canvas.account import former_target_ids, same_environment
+from profilesync.targets.canvas.target import CanvasTarget
 
 #: a URL-named history under another host name is taken for this Canvas only when at least this many of its
 #: keys belong to users listed now, and (nearly) all of them to the same Canvas user ids: ids are per instance

@@ -13,7 +13,7 @@ import responses
 
 from profilesync.config import Secret
 from profilesync.http import Api, RateGate, Retry
-from profilesync.targets.canvas import CanvasTarget
+from profilesync.targets.canvas.target import CanvasTarget
 from support.http_fakes import mocked_http, record_pauses
 
 BASE = "https://canvas.test"

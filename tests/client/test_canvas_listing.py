@@ -10,7 +10,7 @@ import responses
 
 from profilesync.engine.model import Uploaded
 from profilesync.errors import FatalRemoteError, RemoteError
-from profilesync.targets.canvas import CanvasTarget
+from profilesync.targets.canvas.target import CanvasTarget
 
 from .test_canvas_target import (
     AVATARS,

@@ -9,8 +9,8 @@ import responses
 
 from profilesync.engine.model import RemoteUser
 from profilesync.errors import FatalRemoteError, LimitedAccessError, MasqueradeRefusedError, PermissionDeniedError
-from profilesync.targets.canvas import CanvasTarget
-from profilesync.targets.canvas_refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
+from profilesync.targets.canvas.refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
+from profilesync.targets.canvas.target import CanvasTarget
 
 from .conftest import BASE
 

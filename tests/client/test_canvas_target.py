@@ -21,14 +21,14 @@ from profilesync.errors import (
     TransientError,
 )
 from profilesync.targets.base import AvatarPending
-from profilesync.targets.canvas import (
+from profilesync.targets.canvas.refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
+from profilesync.targets.canvas.target import (
     AVATAR_FILE_NAME,
     THUMBNAIL_POLL_DELAYS_S,
     UPLOAD_ATTEMPTS,
     CanvasTarget,
     avatar_ref,
 )
-from profilesync.targets.canvas_refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
 
 from .conftest import BASE, TOKEN, calls_to, multipart_fields
 

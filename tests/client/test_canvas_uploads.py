@@ -13,7 +13,7 @@ import responses
 
 from profilesync.engine.model import RemoteUser, SyncRecord
 from profilesync.targets.base import AvatarPending
-from profilesync.targets.canvas_avatars import OUR_FILE_NAMES, name_for_upload
+from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, name_for_upload
 
 from .conftest import BASE, calls_to
 from .test_canvas_target import (

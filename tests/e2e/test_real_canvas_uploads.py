@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from profilesync.targets import canvas_avatars
+from profilesync.targets.canvas import avatars
 from profilesync_sandbox.samples import make_portrait
 from support.world import MakeWorld, World, world_maker
 
@@ -83,7 +83,7 @@ def test_lagging_thumbnail_keeps_the_old_picture_and_the_next_run_sets_the_new(
     """A thumbnail slower than the client's poll never blanks an avatar: the user keeps the previous picture,
     the run says so (thumbnail_pending), a run while it still lags uploads nothing again, and the first run
     after it is ready sets the uploaded file with no new upload."""
-    monkeypatch.setattr(canvas_avatars, "THUMBNAIL_POLL_DELAYS_S", (0.0, 0.05, 0.05))
+    monkeypatch.setattr(avatars, "THUMBNAIL_POLL_DELAYS_S", (0.0, 0.05, 0.05))
     world = make(users=24, thumbnail_lag_s=3600.0)
     keys = keys_with_photos(world)
     state = world.sandbox.state
@@ -205,7 +205,7 @@ def test_an_empty_second_profile_pictures_folder_is_a_clear_failure(
 ) -> None:
     """When the folder Canvas takes avatars from holds no image, nothing tells which folder it is: the user
     fails alone (profile_folders) with a message naming both folders and what to delete; the rest sync."""
-    monkeypatch.setattr(canvas_avatars, "THUMBNAIL_POLL_DELAYS_S", (0.0, 0.05, 0.05))
+    monkeypatch.setattr(avatars, "THUMBNAIL_POLL_DELAYS_S", (0.0, 0.05, 0.05))
     world = make(users=12)
     keys = keys_with_photos(world)
     odd = keys[0]

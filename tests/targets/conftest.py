@@ -17,7 +17,7 @@ from profilesync.engine.model import RemoteUser, Uploaded
 from profilesync.http import Retry
 from profilesync.photos import normalise
 from profilesync.targets.base import AvatarTarget
-from profilesync.targets.canvas import CanvasTarget
+from profilesync.targets.canvas.target import CanvasTarget
 from profilesync.targets.guru import GuruTarget
 from profilesync_sandbox import Sandbox, SandboxConfig
 from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig

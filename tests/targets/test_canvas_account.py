@@ -7,7 +7,7 @@ import responses
 
 from profilesync.errors import FatalRemoteError
 from profilesync.http import Api, Retry
-from profilesync.targets.canvas_account import (
+from profilesync.targets.canvas.account import (
     CanvasAccount,
     copy_environment,
     former_target_ids,

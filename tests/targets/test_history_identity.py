@@ -10,7 +10,7 @@ from profilesync.config import Secret
 from profilesync.engine.model import RemoteUser, Uploaded
 from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.store import MemoryStore
-from profilesync.targets.canvas import CanvasTarget
+from profilesync.targets.canvas.target import CanvasTarget
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 UP = Uploaded(file_id="1", file_uuid="u", avatar_url="https://x/images/thumbnails/1/u", avatar_ref="attachment:1/u")

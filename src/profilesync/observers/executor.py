@@ -25,10 +25,10 @@ from typing import Generic, TypeVar
 
 from profilesync.errors import FatalRemoteError, RemoteError
 from profilesync.interrupt import Stop, drain
-from profilesync.observers.canvas import NotEnrolledError, ObserverCanvas
 from profilesync.observers.model import Method, Outcome, Row, RowResult
 from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, Decision, decide, plan_parent
 from profilesync.store.base import HistoryStore, ObserverLink
+from profilesync.targets.canvas.observers import NotEnrolledError, ObserverCanvas
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ from profilesync.errors import (
 )
 from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
 from profilesync.observers.planner import CanvasUser
-from profilesync.targets.canvas import user_id_path
-from profilesync.targets.canvas_account import (
+from profilesync.targets.canvas.account import (
     READ_USERS_ADVICE,
     CanvasAccount,
     normalise_base_url,
     unreadable_users_error,
 )
+from profilesync.targets.canvas.target import user_id_path
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from profilesync.app import guru_problems
 from profilesync.config import Settings, fold_key
-from profilesync.doctor_checks import (
+from profilesync.doctor.checks import (
     DATABASE,
     NOT_JSON,
     PROBE_RETRY,

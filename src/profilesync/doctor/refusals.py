@@ -8,10 +8,10 @@ setting itself is not in the API's account JSON, so a warning is as precise as t
 
 from __future__ import annotations
 
-from profilesync.doctor_checks import Check, passed, warned
+from profilesync.doctor.checks import Check, passed, warned
 from profilesync.errors import ProfilesyncError
-from profilesync.targets.canvas import CanvasTarget
-from profilesync.targets.canvas_refusals import LIMITED_ACCESS_ADVICE, limited_access_allowed
+from profilesync.targets.canvas.refusals import LIMITED_ACCESS_ADVICE, limited_access_allowed
+from profilesync.targets.canvas.target import CanvasTarget
 
 LIMITED_ACCESS = "limited access"
 

@@ -1,8 +1,8 @@
 """``profilesync doctor``'s Canvas checks: everything a nightly Canvas run needs, one line at a time, with advice.
 
 Canvas is asked only harmless questions: who the token belongs to, the root account and the token's rights on
-it (doctor_account.py), the first page of the account's users, one read as another user (masquerade), the root
-account's enabled features (doctor_refusals.py), and a full listing to match the photo names. Nothing is
+it (doctor/account.py), the first page of the account's users, one read as another user (masquerade), the root
+account's enabled features (doctor/refusals.py), and a full listing to match the photo names. Nothing is
 written anywhere but the history database's schema, which is migrated on open as every command does.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from profilesync.config import Settings, fold_key, require_canvas
-from profilesync.doctor_account import account_checks
-from profilesync.doctor_checks import (
+from profilesync.doctor.account import account_checks
+from profilesync.doctor.checks import (
     DATABASE,
     NOT_JSON,
     PROBE_RETRY,
@@ -29,13 +29,13 @@ from profilesync.doctor_checks import (
     skipped,
     warned,
 )
-from profilesync.doctor_refusals import LIMITED_ACCESS, check_limited_access
+from profilesync.doctor.refusals import LIMITED_ACCESS, check_limited_access
 from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode, ProfilesyncError
 from profilesync.http import BAD_TOKEN, error_message, looks_like_html, redact_url
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore
-from profilesync.targets.canvas import MATCH_JSON_FIELD, CanvasTarget
-from profilesync.targets.canvas_listing import shows_field
+from profilesync.targets.canvas.listing import shows_field
+from profilesync.targets.canvas.target import MATCH_JSON_FIELD, CanvasTarget
 from profilesync.text import plural
 
 MASQUERADE_CANDIDATES = 3

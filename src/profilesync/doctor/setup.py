@@ -1,6 +1,6 @@
 """``doctor``'s set-up checks: which settings file was read, whether others can read its token, where the history is.
 
-Kept apart from doctor_canvas.py's Canvas checks: these look only at this machine (files, modes, the environment).
+Kept apart from doctor/canvas.py's Canvas checks: these look only at this machine (files, modes, the environment).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from profilesync.config import env_file_read, read_environment
-from profilesync.doctor_checks import Check, Diagnosis, passed, warned
+from profilesync.doctor.checks import Check, Diagnosis, passed, warned
 from profilesync.errors import ConfigError
 from profilesync.store import MEMORY_URL, default_database_path
 

@@ -1,8 +1,8 @@
 """``profilesync doctor``: everything a nightly run needs, checked one line at a time, with advice.
 
 The command and its report (a table or JSON, and one line for the log file). The checks live apart: what a
-check is in doctor_checks.py, Canvas's in doctor_canvas.py (with doctor_account.py and doctor_refusals.py),
-Guru's in doctor_guru.py, and this machine's set-up (settings file, history location) in doctor_setup.py.
+check is in doctor/checks.py, Canvas's in doctor/canvas.py (with doctor/account.py and doctor/refusals.py),
+Guru's in doctor/guru.py, and this machine's set-up (settings file, history location) in doctor/setup.py.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import click
 
 from profilesync import runlog
 from profilesync.config import Settings
-from profilesync.doctor_canvas import diagnose
-from profilesync.doctor_checks import Diagnosis, Status
-from profilesync.doctor_guru import diagnose_guru
-from profilesync.doctor_setup import add_setup_checks
+from profilesync.doctor.canvas import diagnose
+from profilesync.doctor.checks import Diagnosis, Status
+from profilesync.doctor.guru import diagnose_guru
+from profilesync.doctor.setup import add_setup_checks
 from profilesync.output import echo_report
 from profilesync.text import plural
 

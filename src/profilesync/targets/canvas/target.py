@@ -38,18 +38,18 @@ from profilesync.http import (
     parse_json,
     raise_for_status,
 )
-from profilesync.targets import canvas_account as root
-from profilesync.targets.canvas_avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, ThumbnailLag, avatar_ref
-from profilesync.targets.canvas_listing import (
+from profilesync.targets.canvas import account as root
+from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, ThumbnailLag, avatar_ref
+from profilesync.targets.canvas.listing import (
     MATCH_JSON_FIELD as MATCH_JSON_FIELD,  # re-exported: doctor imports it from here
 )
-from profilesync.targets.canvas_listing import (
+from profilesync.targets.canvas.listing import (
     check_first_page,
     listing_params,
     remote_user,
 )
-from profilesync.targets.canvas_refusals import MasqueradeEvidence, raise_refusal
-from profilesync.targets.canvas_upload import UPLOAD_ATTEMPTS, UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
+from profilesync.targets.canvas.refusals import MasqueradeEvidence, raise_refusal
+from profilesync.targets.canvas.upload import UPLOAD_ATTEMPTS, UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
 
 __all__ = ["AVATAR_FILE_NAME", "THUMBNAIL_POLL_DELAYS_S", "UPLOAD_ATTEMPTS", "CanvasTarget", "avatar_ref"]
 
@@ -163,7 +163,7 @@ class CanvasTarget(CanvasUploads):
     def list_users(self) -> Iterator[RemoteUser]:
         """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&sort=id&per_page=100``.
 
-        Bookmark pages (``UsersController#api_index``); see profilesync.targets.canvas_listing.
+        Bookmark pages (``UsersController#api_index``); see profilesync.targets.canvas.listing.
         """
         checked = False
         what = "listing the account's users"

@@ -7,16 +7,16 @@ a nightly run fails on it.
 
 from __future__ import annotations
 
-from profilesync.doctor_checks import Check, failed, passed, skipped, warned
+from profilesync.doctor.checks import Check, failed, passed, skipped, warned
 from profilesync.errors import ExitCode, ProfilesyncError
-from profilesync.targets.canvas import CanvasTarget
-from profilesync.targets.canvas_account import (
+from profilesync.targets.canvas.account import (
     PERMISSION_LABELS,
     READ_RIGHTS,
     READ_USERS_ADVICE,
     ROOT_ADMIN_ADVICE,
     WRITE_RIGHTS,
 )
+from profilesync.targets.canvas.target import CanvasTarget
 
 ROOT = "root account"
 RIGHTS = "root-account rights"

@@ -20,7 +20,7 @@ from typing import Any
 
 from profilesync.engine.model import RemoteUser
 from profilesync.errors import FatalRemoteError
-from profilesync.targets.canvas_avatars import avatar_ref
+from profilesync.targets.canvas.avatars import avatar_ref
 
 # The user JSON field each match mode reads (§5).
 MATCH_JSON_FIELD = {

@@ -1,0 +1,1 @@
+"""``profilesync doctor``: the checks a nightly run needs, one line each, with advice."""

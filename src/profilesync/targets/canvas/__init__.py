@@ -1,0 +1,1 @@
+"""Canvas: everything profilesync knows about Canvas LMS (ids, statuses, uploads, avatars, observers)."""
