@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.canvas.config import SandboxConfig
 
 RANDOM_ERROR_STATUSES = (500, 502, 503)
 KILL_WAIT_S = 10.0  # how long a kill failpoint waits for the killed client to be gone

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from profilesync_sandbox.errors import throttled_response
+from profilesync_sandbox.canvas.errors import throttled_response
+from profilesync_sandbox.canvas.records import RequestRecord
+from profilesync_sandbox.canvas.throttle import Throttle, ruby_float
 from profilesync_sandbox.faults import Faults
-from profilesync_sandbox.records import RequestRecord
-from profilesync_sandbox.throttle import Throttle, ruby_float
 from profilesync_sandbox.wire import Request, Response, text_response
 
 log = logging.getLogger("profilesync_sandbox")

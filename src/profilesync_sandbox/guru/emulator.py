@@ -6,7 +6,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.canvas.config import SandboxConfig
 from profilesync_sandbox.faults import Faults
 from profilesync_sandbox.guru.app import GuruApp
 from profilesync_sandbox.guru.config import GuruSandboxConfig

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from profilesync_sandbox.canvas.records import RequestRecord
 from profilesync_sandbox.guru.config import GuruSandboxConfig
-from profilesync_sandbox.records import RequestRecord
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"

@@ -20,14 +20,14 @@ import json
 import math
 from typing import Any
 
-from profilesync_sandbox import avatars, errors, refusals, storage
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.errors import NOT_FOUND_MESSAGE, ApiError, throttled_response
-from profilesync_sandbox.pagination import known_total_links, link_header, page_number, per_page_for, ruby_to_i
-from profilesync_sandbox.records import FileRecord, FolderRecord, UserRecord
+from profilesync_sandbox.canvas import avatars, errors, refusals, storage
+from profilesync_sandbox.canvas.app import Ctx, Route
+from profilesync_sandbox.canvas.errors import NOT_FOUND_MESSAGE, ApiError, throttled_response
+from profilesync_sandbox.canvas.pagination import known_total_links, link_header, page_number, per_page_for, ruby_to_i
+from profilesync_sandbox.canvas.records import FileRecord, FolderRecord, UserRecord
+from profilesync_sandbox.canvas.state import SandboxState
+from profilesync_sandbox.canvas.throttle import ruby_float
 from profilesync_sandbox.server import RouteMatch
-from profilesync_sandbox.state import SandboxState
-from profilesync_sandbox.throttle import ruby_float
 from profilesync_sandbox.wire import (
     Part,
     Request,

@@ -8,11 +8,10 @@ import string
 from datetime import timedelta
 from typing import Any
 
-from profilesync_sandbox import errors
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.canvas_routes import resolve_account
-from profilesync_sandbox.pagination import known_total_links, link_header, page_number, per_page_for
-from profilesync_sandbox.records import (
+from profilesync_sandbox.canvas import errors
+from profilesync_sandbox.canvas.app import Ctx, Route
+from profilesync_sandbox.canvas.pagination import known_total_links, link_header, page_number, per_page_for
+from profilesync_sandbox.canvas.records import (
     DOMAIN_ROOT_ACCOUNT_ID,
     EmailSent,
     Enrollment,
@@ -20,7 +19,8 @@ from profilesync_sandbox.records import (
     PairingCode,
     UserRecord,
 )
-from profilesync_sandbox.userjson import timestamp, user_json
+from profilesync_sandbox.canvas.userjson import timestamp, user_json
+from profilesync_sandbox.canvas.users import resolve_account
 from profilesync_sandbox.wire import Response, json_response
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -6,15 +6,15 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
-from profilesync_sandbox import accounts, canvas_routes, features, observers, pages, uploads
-from profilesync_sandbox.canvas_app import CanvasApp
-from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.canvas import accounts, features, observers, pages, uploads, users
+from profilesync_sandbox.canvas.app import CanvasApp
+from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS
+from profilesync_sandbox.canvas.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
+from profilesync_sandbox.canvas.state import SandboxState
+from profilesync_sandbox.canvas.throttle import Throttle
 from profilesync_sandbox.faults import Faults
-from profilesync_sandbox.records import ALL_PERMISSIONS
-from profilesync_sandbox.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
 from profilesync_sandbox.server import EmulatorServer, Pipeline
-from profilesync_sandbox.state import SandboxState
-from profilesync_sandbox.throttle import Throttle
 
 
 class Sandbox:
@@ -49,9 +49,7 @@ class Sandbox:
             members = [u.id for u in population.users if u.listed][: config.sub_account_users]
             accounts.move_users(self.state, members, self.sub_account_id)
             self.sub_account_token = accounts.add_sub_account_admin(self.state, self.sub_account_id)
-        routes = (
-            accounts.ROUTES + canvas_routes.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
-        )
+        routes = accounts.ROUTES + users.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
         canvas = Pipeline(
             CanvasApp(self.state, routes),
             faults=self.faults,

@@ -12,7 +12,7 @@ import hashlib
 import threading
 import time
 
-from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.canvas.config import SandboxConfig
 
 
 def ruby_float(value: float) -> str:

@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from profilesync_sandbox import storage
-from profilesync_sandbox.config import SandboxConfig
-from profilesync_sandbox.lookup import parse_id
-from profilesync_sandbox.records import (
+from profilesync_sandbox.canvas import storage
+from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.canvas.lookup import parse_id
+from profilesync_sandbox.canvas.records import (
     ALL_PERMISSIONS,
     DOMAIN_ROOT_ACCOUNT_ID,
     Account,
@@ -33,7 +33,7 @@ from profilesync_sandbox.records import (
     UserRecord,
     UserView,
 )
-from profilesync_sandbox.scenario import Population, ascii_slug, random_uuid
+from profilesync_sandbox.canvas.scenario import Population, ascii_slug, random_uuid
 
 
 class Clock:

@@ -11,10 +11,10 @@ import struct
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from profilesync_sandbox.records import MY_FILES, PROFILE_PICTURES, UNFILED, FileRecord, FolderRecord, UserRecord
+from profilesync_sandbox.canvas.records import MY_FILES, PROFILE_PICTURES, UNFILED, FileRecord, FolderRecord, UserRecord
 
 if TYPE_CHECKING:
-    from profilesync_sandbox.state import SandboxState
+    from profilesync_sandbox.canvas.state import SandboxState
 
 # Content types Canvas makes thumbnails for; SVG, HEIC and friends never get one, so never become avatars (§10).
 THUMBNAILABLE = frozenset({"image/jpeg", "image/pjpeg", "image/jpg", "image/png", "image/x-png", "image/gif"})

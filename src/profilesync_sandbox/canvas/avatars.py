@@ -11,13 +11,13 @@ import hmac
 import re
 from typing import TYPE_CHECKING, Any
 
-from profilesync_sandbox import storage
-from profilesync_sandbox.records import FileRecord, UserRecord
-from profilesync_sandbox.userjson import NO_PIC_PATH, gravatar_url
+from profilesync_sandbox.canvas import storage
+from profilesync_sandbox.canvas.records import FileRecord, UserRecord
+from profilesync_sandbox.canvas.userjson import NO_PIC_PATH, gravatar_url
 
 if TYPE_CHECKING:
-    from profilesync_sandbox.canvas_app import Ctx
-    from profilesync_sandbox.state import SandboxState
+    from profilesync_sandbox.canvas.app import Ctx
+    from profilesync_sandbox.canvas.state import SandboxState
 
 GRAVATAR_PATTERN = re.compile(r"^https?://[a-zA-Z0-9.-]+\.gravatar\.com/")
 

@@ -2,25 +2,25 @@
 
 Emulated from instructure/canvas-lms:
 
-- ``lib/api.rb#api_find_all``: ``self`` is the domain root account (``canvas_routes.resolve_account``).
+- ``lib/api.rb#api_find_all``: ``self`` is the domain root account (``users.resolve_account``).
 - ``lib/api/v1/account.rb#account_json``: ``id``, ``name``, ``parent_account_id``, ``root_account_id`` (null on
   a root account), ``workflow_state``, ``uuid``, plus the quota and time-zone fields.
 - ``app/controllers/accounts_controller.rb#show`` / ``#permissions``: both need ``:read`` on the account (an
   admin role on it or above it), else the ordinary unauthorized answer; ``#permissions`` answers
   ``rights_status``: one boolean per asked name, false for names it does not know.
 - ``app/models/user.rb#can_masquerade?``: ``become_user`` counts only on the domain root account, so a
-  sub-account admin never acts as users (``canvas_app.CanvasApp._masquerade``), and its role grants nothing on
-  the root account (``canvas_app.Ctx.perms``): its uploads and avatar writes are refused.
+  sub-account admin never acts as users (``app.CanvasApp._masquerade``), and its role grants nothing on
+  the root account (``app.Ctx.perms``): its uploads and avatar writes are refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.canvas_routes import resolve_account
-from profilesync_sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
-from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.canvas.app import Ctx, Route
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
+from profilesync_sandbox.canvas.state import SandboxState
+from profilesync_sandbox.canvas.users import resolve_account
 from profilesync_sandbox.wire import Response, json_response
 
 #: rights a role can hold only on a root account (``become_user`` is root-only in ``Permissions``)

@@ -1,6 +1,6 @@
 """The emulated Canvas host: routing, authentication, masquerading and response rendering.
 
-Handlers live in ``canvas_routes``, ``uploads`` and ``observers``; each exposes a list of ``Route``s. This
+Handlers live in ``users``, ``uploads`` and ``observers``; each exposes a list of ``Route``s. This
 module turns a request into a ``Ctx`` (who is calling, as whom, with which rights) the way
 ``AuthenticationMethods#load_user`` does (canvas-api.md §1.1, §1.2), and renders answers with the §1.4 rules.
 """
@@ -13,13 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from profilesync_sandbox import errors, refusals
-from profilesync_sandbox.config import SandboxConfig
-from profilesync_sandbox.errors import ApiError
-from profilesync_sandbox.lookup import decode_segment, split_format
-from profilesync_sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
+from profilesync_sandbox.canvas import errors, refusals
+from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.canvas.errors import ApiError
+from profilesync_sandbox.canvas.lookup import decode_segment, split_format
+from profilesync_sandbox.canvas.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
+from profilesync_sandbox.canvas.state import SandboxState
 from profilesync_sandbox.server import RouteMatch
-from profilesync_sandbox.state import SandboxState
 from profilesync_sandbox.wire import Params, Request, Response, encode_json, json_response, text_response
 
 log = logging.getLogger("profilesync_sandbox")

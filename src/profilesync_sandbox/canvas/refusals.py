@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from profilesync_sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, UserRecord
-from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, UserRecord
+from profilesync_sandbox.canvas.state import SandboxState
 
 
 def can_masquerade(real: UserRecord, target: UserRecord) -> bool:

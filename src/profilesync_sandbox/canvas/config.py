@@ -28,7 +28,7 @@ class SandboxConfig:
     upload_port: int = 0
 
     # -- who is in it: ``users`` generated users, or a scenario (a JSON file or an already-parsed mapping;
-    #    see profilesync_sandbox.scenario for the format). ``seed`` makes generation reproducible.
+    #    see profilesync_sandbox.canvas.scenario for the format). ``seed`` makes generation reproducible.
     users: int = 50
     scenario: Path | Mapping[str, Any] | None = None
     seed: int = 0
