@@ -33,11 +33,11 @@ from profilesync_sandbox.canvas.records import (
     FileView,
     ObservationLink,
     PairingCode,
-    RequestRecord,
     UserView,
 )
 from profilesync_sandbox.canvas.state import SandboxState
 from profilesync_sandbox.faults import Faults
+from profilesync_sandbox.requestlog import RequestRecord
 
 __all__ = [
     "EmailSent",

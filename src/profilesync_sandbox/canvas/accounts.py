@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from profilesync_sandbox.canvas.app import Ctx, Route
+from profilesync_sandbox.canvas.app import Ctx
 from profilesync_sandbox.canvas.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
 from profilesync_sandbox.canvas.state import SandboxState
 from profilesync_sandbox.canvas.users import resolve_account
+from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
 #: rights a role can hold only on a root account (``become_user`` is root-only in ``Permissions``)

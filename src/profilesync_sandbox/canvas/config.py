@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from profilesync_sandbox.config import EmulatorConfig
+
 UploadMode = Literal["instfs", "local"]
 AvatarsSetting = Literal["enabled", "enabled_pending", "sis_only", "disabled"]
 
@@ -19,13 +21,13 @@ UPLOAD_MODES: tuple[str, ...] = ("instfs", "local")
 
 
 @dataclass(frozen=True, kw_only=True)
-class SandboxConfig:
-    """Everything that shapes one sandbox run (hosts, population, Canvas settings, throttle, faults)."""
+class SandboxConfig(EmulatorConfig):
+    """Everything that shapes one sandbox run (hosts, population, Canvas settings, throttle, faults).
 
-    # -- where it listens (port 0 = an ephemeral port chosen by the OS)
-    host: str = "127.0.0.1"
-    port: int = 0
-    upload_port: int = 0
+    ``host``, ``port``, ``latency_ms`` (slept on both hosts) and the random faults come from ``EmulatorConfig``.
+    """
+
+    upload_port: int = 0  # the upload host's own port (0: ephemeral)
 
     # -- who is in it: ``users`` generated users, or a scenario (a JSON file or an already-parsed mapping;
     #    see profilesync_sandbox.canvas.scenario for the format). ``seed`` makes generation reproducible.
@@ -41,7 +43,6 @@ class SandboxConfig:
     sub_account_users: int = 0
 
     # -- timing
-    latency_ms: float = 0.0  # slept on every request, on both hosts, while the throttle reservation is held
     thumbnail_lag_s: float = 0.0  # a confirmed image stays out of /avatars this long (§10)
     upload_expiry_s: float = 1800.0  # the upload policy / token lifetime (§12.2: 30 minutes)
 
@@ -89,12 +90,6 @@ class SandboxConfig:
     upload_hwm: float = 150.0  # with the 50 reserved per upload in flight: two at a time
     upload_throttle_status: Literal[429, 503] = 429
 
-    # -- faults
-    error_rate: float = 0.0  # share of requests answering 500/502/503 with a Canvas error body
-    drop_rate: float = 0.0  # share of requests whose connection is closed with no response
-    drop_after: bool = False  # drop after the request took effect (the response is lost) instead of before
-    fault_seed: int = 0
-
     # -- time zone of rendered user timestamps (§1.4: offsets, not always Z)
     utc_offset_minutes: int = -420
 
@@ -115,18 +110,13 @@ class SandboxConfig:
             found.append("throttle_status must be 403 or 429")
         if self.upload_throttle_status not in (429, 503):
             found.append("upload_throttle_status must be 429 or 503")
-        for name in ("error_rate", "drop_rate", "unenrolled_rate", "missing_sis_rate", "two_profile_folders_rate"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                found.append(f"{name} must be between 0 and 1")
-        for name in ("latency_ms", "thumbnail_lag_s", "outflow", "up_front_cost", "default_quota"):
-            if getattr(self, name) < 0:
-                found.append(f"{name} must not be negative")
+        found += self.fractions_problems(
+            "error_rate", "drop_rate", "unenrolled_rate", "missing_sis_rate", "two_profile_folders_rate"
+        )
+        found += self.negative_problems("latency_ms", "thumbnail_lag_s", "outflow", "up_front_cost", "default_quota")
         if self.maximum < self.hwm:
             found.append("maximum must be at least hwm")
-        for name in ("port", "upload_port"):
-            if not 0 <= getattr(self, name) <= 65535:
-                found.append(f"{name} must be between 0 and 65535")
+        found += self.port_problems("port", "upload_port")
         return found
 
     def cost_for(self, route_key: str | None) -> float:
@@ -144,7 +134,3 @@ class SandboxConfig:
         if unknown:
             raise ValueError(f"unknown scenario settings: {', '.join(unknown)}")
         return replace(self, **dict(settings))
-
-
-DEFAULT_CONFIG = SandboxConfig()
-ALL_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(SandboxConfig))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from types import TracebackType
 from typing import Any
 
 from profilesync_sandbox.canvas import accounts, features, observers, pages, uploads, users
@@ -12,12 +11,11 @@ from profilesync_sandbox.canvas.config import SandboxConfig
 from profilesync_sandbox.canvas.records import ALL_PERMISSIONS
 from profilesync_sandbox.canvas.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
 from profilesync_sandbox.canvas.state import SandboxState
-from profilesync_sandbox.canvas.throttle import Throttle
-from profilesync_sandbox.faults import Faults
-from profilesync_sandbox.server import EmulatorServer, Pipeline
+from profilesync_sandbox.canvas.throttle import Throttle, refused, throttling
+from profilesync_sandbox.emulator import Emulator
 
 
-class Sandbox:
+class Sandbox(Emulator):
     """A running Canvas emulator.
 
     >>> with Sandbox(SandboxConfig(users=300)) as sb:      # doctest: +SKIP
@@ -25,19 +23,14 @@ class Sandbox:
     """
 
     def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
-        config = config or SandboxConfig()
-        if overrides:
-            config = replace(config, **overrides)
+        config = replace(config or SandboxConfig(), **overrides)
         scenario = load_scenario(config.scenario) if config.scenario is not None else None
         if scenario is not None and scenario.get("settings"):
             config = config.with_settings(scenario["settings"])
-        problems = config.problems()
-        if problems:
-            raise ValueError("invalid sandbox config: " + "; ".join(problems))
+        super().__init__(config, what="sandbox")
         self.config = config
         population = build_population(config, scenario)
-        self.state = SandboxState(config, population)
-        self.faults = Faults(config)
+        self.state = SandboxState(config, population, self.request_log)
         self.throttle = Throttle(config)
         by_user = {user_id: token for token, user_id in population.tokens.items()}
         self.admin_token = by_user[ADMIN_USER_ID]
@@ -50,64 +43,31 @@ class Sandbox:
             accounts.move_users(self.state, members, self.sub_account_id)
             self.sub_account_token = accounts.add_sub_account_admin(self.state, self.sub_account_id)
         routes = accounts.ROUTES + users.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
-        canvas = Pipeline(
-            CanvasApp(self.state, routes),
-            faults=self.faults,
-            throttle=self.throttle,
-            latency_ms=config.latency_ms,
-            cost=config.cost_for,
-            record=self.state.record_request,
+        canvas = CanvasApp(self.state, routes)
+        self._canvas = self.serve(
+            canvas,
+            config.port,
+            throttling(
+                self.throttle, canvas.token, config.cost_for, lambda left: refused(config.throttle_status, left)
+            ),
         )
         upload_app = uploads.UploadApp(self.state)
-        # The upload host's bucket has its own high-water mark (Canvas's own numbers otherwise).
-        upload_limits = replace(
-            config, throttle=True, hwm=config.upload_hwm, maximum=max(config.maximum, config.upload_hwm)
-        )
-        upload = Pipeline(
-            upload_app,
-            faults=self.faults,
-            throttle=Throttle(upload_limits) if config.upload_throttle else None,
-            latency_ms=config.latency_ms,
-            cost=config.cost_for,
-            record=self.state.record_request,
-            refusal=upload_app.refusal,
-        )
-        self._canvas = EmulatorServer(canvas, config.host, config.port)
-        self._upload = EmulatorServer(upload, config.host, config.upload_port)
-        self._running = False
+        upload_throttling = None
+        if config.upload_throttle:
+            # The upload host's bucket has its own high-water mark (Canvas's own numbers otherwise).
+            upload_limits = replace(
+                config, throttle=True, hwm=config.upload_hwm, maximum=max(config.maximum, config.upload_hwm)
+            )
+            upload_throttling = throttling(
+                Throttle(upload_limits), upload_app.token, config.cost_for, upload_app.refusal
+            )
+        self._upload = self.serve(upload_app, config.upload_port, upload_throttling)
 
-    def start(self) -> Sandbox:
-        """Bind both hosts and serve them on background threads."""
-        if self._running:
-            return self
-        self._canvas.start()
-        try:
-            self._upload.start()
-        except OSError:
-            self._canvas.stop()
-            raise
+    def started(self) -> None:
         with self.state.lock:
             self.state.canvas_base_url = self._canvas.base_url
             self.state.upload_base_url = self._upload.base_url
-        self._running = True
         self.state.seed_avatars()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close every open connection."""
-        if not self._running:
-            return
-        self._upload.stop()
-        self._canvas.stop()
-        self._running = False
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from profilesync_sandbox.canvas import errors
-from profilesync_sandbox.canvas.app import Ctx, Route
+from profilesync_sandbox.canvas.app import Ctx
 from profilesync_sandbox.canvas.pagination import known_total_links, link_header, page_number, per_page_for
 from profilesync_sandbox.canvas.records import (
     DOMAIN_ROOT_ACCOUNT_ID,
@@ -21,6 +21,7 @@ from profilesync_sandbox.canvas.records import (
 )
 from profilesync_sandbox.canvas.userjson import timestamp, user_json
 from profilesync_sandbox.canvas.users import resolve_account
+from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -29,11 +29,11 @@ from profilesync_sandbox.canvas.records import (
     FolderRecord,
     ObservationLink,
     PairingCode,
-    RequestRecord,
     UserRecord,
     UserView,
 )
 from profilesync_sandbox.canvas.scenario import Population, ascii_slug, random_uuid
+from profilesync_sandbox.requestlog import RequestLog, RequestRecord
 
 
 class Clock:
@@ -55,7 +55,7 @@ class Clock:
 class SandboxState:
     """Users, files, folders, observer data, tokens and the request log of one sandbox."""
 
-    def __init__(self, config: SandboxConfig, population: Population) -> None:
+    def __init__(self, config: SandboxConfig, population: Population, request_log: RequestLog) -> None:
         self.lock = threading.RLock()
         self.config = config
         self.clock = Clock()
@@ -73,7 +73,7 @@ class SandboxState:
         self.links: list[ObservationLink] = list(population.links)
         self.codes: dict[str, PairingCode] = {}
         self.emails: list[EmailSent] = []
-        self.log: list[RequestRecord] = []
+        self.request_log = request_log  # written by the servers, for both hosts
         self.upload_auth: list[str] = []
         self.next_file_id = 5001
         self.next_folder_id = 301
@@ -177,11 +177,7 @@ class SandboxState:
         self.error_report_id += 1
         return self.error_report_id
 
-    # -- request log (called by the servers)
-
-    def record_request(self, record: RequestRecord) -> None:
-        with self.lock:
-            self.log.append(record)
+    # -- called by the upload host
 
     def record_upload_auth(self, value: str) -> None:
         with self.lock:
@@ -219,18 +215,15 @@ class SandboxState:
             return self._file_view(self.file_records[file_id])
 
     def requests(self, host: str | None = None) -> list[RequestRecord]:
-        with self.lock:
-            return [r for r in self.log if host is None or r.host == host]
+        return self.request_log.requests(host)
 
     def counts(self, host: str | None = "canvas") -> Counter[str]:
         """Requests per route key (``"GET /api/v1/users/:id"``); unmatched paths count under ``"?"``."""
-        with self.lock:
-            return Counter(r.route or "?" for r in self.log if host is None or r.host == host)
+        return self.request_log.counts(host)
 
     def reset_counts(self) -> None:
         """Forget the request log (not the Authorization headers the upload host saw)."""
-        with self.lock:
-            self.log.clear()
+        self.request_log.clear()
 
     def emails_sent(self) -> list[EmailSent]:
         with self.lock:

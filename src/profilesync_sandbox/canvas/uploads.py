@@ -21,13 +21,13 @@ import math
 from typing import Any
 
 from profilesync_sandbox.canvas import avatars, errors, refusals, storage
-from profilesync_sandbox.canvas.app import Ctx, Route
-from profilesync_sandbox.canvas.errors import NOT_FOUND_MESSAGE, ApiError, throttled_response
+from profilesync_sandbox.canvas.app import Ctx
+from profilesync_sandbox.canvas.errors import NOT_FOUND_MESSAGE, ApiError
 from profilesync_sandbox.canvas.pagination import known_total_links, link_header, page_number, per_page_for, ruby_to_i
 from profilesync_sandbox.canvas.records import FileRecord, FolderRecord, UserRecord
 from profilesync_sandbox.canvas.state import SandboxState
-from profilesync_sandbox.canvas.throttle import ruby_float
-from profilesync_sandbox.server import RouteMatch
+from profilesync_sandbox.canvas.throttle import refused
+from profilesync_sandbox.routing import Route, RouteMatch
 from profilesync_sandbox.wire import (
     Part,
     Request,
@@ -290,9 +290,7 @@ class UploadApp:
         """The upload host's "slow down": Canvas's own 403 on local storage, 429/503 + Retry-After on inst-fs."""
         config = self.state.config
         if config.upload_mode == "local":
-            response = throttled_response(403)  # RequestThrottle#rate_limit_exceeded, text/plain
-            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
-            return response
+            return refused(403, remaining)  # RequestThrottle#rate_limit_exceeded
         # room for one more reservation once the bucket leaked down to hwm - up_front_cost
         wait = max(1, math.ceil((config.up_front_cost - remaining) / max(config.outflow, 0.1)))
         status = config.upload_throttle_status

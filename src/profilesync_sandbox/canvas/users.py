@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from profilesync_sandbox.canvas import avatars, errors
-from profilesync_sandbox.canvas.app import Ctx, Route
+from profilesync_sandbox.canvas.app import Ctx
 from profilesync_sandbox.canvas.bookmarks import bookmark_page
 from profilesync_sandbox.canvas.pagination import link_header, page_number, per_page_for, unknown_total_links
 from profilesync_sandbox.canvas.records import DOMAIN_ROOT_ACCOUNT_ID, Account, UserRecord
 from profilesync_sandbox.canvas.userjson import user_json
+from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
 # §6: the only include[] values api_index honours, in user_json's own order

@@ -23,14 +23,13 @@ import base64
 import binascii
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote
 
 from profilesync_sandbox.guru.state import GuruState, picture_type
-from profilesync_sandbox.server import RouteMatch
+from profilesync_sandbox.routing import Route, RouteMatch, Routes
 from profilesync_sandbox.wire import Request, Response, empty_response, encode_json
 
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -150,30 +149,14 @@ def serve_picture(state: GuruState, request: Request, caller: Caller, args: dict
     return Response(200, picture.data, picture.content_type, [("Cache-Control", "public, max-age=31536000")])
 
 
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: str
-    handler: Handler
-    needs_auth: bool = True
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.pattern}"
-
-    def regex(self) -> re.Pattern[str]:
-        parts = [f"(?P<{p[1:]}>[^/]+)" if p.startswith(":") else re.escape(p) for p in self.pattern.split("/")]
-        return re.compile("^" + "/".join(parts) + "/?$")
-
-
 ROUTES = (
     Route("GET", "/api/v1/members", list_members),
     Route("GET", "/api/v1/members/:email", get_member),
     Route("GET", "/api/v1/people/:id", get_person),
     Route("PUT", "/api/v1/people/:id", put_person),
     Route("POST", "/app/picture", upload_picture),
-    Route("GET", "/pp/:name", serve_picture, needs_auth=False),
-    Route("HEAD", "/pp/:name", serve_picture, needs_auth=False),
+    Route("GET", "/pp/:name", serve_picture, needs_user=False),
+    Route("HEAD", "/pp/:name", serve_picture, needs_user=False),
 )
 
 
@@ -184,7 +167,7 @@ class GuruApp:
 
     def __init__(self, state: GuruState, *, user: str, token: str, collection_id: str, collection_token: str) -> None:
         self.state = state
-        self._routes = [(route, route.regex()) for route in ROUTES]
+        self._routes = Routes(ROUTES, trailing_slash=True)
         self._credentials = {
             (user, token): Caller(user, can_write=True),
             (collection_id, collection_token): Caller(collection_id, can_write=False),
@@ -193,14 +176,7 @@ class GuruApp:
     # -- App protocol
 
     def match(self, request: Request) -> RouteMatch | None:
-        for route, regex in self._routes:
-            found = regex.match(request.raw_path) if route.method == request.method else None
-            if found:
-                return RouteMatch(route.key, dict(found.groupdict()), route.handler, route.needs_auth)
-        return None
-
-    def token(self, request: Request) -> str | None:
-        return None  # Guru has no Canvas-style leaky bucket; its rate limit lives in handle()
+        return self._routes.match(request.method, request.raw_path)
 
     def handle(self, request: Request, match: RouteMatch | None) -> Response:
         return self._echo(request, self._handle(request, match))

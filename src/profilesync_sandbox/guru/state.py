@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from profilesync_sandbox.canvas.records import RequestRecord
 from profilesync_sandbox.guru.config import GuruSandboxConfig
+from profilesync_sandbox.requestlog import RequestLog, RequestRecord
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -92,11 +92,11 @@ def derived_secret(seed: int, purpose: str) -> str:
 class GuruState:
     """Everything the emulated Guru stores; handlers and test helpers take ``lock``."""
 
-    def __init__(self, config: GuruSandboxConfig) -> None:
+    def __init__(self, config: GuruSandboxConfig, request_log: RequestLog) -> None:
         self.config = config
         self.lock = threading.RLock()
         self.base_url = ""  # set when the server is bound; picture URLs are absolute
-        self.log: list[RequestRecord] = []
+        self.request_log = request_log  # written by the server
         self.problems: list[PutProblem] = []
         self.picture_auth: list[str] = []
         self.pictures: dict[str, _Picture] = {}  # by file name under /pp/
@@ -236,11 +236,7 @@ class GuruState:
             return None
         return (1.0 - bucket.tokens) / rate
 
-    # -- request log (called by the server)
-
-    def record_request(self, record: RequestRecord) -> None:
-        with self.lock:
-            self.log.append(record)
+    # -- called by the picture host
 
     def record_picture_auth(self, value: str) -> None:
         with self.lock:
@@ -291,17 +287,14 @@ class GuruState:
             return list(self.picture_auth)
 
     def requests(self) -> list[RequestRecord]:
-        with self.lock:
-            return list(self.log)
+        return self.request_log.requests()
 
     def counts(self) -> Counter[str]:
         """Requests per route key (``"PUT /api/v1/people/:id"``); unmatched paths count under ``"?"``."""
-        with self.lock:
-            return Counter(r.route or "?" for r in self.log)
+        return self.request_log.counts()
 
     def reset_counts(self) -> None:
-        with self.lock:
-            self.log.clear()
+        self.request_log.clear()
 
     def member_sets_own_picture(self, user_id: str, data: bytes) -> str:
         """The member uploads and picks a picture in Guru's UI; its URL."""
