@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from profilesync_sandbox.canvas.app import Ctx
+from profilesync_sandbox.canvas.data import SandboxData
 from profilesync_sandbox.canvas.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
 from profilesync_sandbox.canvas.state import SandboxState
 from profilesync_sandbox.canvas.users import resolve_account
@@ -28,7 +29,7 @@ from profilesync_sandbox.wire import Response, json_response
 ROOT_ONLY = frozenset({"become_user"})
 
 
-def root_of(state: SandboxState, account: Account) -> Account:
+def root_of(state: SandboxData, account: Account) -> Account:
     while account.parent_id is not None:
         account = state.accounts[account.parent_id]
     return account
@@ -69,7 +70,7 @@ def account_permissions(ctx: Ctx, args: dict[str, str]) -> Response:
     return json_response(200, {name: ctx.can(name) and not (sub and name in ROOT_ONLY) for name in asked})
 
 
-def add_sub_account(state: SandboxState, name: str = "Sandbox Sub-account", parent_id: int | None = None) -> int:
+def add_sub_account(state: SandboxData, name: str = "Sandbox Sub-account", parent_id: int | None = None) -> int:
     """A new sub-account (of the domain root account by default); its id."""
     with state.lock:
         new_id = max(state.accounts) + 1
@@ -78,7 +79,7 @@ def add_sub_account(state: SandboxState, name: str = "Sandbox Sub-account", pare
         return new_id
 
 
-def move_users(state: SandboxState, user_ids: Iterable[int], account_id: int) -> None:
+def move_users(state: SandboxData, user_ids: Iterable[int], account_id: int) -> None:
     """Associate users with a sub-account (they stay in the root account, as in Canvas)."""
     with state.lock:
         for user_id in user_ids:

@@ -15,10 +15,10 @@ from typing import Any
 
 from profilesync_sandbox.canvas import errors, refusals
 from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.canvas.data import SandboxData
 from profilesync_sandbox.canvas.errors import ApiError
 from profilesync_sandbox.canvas.lookup import decode_segment, split_format
 from profilesync_sandbox.canvas.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
-from profilesync_sandbox.canvas.state import SandboxState
 from profilesync_sandbox.routing import Route, RouteMatch, Routes
 from profilesync_sandbox.wire import Params, Request, Response, encode_json, json_response, text_response
 
@@ -32,7 +32,7 @@ _ACCEPTS_JSON = re.compile(r"application/json")
 class Ctx:
     """One request on the Canvas host, after authentication."""
 
-    state: SandboxState
+    state: SandboxData
     request: Request
     params: Params
     base: str  # the scheme+host the client used; Canvas builds absolute URLs from it
@@ -97,9 +97,9 @@ class CanvasApp:
 
     host_name = "canvas"
 
-    def __init__(self, state: SandboxState, routes: Iterable[Route[Handler]]) -> None:
+    def __init__(self, state: SandboxData, routes: Iterable[Route[Handler]]) -> None:
         self.state = state
-        # Rails answers HEAD with the GET route; path arguments arrive percent-decoded (§7)
+        # Rails answers HEAD with the GET route; path arguments arrive percent-decoded
         self._routes = Routes(routes, head_as_get=True, decode=decode_segment)
 
     # -- App protocol

@@ -17,12 +17,12 @@ from profilesync_sandbox.canvas.userjson import NO_PIC_PATH, gravatar_url
 
 if TYPE_CHECKING:
     from profilesync_sandbox.canvas.app import Ctx
-    from profilesync_sandbox.canvas.state import SandboxState
+    from profilesync_sandbox.canvas.data import SandboxData
 
 GRAVATAR_PATTERN = re.compile(r"^https?://[a-zA-Z0-9.-]+\.gravatar\.com/")
 
 
-def construct_token(state: SandboxState, user_id: int, kind: str, url: str) -> str:
+def construct_token(state: SandboxData, user_id: int, kind: str, url: str) -> str:
     """``Canvas::Security.hmac_sha1("#{user.id}::#{type}::#{url}")``: 40 hex chars."""
     return hmac.new(state.secret, f"{user_id}::{kind}::{url}".encode(), hashlib.sha1).hexdigest()
 

@@ -80,7 +80,7 @@ def refused(status: int, remaining: float) -> Response:
 
 
 def rate_headers(cost: float, remaining: float) -> list[tuple[str, str]]:
-    """What every answer of a throttled request carries (§4.2)."""
+    """What every answer of a throttled request carries."""
     return [("X-Request-Cost", ruby_float(cost)), ("X-Rate-Limit-Remaining", ruby_float(remaining))]
 
 
