@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from profilesync_sandbox.canvas import accounts, features, observers, pages, uploads, users
+from profilesync_sandbox.canvas import accounts, enrollments, features, observees, observers, pages, uploads, users
 from profilesync_sandbox.canvas.app import CanvasApp
 from profilesync_sandbox.canvas.config import SandboxConfig
 from profilesync_sandbox.canvas.records import ALL_PERMISSIONS
@@ -42,7 +42,16 @@ class Sandbox(Emulator):
             members = [u.id for u in population.users if u.listed][: config.sub_account_users]
             accounts.move_users(self.state, members, self.sub_account_id)
             self.sub_account_token = accounts.add_sub_account_admin(self.state, self.sub_account_id)
-        routes = accounts.ROUTES + users.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
+        routes = (
+            accounts.ROUTES
+            + users.ROUTES
+            + uploads.ROUTES
+            + observers.ROUTES
+            + observees.ROUTES
+            + enrollments.ROUTES
+            + pages.ROUTES
+            + features.ROUTES
+        )
         canvas = CanvasApp(self.state, routes)
         self._canvas = self.serve(
             canvas,
