@@ -31,6 +31,9 @@ class EmulatorConfig(ABC):
     def problems(self) -> list[str]:
         """Every problem with these values at once (an empty list when the config is usable)."""
 
+    def count_problems(self, *names: str) -> list[str]:
+        return [f"{name} must be 0 or more" for name in names if getattr(self, name) < 0]
+
     def fractions_problems(self, *names: str) -> list[str]:
         return [f"{name} must be between 0 and 1" for name in names if not 0.0 <= getattr(self, name) <= 1.0]
 

@@ -95,13 +95,7 @@ class SandboxConfig(EmulatorConfig):
 
     def problems(self) -> list[str]:
         """Every problem with these values at once (an empty list when the config is usable)."""
-        found: list[str] = []
-        if self.users < 0:
-            found.append("users must be 0 or more")
-        if self.sub_account_users < 0:
-            found.append("sub_account_users must be 0 or more")
-        if self.foreign_home_users < 0:
-            found.append("foreign_home_users must be 0 or more")
+        found = self.count_problems("users", "sub_account_users", "foreign_home_users")
         if self.upload_mode not in UPLOAD_MODES:
             found.append(f"upload_mode must be one of {', '.join(UPLOAD_MODES)}")
         if self.avatars_setting not in AVATARS_SETTINGS:

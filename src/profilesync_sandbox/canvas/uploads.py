@@ -282,9 +282,10 @@ class UploadApp:
             return RouteMatch(f"POST {request.raw_path}", {}, None, needs_user=False)
         return None
 
-    def token(self, request: Request) -> str | None:
-        """The upload throttle's bucket: the client address, as RequestThrottle keys a request with no token."""
-        return f"ip:{request.client}" if self.state.config.upload_throttle else None
+    def token(self, request: Request) -> str:
+        """The upload throttle's bucket (when ``upload_throttle`` is on): the client address, as RequestThrottle
+        keys a request with no token."""
+        return f"ip:{request.client}"
 
     def refusal(self, remaining: float) -> Response:
         """The upload host's "slow down": Canvas's own 403 on local storage, 429/503 + Retry-After on inst-fs."""

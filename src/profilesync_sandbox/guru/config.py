@@ -42,9 +42,7 @@ class GuruSandboxConfig(EmulatorConfig):
 
     def problems(self) -> list[str]:
         """Every problem with these values at once (an empty list when the config is usable)."""
-        found: list[str] = []
-        if self.members < 0:
-            found.append("members must be 0 or more")
+        found = self.count_problems("members")
         if self.page_size < 1:
             found.append("page_size must be at least 1")
         if self.next_rel not in ("next-page", "next"):
