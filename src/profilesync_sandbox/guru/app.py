@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote
 
-from profilesync_sandbox.guru.state import GuruState, picture_type
+from profilesync_sandbox.guru.data import GuruData, picture_type
 from profilesync_sandbox.routing import Route, RouteMatch, Routes
 from profilesync_sandbox.wire import Request, Response, empty_response, encode_json
 
@@ -43,7 +43,7 @@ class Caller:
     can_write: bool
 
 
-Handler = Callable[[GuruState, Request, Caller, dict[str, str]], Response]
+Handler = Callable[[GuruData, Request, Caller, dict[str, str]], Response]
 
 
 def json_answer(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -70,7 +70,7 @@ def decode_page_token(token: str) -> tuple[int, str] | None:
 # -- handlers (called with state.lock held)
 
 
-def list_members(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def list_members(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     search = request.params.get("search")
     offset = 0
     token = request.params.get("token")
@@ -89,21 +89,21 @@ def list_members(state: GuruState, request: Request, caller: Caller, args: dict[
     return json_answer(200, page, headers)
 
 
-def get_member(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def get_member(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     member = state.member_row(unquote(args["email"]))
     if member is None:
         return error(404, "Member not found")
     return json_answer(200, member)
 
 
-def get_person(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def get_person(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     member = state.members_by_id.get(args["id"])
     if member is None:
         return error(404, "User not found")
     return json_answer(200, member.person)
 
 
-def put_person(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def put_person(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     if not caller.can_write:
         return error(403, "Collection tokens are read-only")
     if args["id"] not in state.members_by_id:
@@ -124,7 +124,7 @@ def put_person(state: GuruState, request: Request, caller: Caller, args: dict[st
     return json_answer(200, person)
 
 
-def upload_picture(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def upload_picture(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     if not caller.can_write:
         return error(403, "Collection tokens are read-only")
     if not request.multipart:
@@ -139,7 +139,7 @@ def upload_picture(state: GuruState, request: Request, caller: Caller, args: dic
     return json_answer(200, {state.config.picture_answer_field: state.add_picture(part.data)})
 
 
-def serve_picture(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def serve_picture(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     authorization = request.header("authorization")
     if authorization is not None:
         state.record_picture_auth(authorization)
@@ -165,7 +165,7 @@ class GuruApp:
 
     host_name = "guru"
 
-    def __init__(self, state: GuruState, *, user: str, token: str, collection_id: str, collection_token: str) -> None:
+    def __init__(self, state: GuruData, *, user: str, token: str, collection_id: str, collection_token: str) -> None:
         self.state = state
         self._routes = Routes(ROUTES, trailing_slash=True)
         self._credentials = {

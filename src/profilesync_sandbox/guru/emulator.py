@@ -8,7 +8,8 @@ from typing import Any
 from profilesync_sandbox.emulator import Emulator
 from profilesync_sandbox.guru.app import GuruApp
 from profilesync_sandbox.guru.config import GuruSandboxConfig
-from profilesync_sandbox.guru.state import GuruState, derived_secret
+from profilesync_sandbox.guru.data import derived_secret
+from profilesync_sandbox.guru.state import GuruState
 
 
 class GuruSandbox(Emulator):
