@@ -20,10 +20,11 @@ Not emulated: S3-style uploads and ``no_redirect``, upload from URL, ``success_i
 file-listing endpoints, user renames beyond name/short_name/sortable_name, LTI id forms, sessions (only
 tokens), trust relationships, self-registration, and ``Accept: application/json+canvas-string-ids``.
 
-Layout: ``canvas/`` (the Canvas emulator) and ``guru/`` (the Guru emulator) beside each other, on the base
-they share: ``wire`` (requests, responses, multipart), ``server`` (HTTP, latency, faults and the request log
-around any app), ``faults``; ``command`` is ``profilesync sandbox`` and ``samples`` the sample-photo generator.
-The package imports nothing of ``profilesync``.
+Layout: ``canvas/`` (the Canvas emulator, ``Sandbox``) and ``guru/`` (the Guru emulator, ``GuruSandbox``) side
+by side on the base they share: ``emulator`` (the shell: validate, serve hosts, start/stop as a unit), ``config``
+(listening, latency and fault knobs), ``server`` (HTTP and the per-request pipeline: faults, a host's throttle,
+latency, the request log), ``routing``, ``wire`` (requests, responses, multipart), ``faults``, ``requestlog``.
+``command`` is ``profilesync sandbox``; ``samples`` the sample-photo generator. Nothing here imports ``profilesync``.
 """
 
 from profilesync_sandbox.canvas.config import SandboxConfig
