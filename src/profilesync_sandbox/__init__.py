@@ -20,19 +20,25 @@ Not emulated: S3-style uploads and ``no_redirect``, upload from URL, ``success_i
 file-listing endpoints, user renames beyond name/short_name/sortable_name, LTI id forms, sessions (only
 tokens), trust relationships, self-registration, and ``Accept: application/json+canvas-string-ids``.
 
-Layout: ``config`` (knobs) → ``scenario`` (who lives there) → ``state``/``storage``/``records`` (data) →
-``canvas_app`` (auth, routing, rendering) with ``accounts`` (account JSON, rights, sub-accounts),
-``canvas_routes``, ``uploads``, ``observers``, ``pages``
-(handlers) → ``server`` (HTTP, throttle, latency, faults around any app; a Guru emulator would be another
-app) → ``emulator.Sandbox`` (both hosts) → ``command`` (the CLI). The scenario file format is described in
-``profilesync_sandbox.scenario``.
+Layout: ``canvas/`` (the Canvas emulator, ``Sandbox``) and ``guru/`` (the Guru emulator, ``GuruSandbox``) side
+by side on the base they share: ``emulator`` (the shell: validate, serve hosts, start/stop as a unit), ``config``
+(listening, latency and fault knobs), ``server`` (HTTP and the per-request pipeline: faults, a host's throttle,
+latency, the request log), ``routing``, ``wire`` (requests, responses, multipart), ``faults``, ``requestlog``.
+``command`` is ``profilesync sandbox``; ``samples`` the sample-photo generator. Nothing here imports ``profilesync``.
 """
 
-from profilesync_sandbox.config import SandboxConfig
-from profilesync_sandbox.emulator import Sandbox
+from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.canvas.emulator import Sandbox
+from profilesync_sandbox.canvas.records import (
+    EmailSent,
+    FileView,
+    ObservationLink,
+    PairingCode,
+    UserView,
+)
+from profilesync_sandbox.canvas.state import SandboxState
 from profilesync_sandbox.faults import Faults
-from profilesync_sandbox.records import EmailSent, FileView, ObservationLink, PairingCode, RequestRecord, UserView
-from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.requestlog import RequestRecord
 
 __all__ = [
     "EmailSent",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from profilesync_sandbox.config import AVATARS_SETTINGS, UPLOAD_MODES, SandboxConfig
-from profilesync_sandbox.emulator import Sandbox
+from profilesync_sandbox.canvas.config import AVATARS_SETTINGS, UPLOAD_MODES, SandboxConfig
+from profilesync_sandbox.canvas.emulator import Sandbox
 from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig
 from profilesync_sandbox.server import request_log
 
@@ -22,7 +22,7 @@ Example:
   profilesync sandbox --upload-mode local --upload-throttle --upload-hwm 120   (a busy upload host)
 
 The admin token is derived from --seed, so a restarted sandbox on the same ports keeps working with the
-same .env. The scenario format is documented in profilesync_sandbox.scenario.
+same .env. The scenario format is documented in profilesync_sandbox.canvas.scenario.
 """
 
 

@@ -1,144 +1,74 @@
-"""``Sandbox``: one emulated Canvas (API host + separate upload host) on loopback, started and stopped as a unit."""
+"""``Emulator``: the shell both emulated APIs share — validated knobs, faults, a request log, and hosts on
+loopback started and stopped as a unit (``with Sandbox(...) as sb:``, ``with GuruSandbox(...) as guru:``)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import TracebackType
-from typing import Any
+from typing import Self
 
-from profilesync_sandbox import accounts, canvas_routes, features, observers, pages, uploads
-from profilesync_sandbox.canvas_app import CanvasApp
-from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.config import EmulatorConfig
 from profilesync_sandbox.faults import Faults
-from profilesync_sandbox.records import ALL_PERMISSIONS
-from profilesync_sandbox.scenario import ADMIN_USER_ID, HELPDESK_USER_ID, build_population, load_scenario
-from profilesync_sandbox.server import EmulatorServer, Pipeline
-from profilesync_sandbox.state import SandboxState
-from profilesync_sandbox.throttle import Throttle
+from profilesync_sandbox.requestlog import RequestLog
+from profilesync_sandbox.server import App, EmulatorServer, Pipeline, Throttling
 
 
-class Sandbox:
-    """A running Canvas emulator.
+class Emulator:
+    """Hosts added with ``serve`` start in order (a later one failing to bind stops the earlier) and stop in
+    reverse; ``started`` runs once they all listen."""
 
-    >>> with Sandbox(SandboxConfig(users=300)) as sb:      # doctest: +SKIP
-    ...     requests.get(f"{sb.base_url}/api/v1/users/self", headers={"Authorization": f"Bearer {sb.admin_token}"})
-    """
-
-    def __init__(self, config: SandboxConfig | None = None, **overrides: Any) -> None:
-        config = config or SandboxConfig()
-        if overrides:
-            config = replace(config, **overrides)
-        scenario = load_scenario(config.scenario) if config.scenario is not None else None
-        if scenario is not None and scenario.get("settings"):
-            config = config.with_settings(scenario["settings"])
+    def __init__(self, config: EmulatorConfig, *, what: str) -> None:
         problems = config.problems()
         if problems:
-            raise ValueError("invalid sandbox config: " + "; ".join(problems))
-        self.config = config
-        population = build_population(config, scenario)
-        self.state = SandboxState(config, population)
+            raise ValueError(f"invalid {what} config: " + "; ".join(problems))
         self.faults = Faults(config)
-        self.throttle = Throttle(config)
-        by_user = {user_id: token for token, user_id in population.tokens.items()}
-        self.admin_token = by_user[ADMIN_USER_ID]
-        self.no_masquerade_token = by_user[HELPDESK_USER_ID]  # every admin right except "Become other users"
-        self.sub_account_id: int | None = None
-        self.sub_account_token: str | None = None  # the admin of a sub-account (config.sub_account_users)
-        if config.sub_account_users:
-            self.sub_account_id = accounts.add_sub_account(self.state)
-            members = [u.id for u in population.users if u.listed][: config.sub_account_users]
-            accounts.move_users(self.state, members, self.sub_account_id)
-            self.sub_account_token = accounts.add_sub_account_admin(self.state, self.sub_account_id)
-        routes = (
-            accounts.ROUTES + canvas_routes.ROUTES + uploads.ROUTES + observers.ROUTES + pages.ROUTES + features.ROUTES
-        )
-        canvas = Pipeline(
-            CanvasApp(self.state, routes),
-            faults=self.faults,
-            throttle=self.throttle,
-            latency_ms=config.latency_ms,
-            cost=config.cost_for,
-            record=self.state.record_request,
-        )
-        upload_app = uploads.UploadApp(self.state)
-        # The upload host's bucket has its own high-water mark (Canvas's own numbers otherwise).
-        upload_limits = replace(
-            config, throttle=True, hwm=config.upload_hwm, maximum=max(config.maximum, config.upload_hwm)
-        )
-        upload = Pipeline(
-            upload_app,
-            faults=self.faults,
-            throttle=Throttle(upload_limits) if config.upload_throttle else None,
-            latency_ms=config.latency_ms,
-            cost=config.cost_for,
-            record=self.state.record_request,
-            refusal=upload_app.refusal,
-        )
-        self._canvas = EmulatorServer(canvas, config.host, config.port)
-        self._upload = EmulatorServer(upload, config.host, config.upload_port)
+        self.request_log = RequestLog()
+        self._config = config
+        self._servers: list[EmulatorServer] = []
         self._running = False
 
-    def start(self) -> Sandbox:
-        """Bind both hosts and serve them on background threads."""
+    def serve(self, app: App, port: int, throttling: Throttling | None = None) -> EmulatorServer:
+        """A host for ``app`` on ``port`` behind the shared pipeline (latency, faults, the request log)."""
+        pipeline = Pipeline(
+            app,
+            faults=self.faults,
+            latency_ms=self._config.latency_ms,
+            record=self.request_log.record,
+            throttling=throttling,
+        )
+        server = EmulatorServer(pipeline, self._config.host, port)
+        self._servers.append(server)
+        return server
+
+    def started(self) -> None:
+        """Runs once every host listens (base URLs are known)."""
+
+    def start(self) -> Self:
+        """Bind every host and serve them on background threads."""
         if self._running:
             return self
-        self._canvas.start()
-        try:
-            self._upload.start()
-        except OSError:
-            self._canvas.stop()
-            raise
-        with self.state.lock:
-            self.state.canvas_base_url = self._canvas.base_url
-            self.state.upload_base_url = self._upload.base_url
+        for index, server in enumerate(self._servers):
+            try:
+                server.start()
+            except OSError:
+                for earlier in reversed(self._servers[:index]):
+                    earlier.stop()
+                raise
         self._running = True
-        self.state.seed_avatars()
+        self.started()
         return self
 
     def stop(self) -> None:
         """Stop serving and close every open connection."""
         if not self._running:
             return
-        self._upload.stop()
-        self._canvas.stop()
+        for server in reversed(self._servers):
+            server.stop()
         self._running = False
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The Canvas host, e.g. ``http://127.0.0.1:54321``."""
-        return self._canvas.base_url
-
-    @property
-    def upload_base_url(self) -> str:
-        """The separate upload host (another port): the token must never go there."""
-        return self._upload.base_url
-
-    @property
-    def alias_base_url(self) -> str:
-        """Another spelling of the Canvas host's address (``localhost`` for ``127.0.0.1``, upper case otherwise):
-        the same Canvas, as an admin may type it."""
-        host = "localhost" if "://127.0.0.1:" in self.base_url else None
-        if host is None:
-            return self.base_url.upper()
-        return self.base_url.replace("127.0.0.1", host)
-
-    def read_less_token(self) -> str:
-        """A fresh token of an admin with every right except reading users ('Users - view list' and
-        'Users - manage login details'): Canvas answers 404 to its user lookups."""
-        return self.state.add_admin(ALL_PERMISSIONS - {"read_roster", "manage_user_logins"}, name="Read-less Admin")
-
-    def token_for(self, user_id: int) -> str:
-        """A fresh API token that authenticates as ``user_id`` (e.g. a student's own token)."""
-        return self.state.add_token(user_id)
-
-    def env_snippet(self) -> str:
-        """Lines for a ``.env`` file that point profilesync at this sandbox."""
-        return f"CANVAS_BASE_URL={self.base_url}\nCANVAS_API_TOKEN={self.admin_token}\n"

@@ -1,7 +1,7 @@
 """Injected failures: random (``error_rate``, ``drop_rate``) and scripted by tests (``sb.faults``).
 
 Scripted rules match a method (``"*"`` or None for any) and a regex searched in the raw request path (no
-query string), optionally on one host (``"canvas"`` or ``"upload"``), and fire ``count`` times:
+query string), optionally on one host (``"canvas"``, ``"upload"`` or ``"guru"``), and fire ``count`` times:
 
     sb.faults.fail_next("POST", r"/files$", 502, host="upload")
     sb.faults.drop_next("PUT", r"^/api/v1/users/\\d+$", after=True)   # the PUT happens, the answer is lost
@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.config import EmulatorConfig
 
 RANDOM_ERROR_STATUSES = (500, 502, 503)
 KILL_WAIT_S = 10.0  # how long a kill failpoint waits for the killed client to be gone
@@ -95,9 +95,9 @@ def _gone(pid: int) -> bool:
 
 
 class Faults:
-    """Runtime fault controls shared by both hosts of one sandbox."""
+    """Runtime fault controls shared by every host of one emulator."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
         self._rng = random.Random(config.fault_seed)

@@ -1,13 +1,13 @@
 """The HTTP plumbing both emulated hosts share, and the per-request pipeline around an app.
 
 Pipeline, in the order real infrastructure would apply it: kill failpoints due on arrival → outage (the
-load balancer answers 503) → scripted/random drop before the app → throttle reservation (§4; token requests
-on the Canvas host only) → injected latency (slept while the reservation is held, like server time) →
+load balancer answers 503) → scripted/random drop before the app → throttle reservation (a host's own
+``Throttling``: Canvas's token buckets, §4) → injected latency (slept while the reservation is held, like server time) →
 scripted/random error → the app → throttle settlement and headers → kill failpoints due after the app →
 scripted/random drop after the app → answer.
 
 ``ThreadingHTTPServer`` with HTTP/1.1 keep-alive: clients reuse connections, so every answer carries an
-exact Content-Length. The Guru emulator, when it comes, is another ``App`` served by this same class.
+exact Content-Length. The Canvas host, its upload host and the Guru host are ``App``s served by this module.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from profilesync_sandbox.errors import throttled_response
 from profilesync_sandbox.faults import Faults
-from profilesync_sandbox.records import RequestRecord
-from profilesync_sandbox.throttle import Throttle, ruby_float
+from profilesync_sandbox.requestlog import RequestRecord
+from profilesync_sandbox.routing import RouteMatch
 from profilesync_sandbox.wire import Request, Response, text_response
 
 log = logging.getLogger("profilesync_sandbox")
@@ -35,32 +34,41 @@ request_log = logging.getLogger("profilesync_sandbox.requests")  # one DEBUG lin
 _OUTAGE_PAGE = "<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>\n"
 
 
-@dataclass(frozen=True)
-class RouteMatch:
-    """Which route a request hit: its key (``"GET /api/v1/users/:id"``) and decoded path arguments."""
-
-    key: str
-    args: dict[str, str]
-    handler: Any
-    needs_user: bool = True
-
-
 class App(Protocol):
     """One emulated host's behaviour."""
 
-    host_name: str  # "canvas" or "upload": the name in the request log and in fault rules
+    host_name: str  # "canvas", "upload" or "guru": the name in the request log and in fault rules
 
     def match(self, request: Request) -> RouteMatch | None: ...
-
-    def token(self, request: Request) -> str | None:
-        """The token that names the throttle bucket (None: not throttled, no rate headers)."""
-        ...
 
     def handle(self, request: Request, match: RouteMatch | None) -> Response:
         """A fully rendered answer."""
         ...
 
     def fault_response(self, request: Request, status: int, body: Any) -> Response: ...
+
+
+class Bucket(Protocol):
+    """A throttle's buckets: reserve before the request runs, settle its real cost after."""
+
+    def reserve(self, key: str) -> bool:
+        """False when the request must be refused (the caller then settles 0)."""
+        ...
+
+    def settle(self, key: str, cost: float) -> float:
+        """The bucket's remaining room once ``cost`` is charged."""
+        ...
+
+
+@dataclass(frozen=True)
+class Throttling:
+    """A host's request throttle as the pipeline applies it."""
+
+    bucket: Bucket
+    key: Callable[[Request], str | None]  # the bucket a request is charged to; None: not throttled
+    cost: Callable[[str | None], float]  # route key → what the request is charged
+    refusal: Callable[[float], Response]  # the throttled answer, given the bucket's remaining room
+    headers: Callable[[float, float], list[tuple[str, str]]]  # (cost, remaining) → headers on every answer
 
 
 class Pipeline:
@@ -71,20 +79,15 @@ class Pipeline:
         app: App,
         *,
         faults: Faults,
-        throttle: Throttle | None,
         latency_ms: float,
-        cost: Callable[[str | None], float],
         record: Callable[[RequestRecord], None],
-        refusal: Callable[[float], Response] | None = None,
+        throttling: Throttling | None = None,
     ) -> None:
         self.app = app
         self.faults = faults
-        self.throttle = throttle
         self.latency_s = latency_ms / 1000.0
-        self.cost = cost  # route key → what the request is charged (§4.4: deterministic)
         self.record = record
-        # the throttled answer, given the bucket's remaining; None: RequestThrottle#rate_limit_exceeded's
-        self.refusal = refusal
+        self.throttling = throttling
 
     def run(self, request: Request) -> Response | None:
         """The answer, or None when the connection must be dropped without one."""
@@ -120,16 +123,12 @@ class Pipeline:
         if self.faults.take("drop", host, method, path) or (not drop_after and self.faults.random_drop()):
             self._sleep()
             return None
-        token = self.app.token(request)
-        key = Throttle.key_for(token) if (token and self.throttle) else None
-        if key and self.throttle and not self.throttle.reserve(key):
-            remaining = self.throttle.settle(key, 0.0)  # refused requests cost nothing but the refund (§4.2)
+        throttling = self.throttling
+        key = throttling.key(request) if throttling else None
+        if throttling and key and not throttling.bucket.reserve(key):
+            remaining = throttling.bucket.settle(key, 0.0)  # refused requests cost nothing but the refund (§4.2)
             self._sleep()
-            if self.refusal is not None:
-                return self.refusal(remaining)
-            response = throttled_response(self.faults.config.throttle_status)
-            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
-            return response
+            return throttling.refusal(remaining)
         try:
             self._sleep()
             rule = self.faults.take("fail", host, method, path)
@@ -139,12 +138,11 @@ class Pipeline:
             else:
                 response = self.app.handle(request, match)
         finally:
-            if key and self.throttle:
-                cost = self.cost(match.key if match else None)
-                remaining = self.throttle.settle(key, cost)
-        if key:
-            response.headers.append(("X-Request-Cost", ruby_float(cost)))
-            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
+            if throttling and key:
+                cost = throttling.cost(match.key if match else None)
+                remaining = throttling.bucket.settle(key, cost)
+        if throttling and key:
+            response.headers.extend(throttling.headers(cost, remaining))
         if self.faults.kill_if_due(host, method, path, when="after"):
             return None  # the request took effect; the client died before it could read the answer
         if self.faults.take("drop", host, method, path, after=True) or (drop_after and self.faults.random_drop()):

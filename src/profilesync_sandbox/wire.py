@@ -8,16 +8,13 @@ Rails parses query strings, form bodies, multipart bodies and JSON bodies into o
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
-_NAME = re.compile(r'(?:^|;)\s*name="((?:[^"\\]|\\.)*)"', re.IGNORECASE)
-_FILENAME = re.compile(r'(?:^|;)\s*filename="((?:[^"\\]|\\.)*)"', re.IGNORECASE)
-_FILENAME_STAR = re.compile(r"(?:^|;)\s*filename\*=([^;]+)", re.IGNORECASE)
-_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 
 
@@ -115,8 +112,7 @@ class Request:
             self.body_pairs = parse_qsl(self.body.decode("utf-8", "replace"), keep_blank_values=True)
         elif kind == "multipart/form-data":
             self.multipart = True
-            match = _BOUNDARY.search(self.header("content-type") or "")
-            self.parts = parse_multipart(self.body, match.group(1).encode()) if match else []
+            self.parts = parse_multipart(self.body, self.header("content-type") or "")
             self.body_pairs = [(p.name, p.data.decode("utf-8", "replace")) for p in self.parts if p.filename is None]
         elif kind in ("application/json", "text/json"):
             try:
@@ -144,32 +140,38 @@ def flatten_json(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, str(value))]
 
 
-def parse_multipart(body: bytes, boundary: bytes) -> list[Part]:
-    """Split a multipart/form-data body into parts, in order (binary-safe; no email-package line rewriting)."""
+def parse_multipart(body: bytes, content_type: str) -> list[Part]:
+    """The named parts of a multipart/form-data body, in order; none when the body has no usable boundary.
+
+    The standard library's MIME parser does the splitting and the header decoding (quoted names, RFC 2231
+    ``filename*``); payloads come back byte for byte, since form-data parts carry no transfer encoding.
+    """
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", "surrogateescape")
+    message = BytesParser(policy=default).parsebytes(head + body)
+    if not message.is_multipart():
+        return []
     parts: list[Part] = []
-    sections = (b"\r\n" + body).split(b"\r\n--" + boundary)
-    for section in sections[1:]:
-        if section.startswith(b"--"):
-            break  # the closing delimiter
-        head, sep, content = section.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        headers: dict[str, str] = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            name, colon, value = line.partition(":")
-            if colon:
-                headers[name.strip().lower()] = value.strip()
-        disposition = headers.get("content-disposition", "")
-        name_match = _NAME.search(disposition)
-        if not name_match:
-            continue
-        filename: str | None = None
-        if star := _FILENAME_STAR.search(disposition):
-            filename = unquote(star.group(1).strip().split("''", 1)[-1])
-        elif plain := _FILENAME.search(disposition):
-            filename = plain.group(1).replace('\\"', '"')
-        parts.append(Part(name_match.group(1), filename, headers.get("content-type"), content))
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue  # a part with no form field name is not a field
+        filename = part.get_filename()
+        data = part.get_payload(decode=True)
+        part_type = part.get("content-type")
+        parts.append(
+            Part(
+                _header_text(name),
+                None if filename is None else _header_text(filename),
+                None if part_type is None else str(part_type),
+                data if isinstance(data, bytes) else b"",
+            )
+        )
     return parts
+
+
+def _header_text(value: str) -> str:
+    """Browsers send non-ASCII names as raw UTF-8, which the parser keeps as surrogate escapes: decode them."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 @dataclass

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from profilesync_sandbox import SandboxConfig
-from profilesync_sandbox.records import ALL_PERMISSIONS
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS
 from support.world import World, make_world
 
 STAFF = ("T001", "T002", "T003", "T004")

@@ -16,8 +16,8 @@ from click.testing import Result
 from guru.world import GuruWorld, make_guru_world
 from profilesync.http import Retry
 from profilesync.targets.canvas.refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS
 from profilesync_sandbox.guru import GuruSandboxConfig
-from profilesync_sandbox.records import ALL_PERMISSIONS
 from profilesync_sandbox.samples import make_portrait
 from support.world import World
 

@@ -183,7 +183,7 @@ def test_profile_fills_login_id_for_the_user_themself(sb: Sandbox) -> None:
 
 def test_add_admin_gives_a_token_with_exactly_those_rights(sb: Sandbox) -> None:
     """state.add_admin(rights): an unlisted admin whose token lacks what was left out (here: manage login details)."""
-    from profilesync_sandbox.records import ALL_PERMISSIONS
+    from profilesync_sandbox.canvas.records import ALL_PERMISSIONS
 
     limited = api(sb, sb.state.add_admin(ALL_PERMISSIONS - {"manage_user_logins"}))
     user = student(sb)

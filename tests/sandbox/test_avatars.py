@@ -5,7 +5,7 @@ from __future__ import annotations
 import requests
 
 from profilesync_sandbox import Sandbox
-from profilesync_sandbox.avatars import construct_token
+from profilesync_sandbox.canvas.avatars import construct_token
 
 from .conftest import MakeSandbox
 from .helpers import api, jpeg, options, set_avatar, student, token_of, upload

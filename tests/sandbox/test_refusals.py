@@ -7,10 +7,10 @@ import requests
 from click.testing import CliRunner
 
 from profilesync_sandbox import Sandbox, SandboxConfig
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS
+from profilesync_sandbox.canvas.refusals import grant_admin, merge_user, move_login
+from profilesync_sandbox.canvas.storage import PLACEHOLDER_PNG
 from profilesync_sandbox.command import sandbox
-from profilesync_sandbox.records import ALL_PERMISSIONS
-from profilesync_sandbox.refusals import grant_admin, merge_user, move_login
-from profilesync_sandbox.storage import PLACEHOLDER_PNG
 
 from .conftest import MakeSandbox
 from .helpers import api, options, preflight, set_avatar, student

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from profilesync_sandbox import Sandbox
-from profilesync_sandbox.throttle import ruby_float
+from profilesync_sandbox.canvas.throttle import ruby_float
 
 from .conftest import MakeSandbox
 from .helpers import api

@@ -16,7 +16,7 @@ from PIL import Image
 
 from profilesync.cli import cli
 from profilesync_sandbox import Sandbox, SandboxConfig
-from profilesync_sandbox.records import UserView
+from profilesync_sandbox.canvas.records import UserView
 from profilesync_sandbox.samples import make_portrait, write_sample_photos
 
 USERS = 300

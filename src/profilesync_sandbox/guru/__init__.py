@@ -16,13 +16,14 @@ pagination with a server-chosen page size, 401 for bad credentials, 403 for writ
 token, an optional 429 rate limit with ``Retry-After``, ``{"description": ...}`` error bodies, a PUT that echoes
 the person); ``GuruSandboxConfig`` has a knob for each so tests can try the other readings.
 
-Layout: ``config`` (knobs) → ``state`` (members, persons, pictures, PUT problems, request log) → ``app``
-(auth, routing, handlers) → ``emulator.GuruSandbox`` (one host, served by the shared ``sandbox.server``
-pipeline: latency, faults and the request log work as for Canvas).
+Layout: ``config`` (knobs) → ``data`` (members, persons, pictures, PUT problems; ``state`` is the controls
+tests use on it) → ``app`` (auth, routing, handlers) → ``emulator.GuruSandbox`` (one host on the shared
+``profilesync_sandbox.emulator`` base: latency, faults and the request log work as for Canvas).
 """
 
 from profilesync_sandbox.guru.config import GuruSandboxConfig
+from profilesync_sandbox.guru.data import ACTIVE, INACTIVE, PutProblem
 from profilesync_sandbox.guru.emulator import GuruSandbox
-from profilesync_sandbox.guru.state import ACTIVE, INACTIVE, GuruState, MemberView, PutProblem
+from profilesync_sandbox.guru.state import GuruState, MemberView
 
 __all__ = ["ACTIVE", "INACTIVE", "GuruSandbox", "GuruSandboxConfig", "GuruState", "MemberView", "PutProblem"]

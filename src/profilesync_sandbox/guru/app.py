@@ -23,14 +23,13 @@ import base64
 import binascii
 import json
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote
 
-from profilesync_sandbox.guru.state import GuruState, picture_type
-from profilesync_sandbox.server import RouteMatch
+from profilesync_sandbox.guru.data import GuruData, picture_type
+from profilesync_sandbox.routing import Route, RouteMatch, Routes
 from profilesync_sandbox.wire import Request, Response, empty_response, encode_json
 
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -44,7 +43,7 @@ class Caller:
     can_write: bool
 
 
-Handler = Callable[[GuruState, Request, Caller, dict[str, str]], Response]
+Handler = Callable[[GuruData, Request, Caller, dict[str, str]], Response]
 
 
 def json_answer(status: int, payload: Any, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -71,7 +70,7 @@ def decode_page_token(token: str) -> tuple[int, str] | None:
 # -- handlers (called with state.lock held)
 
 
-def list_members(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def list_members(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     search = request.params.get("search")
     offset = 0
     token = request.params.get("token")
@@ -90,21 +89,21 @@ def list_members(state: GuruState, request: Request, caller: Caller, args: dict[
     return json_answer(200, page, headers)
 
 
-def get_member(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def get_member(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     member = state.member_row(unquote(args["email"]))
     if member is None:
         return error(404, "Member not found")
     return json_answer(200, member)
 
 
-def get_person(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def get_person(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     member = state.members_by_id.get(args["id"])
     if member is None:
         return error(404, "User not found")
     return json_answer(200, member.person)
 
 
-def put_person(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def put_person(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     if not caller.can_write:
         return error(403, "Collection tokens are read-only")
     if args["id"] not in state.members_by_id:
@@ -125,7 +124,7 @@ def put_person(state: GuruState, request: Request, caller: Caller, args: dict[st
     return json_answer(200, person)
 
 
-def upload_picture(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def upload_picture(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     if not caller.can_write:
         return error(403, "Collection tokens are read-only")
     if not request.multipart:
@@ -140,7 +139,7 @@ def upload_picture(state: GuruState, request: Request, caller: Caller, args: dic
     return json_answer(200, {state.config.picture_answer_field: state.add_picture(part.data)})
 
 
-def serve_picture(state: GuruState, request: Request, caller: Caller, args: dict[str, str]) -> Response:
+def serve_picture(state: GuruData, request: Request, caller: Caller, args: dict[str, str]) -> Response:
     authorization = request.header("authorization")
     if authorization is not None:
         state.record_picture_auth(authorization)
@@ -150,30 +149,14 @@ def serve_picture(state: GuruState, request: Request, caller: Caller, args: dict
     return Response(200, picture.data, picture.content_type, [("Cache-Control", "public, max-age=31536000")])
 
 
-@dataclass(frozen=True)
-class Route:
-    method: str
-    pattern: str
-    handler: Handler
-    needs_auth: bool = True
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.pattern}"
-
-    def regex(self) -> re.Pattern[str]:
-        parts = [f"(?P<{p[1:]}>[^/]+)" if p.startswith(":") else re.escape(p) for p in self.pattern.split("/")]
-        return re.compile("^" + "/".join(parts) + "/?$")
-
-
 ROUTES = (
     Route("GET", "/api/v1/members", list_members),
     Route("GET", "/api/v1/members/:email", get_member),
     Route("GET", "/api/v1/people/:id", get_person),
     Route("PUT", "/api/v1/people/:id", put_person),
     Route("POST", "/app/picture", upload_picture),
-    Route("GET", "/pp/:name", serve_picture, needs_auth=False),
-    Route("HEAD", "/pp/:name", serve_picture, needs_auth=False),
+    Route("GET", "/pp/:name", serve_picture, needs_user=False),
+    Route("HEAD", "/pp/:name", serve_picture, needs_user=False),
 )
 
 
@@ -182,9 +165,9 @@ class GuruApp:
 
     host_name = "guru"
 
-    def __init__(self, state: GuruState, *, user: str, token: str, collection_id: str, collection_token: str) -> None:
+    def __init__(self, state: GuruData, *, user: str, token: str, collection_id: str, collection_token: str) -> None:
         self.state = state
-        self._routes = [(route, route.regex()) for route in ROUTES]
+        self._routes = Routes(ROUTES, trailing_slash=True)
         self._credentials = {
             (user, token): Caller(user, can_write=True),
             (collection_id, collection_token): Caller(collection_id, can_write=False),
@@ -193,14 +176,7 @@ class GuruApp:
     # -- App protocol
 
     def match(self, request: Request) -> RouteMatch | None:
-        for route, regex in self._routes:
-            found = regex.match(request.raw_path) if route.method == request.method else None
-            if found:
-                return RouteMatch(route.key, dict(found.groupdict()), route.handler, route.needs_auth)
-        return None
-
-    def token(self, request: Request) -> str | None:
-        return None  # Guru has no Canvas-style leaky bucket; its rate limit lives in handle()
+        return self._routes.match(request.method, request.raw_path)
 
     def handle(self, request: Request, match: RouteMatch | None) -> Response:
         return self._echo(request, self._handle(request, match))

@@ -9,16 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from profilesync_sandbox.config import EmulatorConfig
+
 NextRel = Literal["next-page", "next"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class GuruSandboxConfig:
-    """Everything that shapes one Guru sandbox run."""
-
-    # -- where it listens (port 0 = an ephemeral port chosen by the OS)
-    host: str = "127.0.0.1"
-    port: int = 0
+class GuruSandboxConfig(EmulatorConfig):
+    """Everything that shapes one Guru sandbox run (``host``, ``port``, latency and faults: ``EmulatorConfig``)."""
 
     # -- who is in it (``seed`` makes generation reproducible)
     members: int = 30
@@ -42,30 +40,16 @@ class GuruSandboxConfig:
     #: proxy or a careless server may: the client must keep them out of everything it shows or stores
     echo_credentials_in_errors: bool = False
 
-    # -- timing and faults (the same machinery as the Canvas sandbox)
-    latency_ms: float = 0.0
-    error_rate: float = 0.0
-    drop_rate: float = 0.0
-    drop_after: bool = False
-    fault_seed: int = 0
-
     def problems(self) -> list[str]:
         """Every problem with these values at once (an empty list when the config is usable)."""
-        found: list[str] = []
-        if self.members < 0:
-            found.append("members must be 0 or more")
+        found = self.count_problems("members")
         if self.page_size < 1:
             found.append("page_size must be at least 1")
         if self.next_rel not in ("next-page", "next"):
             found.append("next_rel must be 'next-page' or 'next'")
-        for name in ("inactive_rate", "own_picture_rate", "error_rate", "drop_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                found.append(f"{name} must be between 0 and 1")
-        for name in ("latency_ms", "rate_limit_per_s", "max_picture_bytes"):
-            if getattr(self, name) < 0:
-                found.append(f"{name} must not be negative")
-        if not 0 <= self.port <= 65535:
-            found.append("port must be between 0 and 65535")
+        found += self.fractions_problems("inactive_rate", "own_picture_rate", "error_rate", "drop_rate")
+        found += self.negative_problems("latency_ms", "rate_limit_per_s", "max_picture_bytes")
+        found += self.port_problems("port")
         if ":" in self.user or not self.user:
             found.append("user must be a non-empty name without ':'")
         return found

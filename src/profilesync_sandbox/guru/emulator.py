@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from types import TracebackType
 from typing import Any
 
-from profilesync_sandbox.config import SandboxConfig
-from profilesync_sandbox.faults import Faults
+from profilesync_sandbox.emulator import Emulator
 from profilesync_sandbox.guru.app import GuruApp
 from profilesync_sandbox.guru.config import GuruSandboxConfig
-from profilesync_sandbox.guru.state import GuruState, derived_secret
-from profilesync_sandbox.server import EmulatorServer, Pipeline
+from profilesync_sandbox.guru.data import derived_secret
+from profilesync_sandbox.guru.state import GuruState
 
 
-class GuruSandbox:
+class GuruSandbox(Emulator):
     """A running Guru emulator.
 
     >>> with GuruSandbox(GuruSandboxConfig(members=40)) as guru:      # doctest: +SKIP
@@ -22,27 +20,14 @@ class GuruSandbox:
     """
 
     def __init__(self, config: GuruSandboxConfig | None = None, **overrides: Any) -> None:
-        config = config or GuruSandboxConfig()
-        if overrides:
-            config = replace(config, **overrides)
-        problems = config.problems()
-        if problems:
-            raise ValueError("invalid Guru sandbox config: " + "; ".join(problems))
+        config = replace(config or GuruSandboxConfig(), **overrides)
+        super().__init__(config, what="Guru sandbox")
         self.config = config
         self.user = config.user
         self.token = config.token or derived_secret(config.seed, "user-token")
         self.collection_id = derived_secret(config.seed, "collection-id")[:32]
         self.collection_token = derived_secret(config.seed, "collection-token")
-        self.state = GuruState(config)
-        # The Canvas sandbox's fault machinery, driven by the Guru knobs (scripted rules use host="guru").
-        self.faults = Faults(
-            SandboxConfig(
-                error_rate=config.error_rate,
-                drop_rate=config.drop_rate,
-                drop_after=config.drop_after,
-                fault_seed=config.fault_seed,
-            )
-        )
+        self.state = GuruState(config, self.request_log)
         app = GuruApp(
             self.state,
             user=self.user,
@@ -50,42 +35,12 @@ class GuruSandbox:
             collection_id=self.collection_id,
             collection_token=self.collection_token,
         )
-        pipeline = Pipeline(
-            app,
-            faults=self.faults,
-            throttle=None,
-            latency_ms=config.latency_ms,
-            cost=lambda _route: 0.0,
-            record=self.state.record_request,
-        )
-        self._server = EmulatorServer(pipeline, config.host, config.port)
-        self._running = False
+        self._server = self.serve(app, config.port)  # no throttle: Guru's rate limit is the app's own 429
 
-    def start(self) -> GuruSandbox:
-        """Bind the port and serve on a background thread."""
-        if self._running:
-            return self
-        self._server.start()
+    def started(self) -> None:
         with self.state.lock:
             self.state.base_url = self._server.base_url
-        self._running = True
         self.state.seed_pictures()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and close every open connection."""
-        if not self._running:
-            return
-        self._server.stop()
-        self._running = False
-
-    def __enter__(self) -> GuruSandbox:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -169,22 +169,6 @@ class EmailSent:
 
 
 @dataclass(frozen=True)
-class RequestRecord:
-    """One request as a host saw it."""
-
-    method: str
-    host: str  # "canvas" or "upload"
-    path: str  # raw path, no query
-    query: str
-    status: int  # 0 when the connection was dropped without an answer
-    had_authorization: bool
-    as_user_id: str | None
-    timestamp: float
-    route: str | None  # "GET /api/v1/users/:id" style key; None when no route matched
-    dropped: bool = False
-
-
-@dataclass(frozen=True)
 class UserView:
     """A snapshot of one user for tests."""
 

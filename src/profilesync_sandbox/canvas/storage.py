@@ -11,10 +11,10 @@ import struct
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from profilesync_sandbox.records import MY_FILES, PROFILE_PICTURES, UNFILED, FileRecord, FolderRecord, UserRecord
+from profilesync_sandbox.canvas.records import MY_FILES, PROFILE_PICTURES, UNFILED, FileRecord, FolderRecord, UserRecord
 
 if TYPE_CHECKING:
-    from profilesync_sandbox.state import SandboxState
+    from profilesync_sandbox.canvas.data import SandboxData
 
 # Content types Canvas makes thumbnails for; SVG, HEIC and friends never get one, so never become avatars (§10).
 THUMBNAILABLE = frozenset({"image/jpeg", "image/pjpeg", "image/jpg", "image/png", "image/x-png", "image/gif"})
@@ -59,11 +59,11 @@ def is_real_image(data: bytes, content_type: str) -> bool:
 # -- folders (§12.7)
 
 
-def _children(state: SandboxState, user: UserRecord, parent_id: int | None) -> list[FolderRecord]:
+def _children(state: SandboxData, user: UserRecord, parent_id: int | None) -> list[FolderRecord]:
     return [f for f in state.user_folders.get(user.id, []) if f.parent_id == parent_id and not f.deleted]
 
 
-def _make_folder(state: SandboxState, user: UserRecord, name: str, parent_id: int | None) -> FolderRecord:
+def _make_folder(state: SandboxData, user: UserRecord, name: str, parent_id: int | None) -> FolderRecord:
     folder = FolderRecord(state.next_folder_id, user.id, name, parent_id, state.clock.now())
     state.next_folder_id += 1
     state.folders[folder.id] = folder
@@ -71,12 +71,12 @@ def _make_folder(state: SandboxState, user: UserRecord, name: str, parent_id: in
     return folder
 
 
-def root_folder(state: SandboxState, user: UserRecord) -> FolderRecord:
+def root_folder(state: SandboxData, user: UserRecord) -> FolderRecord:
     roots = _children(state, user, None)
     return roots[0] if roots else _make_folder(state, user, MY_FILES, None)
 
 
-def assert_path(state: SandboxState, user: UserRecord, path: str) -> FolderRecord:
+def assert_path(state: SandboxData, user: UserRecord, path: str) -> FolderRecord:
     """``Folder.assert_path``: find or create each folder of ``path`` under ``my files``."""
     parts = [p for p in path.split("/") if p.strip()]
     if parts and parts[0] == MY_FILES:
@@ -88,7 +88,7 @@ def assert_path(state: SandboxState, user: UserRecord, path: str) -> FolderRecor
     return folder
 
 
-def profile_pics_folder(state: SandboxState, user: UserRecord) -> FolderRecord:
+def profile_pics_folder(state: SandboxData, user: UserRecord) -> FolderRecord:
     """The first active folder named "profile pictures" anywhere, else a new one under my files (§12.7)."""
     named = [f for f in state.user_folders.get(user.id, []) if f.name == PROFILE_PICTURES and not f.deleted]
     if named:
@@ -97,7 +97,7 @@ def profile_pics_folder(state: SandboxState, user: UserRecord) -> FolderRecord:
 
 
 def add_early_profile_pics_folder(
-    state: SandboxState, user: UserRecord, parent: str, *, with_picture: bool = True
+    state: SandboxData, user: UserRecord, parent: str, *, with_picture: bool = True
 ) -> FolderRecord:
     """A "profile pictures" folder under ``my files/<parent>`` (holding one picture of the user's, or empty)
     that ``profile_pics_folder`` finds before ``my files/profile pictures`` (User#initialize_default_folder
@@ -110,7 +110,7 @@ def add_early_profile_pics_folder(
     return folder
 
 
-def seed_early_profile_pics_folders(state: SandboxState) -> None:
+def seed_early_profile_pics_folders(state: SandboxData) -> None:
     """``two_profile_folders_rate`` of the users with an SIS id get one (an own draw: the population stays)."""
     rate = state.config.two_profile_folders_rate
     pick = random.Random(state.config.seed ^ 0xF01D)
@@ -119,12 +119,12 @@ def seed_early_profile_pics_folders(state: SandboxState) -> None:
             add_early_profile_pics_folder(state, user, "Old Files")
 
 
-def unfiled_folder(state: SandboxState, user: UserRecord) -> FolderRecord:
+def unfiled_folder(state: SandboxData, user: UserRecord) -> FolderRecord:
     """Where a preflight without a folder lands (§12.2 step 5)."""
     return assert_path(state, user, UNFILED)
 
 
-def full_name(state: SandboxState, folder: FolderRecord) -> str:
+def full_name(state: SandboxData, folder: FolderRecord) -> str:
     names = [folder.name]
     while folder.parent_id is not None:
         folder = state.folders[folder.parent_id]
@@ -135,11 +135,11 @@ def full_name(state: SandboxState, folder: FolderRecord) -> str:
 # -- quota (§13)
 
 
-def quota(state: SandboxState, user: UserRecord) -> int:
+def quota(state: SandboxData, user: UserRecord) -> int:
     return user.quota if user.quota is not None else state.config.default_quota
 
 
-def quota_used(state: SandboxState, user: UserRecord) -> int:
+def quota_used(state: SandboxData, user: UserRecord) -> int:
     return sum(max(f.size, MIN_QUOTA_SIZE) for f in state.user_files.get(user.id, []) if f.state == "available")
 
 
@@ -147,7 +147,7 @@ def quota_used(state: SandboxState, user: UserRecord) -> int:
 
 
 def new_file(
-    state: SandboxState,
+    state: SandboxData,
     user: UserRecord,
     folder_id: int | None,
     display_name: str,
@@ -179,12 +179,12 @@ def new_file(
     return record
 
 
-def exceeds_quota(state: SandboxState, user: UserRecord, size: int) -> bool:
+def exceeds_quota(state: SandboxData, user: UserRecord, size: int) -> bool:
     """The post-upload check (§12.4): the new file, at least 512 bytes, must fit beside the active ones."""
     return quota_used(state, user) + max(size, MIN_QUOTA_SIZE) > quota(state, user)
 
 
-def finalize_file(state: SandboxState, record: FileRecord, *, thumbnail_lag: float) -> None:
+def finalize_file(state: SandboxData, record: FileRecord, *, thumbnail_lag: float) -> None:
     """Make a pending file available, apply on_duplicate, and schedule its thumbnail."""
     record.state = "available"
     record.updated_at = state.clock.now()
@@ -193,7 +193,7 @@ def finalize_file(state: SandboxState, record: FileRecord, *, thumbnail_lag: flo
         record.thumbnail_ready_at = state.clock.time() + thumbnail_lag
 
 
-def _handle_duplicates(state: SandboxState, record: FileRecord) -> None:
+def _handle_duplicates(state: SandboxData, record: FileRecord) -> None:
     """§12.5: overwrite deletes same-named siblings (the new file keeps its new id); rename suffixes it."""
     siblings = [
         f
@@ -220,7 +220,7 @@ def _handle_duplicates(state: SandboxState, record: FileRecord) -> None:
     record.display_name = f"{stem}-{record.uuid}{dot}{ext}"  # Canvas gives up after 10 tries
 
 
-def delete_file(state: SandboxState, record: FileRecord) -> None:
+def delete_file(state: SandboxData, record: FileRecord) -> None:
     """Delete a file; an avatar pointing at it is cleared, as ``clear_avatar_image_url_with_uuid`` does."""
     record.state = "deleted"
     record.updated_at = state.clock.now()
@@ -232,7 +232,7 @@ def delete_file(state: SandboxState, record: FileRecord) -> None:
         owner.avatar_image_source = "no_pic"
 
 
-def has_thumbnail(state: SandboxState, record: FileRecord) -> bool:
+def has_thumbnail(state: SandboxData, record: FileRecord) -> bool:
     return (
         record.state == "available"
         and record.thumbnail_ready_at is not None
@@ -245,12 +245,12 @@ def thumbnail_url(base: str, record: FileRecord) -> str:
     return f"{base}/images/thumbnails/{record.id}/{record.uuid}"
 
 
-def _iso(state: SandboxState, record: FileRecord, which: str) -> str:
+def _iso(state: SandboxData, record: FileRecord, which: str) -> str:
     value = record.created_at if which == "created" else record.updated_at
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def file_json(state: SandboxState, record: FileRecord, base: str) -> dict[str, Any]:
+def file_json(state: SandboxData, record: FileRecord, base: str) -> dict[str, Any]:
     """``attachment_json`` (§12.6), with the keys in Canvas's order."""
     thumbnailable = record.content_type in THUMBNAILABLE
     mime_class = "image" if record.content_type.startswith("image/") else "file"

@@ -9,10 +9,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from profilesync_sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
+from profilesync_sandbox.canvas.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
 
 if TYPE_CHECKING:
-    from profilesync_sandbox.canvas_app import Ctx
+    from profilesync_sandbox.canvas.app import Ctx
 
 FALLBACK_PATH = "/images/messages/avatar-50.png"
 NO_PIC_PATH = "/images/dotted_pic.png"

@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 
-from profilesync_sandbox.config import SandboxConfig
+from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.server import Throttling
+from profilesync_sandbox.wire import Request, Response, text_response
 
 
 def ruby_float(value: float) -> str:
@@ -63,3 +66,34 @@ class Throttle:
 
     def remaining(self, key: str) -> float:
         return round(self.config.hwm - self._increment(key, 0.0), 6)
+
+
+def refused(status: int, remaining: float) -> Response:
+    """``RequestThrottle#rate_limit_exceeded`` (§4.3): text/plain, a remaining but no X-Request-Cost (429 on newer
+    hosted Canvas)."""
+    if status == 429:
+        response = text_response(429, "429 Too Many Requests (Rate Limit Exceeded)\n")
+    else:
+        response = text_response(403, "403 Forbidden (Rate Limit Exceeded)\n")
+    response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
+    return response
+
+
+def rate_headers(cost: float, remaining: float) -> list[tuple[str, str]]:
+    """What every answer of a throttled request carries."""
+    return [("X-Request-Cost", ruby_float(cost)), ("X-Rate-Limit-Remaining", ruby_float(remaining))]
+
+
+def throttling(
+    bucket: Throttle,
+    token: Callable[[Request], str | None],
+    cost: Callable[[str | None], float],
+    refusal: Callable[[float], Response],
+) -> Throttling:
+    """The pipeline's throttle step for one Canvas host: a bucket per (hashed) token, untokened requests free."""
+
+    def key(request: Request) -> str | None:
+        found = token(request)
+        return Throttle.key_for(found) if found else None
+
+    return Throttling(bucket, key, cost, refusal, rate_headers)

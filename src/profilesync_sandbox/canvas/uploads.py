@@ -20,14 +20,14 @@ import json
 import math
 from typing import Any
 
-from profilesync_sandbox import avatars, errors, refusals, storage
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.errors import NOT_FOUND_MESSAGE, ApiError, throttled_response
-from profilesync_sandbox.pagination import known_total_links, link_header, page_number, per_page_for, ruby_to_i
-from profilesync_sandbox.records import FileRecord, FolderRecord, UserRecord
-from profilesync_sandbox.server import RouteMatch
-from profilesync_sandbox.state import SandboxState
-from profilesync_sandbox.throttle import ruby_float
+from profilesync_sandbox.canvas import avatars, errors, refusals, storage
+from profilesync_sandbox.canvas.app import Ctx
+from profilesync_sandbox.canvas.data import SandboxData
+from profilesync_sandbox.canvas.errors import NOT_FOUND_MESSAGE, ApiError
+from profilesync_sandbox.canvas.pagination import known_total_links, link_header, page_number, per_page_for, ruby_to_i
+from profilesync_sandbox.canvas.records import FileRecord, FolderRecord, UserRecord
+from profilesync_sandbox.canvas.throttle import refused
+from profilesync_sandbox.routing import Route, RouteMatch
 from profilesync_sandbox.wire import (
     Part,
     Request,
@@ -53,7 +53,7 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def sign_jwt(state: SandboxState, payload: dict[str, Any]) -> str:
+def sign_jwt(state: SandboxData, payload: dict[str, Any]) -> str:
     """An HS256 JWT, like the inst-fs upload token."""
     head = _b64(json.dumps({"typ": "JWT", "alg": "HS256"}, separators=(",", ":")).encode())
     body = _b64(json.dumps(payload, separators=(",", ":")).encode())
@@ -61,7 +61,7 @@ def sign_jwt(state: SandboxState, payload: dict[str, Any]) -> str:
     return f"{head}.{body}.{_b64(signature)}"
 
 
-def verify_jwt(state: SandboxState, token: str) -> dict[str, Any] | None:
+def verify_jwt(state: SandboxData, token: str) -> dict[str, Any] | None:
     """The payload if the signature holds and it has not expired; None otherwise."""
     try:
         head, body, signature = token.split(".")
@@ -74,7 +74,7 @@ def verify_jwt(state: SandboxState, token: str) -> dict[str, Any] | None:
     return payload if float(payload.get("exp", 0)) > state.clock.time() else None
 
 
-def _policy_signature(state: SandboxState, policy: str) -> str:
+def _policy_signature(state: SandboxData, policy: str) -> str:
     return base64.b64encode(hmac.new(state.secret, policy.encode(), hashlib.sha1).digest()).decode()
 
 
@@ -115,7 +115,7 @@ def preflight(ctx: Ctx, args: dict[str, str]) -> Response:
     return json_response(200, _local_preflight(state, target, folder.id, name, content_type, on_duplicate))
 
 
-def _folder(state: SandboxState, user: UserRecord, folder_path: str | None, folder_id: str | None) -> FolderRecord:
+def _folder(state: SandboxData, user: UserRecord, folder_path: str | None, folder_id: str | None) -> FolderRecord:
     if folder_id is not None:
         folder = state.folders.get(ruby_to_i(folder_id))
         if folder is None or folder.user_id != user.id or folder.deleted:
@@ -127,7 +127,7 @@ def _folder(state: SandboxState, user: UserRecord, folder_path: str | None, fold
 
 
 def _instfs_preflight(
-    state: SandboxState, user: UserRecord, folder_id: int, name: str, content_type: str, on_duplicate: str | None
+    state: SandboxData, user: UserRecord, folder_id: int, name: str, content_type: str, on_duplicate: str | None
 ) -> dict[str, Any]:
     token = sign_jwt(
         state,
@@ -150,7 +150,7 @@ def _instfs_preflight(
 
 
 def _local_preflight(
-    state: SandboxState, user: UserRecord, folder_id: int, name: str, content_type: str, on_duplicate: str | None
+    state: SandboxData, user: UserRecord, folder_id: int, name: str, content_type: str, on_duplicate: str | None
 ) -> dict[str, Any]:
     record = storage.new_file(state, user, folder_id, name, content_type, b"", on_duplicate=on_duplicate or "overwrite")
     record.expires_at = state.clock.time() + state.config.upload_expiry_s
@@ -178,7 +178,7 @@ def _local_preflight(
 # -- Canvas host: confirm, file, quota (§12.4, §12.6, §13)
 
 
-def _file_by_id(state: SandboxState, raw: str) -> FileRecord | None:
+def _file_by_id(state: SandboxData, raw: str) -> FileRecord | None:
     return state.file_records.get(int(raw)) if raw.isascii() and raw.isdigit() else None
 
 
@@ -274,7 +274,7 @@ class UploadApp:
 
     host_name = "upload"
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxData) -> None:
         self.state = state
 
     def match(self, request: Request) -> RouteMatch | None:
@@ -282,17 +282,16 @@ class UploadApp:
             return RouteMatch(f"POST {request.raw_path}", {}, None, needs_user=False)
         return None
 
-    def token(self, request: Request) -> str | None:
-        """The upload throttle's bucket: the client address, as RequestThrottle keys a request with no token."""
-        return f"ip:{request.client}" if self.state.config.upload_throttle else None
+    def token(self, request: Request) -> str:
+        """The upload throttle's bucket (when ``upload_throttle`` is on): the client address, as RequestThrottle
+        keys a request with no token."""
+        return f"ip:{request.client}"
 
     def refusal(self, remaining: float) -> Response:
         """The upload host's "slow down": Canvas's own 403 on local storage, 429/503 + Retry-After on inst-fs."""
         config = self.state.config
         if config.upload_mode == "local":
-            response = throttled_response(403)  # RequestThrottle#rate_limit_exceeded, text/plain
-            response.headers.append(("X-Rate-Limit-Remaining", ruby_float(remaining)))
-            return response
+            return refused(403, remaining)  # RequestThrottle#rate_limit_exceeded
         # room for one more reservation once the bucket leaked down to hwm - up_front_cost
         wait = max(1, math.ceil((config.up_front_cost - remaining) / max(config.outflow, 0.1)))
         status = config.upload_throttle_status

@@ -11,18 +11,18 @@ import hmac
 import re
 from typing import TYPE_CHECKING, Any
 
-from profilesync_sandbox import storage
-from profilesync_sandbox.records import FileRecord, UserRecord
-from profilesync_sandbox.userjson import NO_PIC_PATH, gravatar_url
+from profilesync_sandbox.canvas import storage
+from profilesync_sandbox.canvas.records import FileRecord, UserRecord
+from profilesync_sandbox.canvas.userjson import NO_PIC_PATH, gravatar_url
 
 if TYPE_CHECKING:
-    from profilesync_sandbox.canvas_app import Ctx
-    from profilesync_sandbox.state import SandboxState
+    from profilesync_sandbox.canvas.app import Ctx
+    from profilesync_sandbox.canvas.data import SandboxData
 
 GRAVATAR_PATTERN = re.compile(r"^https?://[a-zA-Z0-9.-]+\.gravatar\.com/")
 
 
-def construct_token(state: SandboxState, user_id: int, kind: str, url: str) -> str:
+def construct_token(state: SandboxData, user_id: int, kind: str, url: str) -> str:
     """``Canvas::Security.hmac_sha1("#{user.id}::#{type}::#{url}")``: 40 hex chars."""
     return hmac.new(state.secret, f"{user_id}::{kind}::{url}".encode(), hashlib.sha1).hexdigest()
 

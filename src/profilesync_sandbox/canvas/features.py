@@ -7,8 +7,9 @@ may read the account, the names of the features on for it. The sandbox has one f
 
 from __future__ import annotations
 
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.canvas_routes import resolve_account
+from profilesync_sandbox.canvas.app import Ctx
+from profilesync_sandbox.canvas.users import resolve_account
+from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
 LIMITED_ACCESS_FEATURE = "allow_limited_access_for_students"

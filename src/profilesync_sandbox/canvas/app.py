@@ -1,6 +1,6 @@
 """The emulated Canvas host: routing, authentication, masquerading and response rendering.
 
-Handlers live in ``canvas_routes``, ``uploads`` and ``observers``; each exposes a list of ``Route``s. This
+Handlers live in ``users``, ``uploads`` and ``observers``; each exposes a list of ``Route``s. This
 module turns a request into a ``Ctx`` (who is calling, as whom, with which rights) the way
 ``AuthenticationMethods#load_user`` does (canvas-api.md §1.1, §1.2), and renders answers with the §1.4 rules.
 """
@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from profilesync_sandbox import errors, refusals
-from profilesync_sandbox.config import SandboxConfig
-from profilesync_sandbox.errors import ApiError
-from profilesync_sandbox.lookup import decode_segment, split_format
-from profilesync_sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
-from profilesync_sandbox.server import RouteMatch
-from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.canvas import errors, refusals
+from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.canvas.data import SandboxData
+from profilesync_sandbox.canvas.errors import ApiError
+from profilesync_sandbox.canvas.lookup import decode_segment, split_format
+from profilesync_sandbox.canvas.records import DOMAIN_ROOT_ACCOUNT_ID, UserRecord
+from profilesync_sandbox.routing import Route, RouteMatch, Routes
 from profilesync_sandbox.wire import Params, Request, Response, encode_json, json_response, text_response
 
 log = logging.getLogger("profilesync_sandbox")
@@ -32,7 +32,7 @@ _ACCEPTS_JSON = re.compile(r"application/json")
 class Ctx:
     """One request on the Canvas host, after authentication."""
 
-    state: SandboxState
+    state: SandboxData
     request: Request
     params: Params
     base: str  # the scheme+host the client used; Canvas builds absolute URLs from it
@@ -92,48 +92,21 @@ class Ctx:
 Handler = Callable[[Ctx, dict[str, str]], Response]
 
 
-@dataclass(frozen=True)
-class Route:
-    """``Route("GET", "/api/v1/users/:id", show_user)``; ``:name`` matches one path segment."""
-
-    method: str
-    pattern: str
-    handler: Handler
-    needs_user: bool = True
-
-    @property
-    def key(self) -> str:
-        return f"{self.method} {self.pattern}"
-
-    def regex(self) -> re.Pattern[str]:
-        parts = [f"(?P<{p[1:]}>[^/]+)" if p.startswith(":") else re.escape(p) for p in self.pattern.split("/")]
-        return re.compile("^" + "/".join(parts) + "$")
-
-
 class CanvasApp:
     """The Canvas host (``host_name = "canvas"``)."""
 
     host_name = "canvas"
 
-    def __init__(self, state: SandboxState, routes: list[Route]) -> None:
+    def __init__(self, state: SandboxData, routes: Iterable[Route[Handler]]) -> None:
         self.state = state
-        self._routes = [(route, route.regex()) for route in routes]
+        # Rails answers HEAD with the GET route; path arguments arrive percent-decoded
+        self._routes = Routes(routes, head_as_get=True, decode=decode_segment)
 
     # -- App protocol
 
     def match(self, request: Request) -> RouteMatch | None:
         split = split_format(request.raw_path)
-        if split is None:
-            return None
-        path, _ = split
-        for route, regex in self._routes:
-            if route.method != request.method and not (route.method == "GET" and request.method == "HEAD"):
-                continue
-            found = regex.match(path)
-            if found:
-                args = {k: decode_segment(v) for k, v in found.groupdict().items()}
-                return RouteMatch(route.key, args, route.handler, route.needs_user)
-        return None
+        return self._routes.match(request.method, split[0]) if split is not None else None
 
     def token(self, request: Request) -> str | None:
         """§1.1: ``Authorization: Bearer <token>`` (exactly ``Bearer``), else the ``access_token`` param."""

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from profilesync_sandbox import errors
+from profilesync_sandbox.canvas import errors
 
 FIRST_PAGE = "first"  # BookmarkedCollection::Collection::FIRST_TOKEN
 _DIGITS = re.compile(r"^\d+$")

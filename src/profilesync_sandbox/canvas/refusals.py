@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from profilesync_sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, UserRecord
-from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.canvas.data import SandboxData
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, UserRecord
 
 
 def can_masquerade(real: UserRecord, target: UserRecord) -> bool:
@@ -46,7 +46,7 @@ def merged_into_for(real: UserRecord, target: UserRecord) -> int | None:
     return target.merged_into_user_id if "manage_user_logins" in real.admin_permissions else None
 
 
-def limited_access(state: SandboxState, user: UserRecord) -> bool:
+def limited_access(state: SandboxData, user: UserRecord) -> bool:
     """``User#student_in_limited_access_account?`` with the setting on: an active student enrollment."""
     if not state.config.limited_access_for_students:
         return False
@@ -56,7 +56,7 @@ def limited_access(state: SandboxState, user: UserRecord) -> bool:
 # -- test and fixture pokes
 
 
-def merge_user(state: SandboxState, user_id: int, into_user_id: int) -> None:
+def merge_user(state: SandboxData, user_id: int, into_user_id: int) -> None:
     """Merge ``user_id`` into another user as Canvas does: deleted, logins gone, ``merged_into_user_id`` set."""
     with state.lock:
         user = state.user_records[user_id]
@@ -68,7 +68,7 @@ def merge_user(state: SandboxState, user_id: int, into_user_id: int) -> None:
         state.identity_changed()
 
 
-def move_login(state: SandboxState, user_id: int, account_id: int | None) -> None:
+def move_login(state: SandboxData, user_id: int, account_id: int | None) -> None:
     """Give the user's one login to another root account (a trusted/consortium user), or take it away (None)."""
     with state.lock:
         user = state.user_records[user_id]
@@ -78,7 +78,7 @@ def move_login(state: SandboxState, user_id: int, account_id: int | None) -> Non
         state.identity_changed()
 
 
-def grant_admin(state: SandboxState, user_id: int, permissions: Iterable[str] = ALL_PERMISSIONS) -> None:
+def grant_admin(state: SandboxData, user_id: int, permissions: Iterable[str] = ALL_PERMISSIONS) -> None:
     """Make a listed user an account admin with these rights (a staff member who may outrank the token)."""
     wanted = frozenset(permissions)
     unknown = wanted - ALL_PERMISSIONS

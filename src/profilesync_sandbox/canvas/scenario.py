@@ -59,8 +59,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from profilesync_sandbox.config import SandboxConfig
-from profilesync_sandbox.records import (
+from profilesync_sandbox.canvas.config import SandboxConfig
+from profilesync_sandbox.canvas.records import (
     ALL_PERMISSIONS,
     DOMAIN_ROOT_ACCOUNT_ID,
     PARTNER_ACCOUNT_ID,

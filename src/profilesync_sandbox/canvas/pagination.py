@@ -13,7 +13,7 @@ import re
 from typing import Any
 from urllib.parse import quote_plus
 
-from profilesync_sandbox import errors
+from profilesync_sandbox.canvas import errors
 from profilesync_sandbox.wire import Params
 
 DEFAULT_PER_PAGE = 10

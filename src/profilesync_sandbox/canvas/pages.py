@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import html
 
-from profilesync_sandbox import storage
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.records import DOMAIN_ROOT_ACCOUNT_ID
-from profilesync_sandbox.userjson import avatar_url
+from profilesync_sandbox.canvas import storage
+from profilesync_sandbox.canvas.app import Ctx
+from profilesync_sandbox.canvas.records import DOMAIN_ROOT_ACCOUNT_ID
+from profilesync_sandbox.canvas.userjson import avatar_url
+from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response
 
 _NOT_FOUND = Response(404, b"<html><body>Page Not Found</body></html>", "text/html; charset=utf-8")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from profilesync_sandbox.wire import Response, empty_response, json_response, text_response
+from profilesync_sandbox.wire import Response, empty_response, json_response
 
 WWW_AUTHENTICATE = ("WWW-Authenticate", 'Bearer realm="canvas-lms"')
 NOT_FOUND_MESSAGE = "The specified resource does not exist."
@@ -73,10 +73,3 @@ def internal_error_body(report_id: int) -> dict[str, Any]:
         "errors": [{"message": "An error occurred.", "error_code": "internal_server_error"}],
         "error_report_id": report_id,
     }
-
-
-def throttled_response(status: int) -> Response:
-    """§4.3: text/plain, no X-Request-Cost (429 on newer hosted Canvas)."""
-    if status == 429:
-        return text_response(429, "429 Too Many Requests (Rate Limit Exceeded)\n")
-    return text_response(403, "403 Forbidden (Rate Limit Exceeded)\n")

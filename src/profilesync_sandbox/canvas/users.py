@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from profilesync_sandbox import avatars, errors
-from profilesync_sandbox.bookmarks import bookmark_page
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.pagination import link_header, page_number, per_page_for, unknown_total_links
-from profilesync_sandbox.records import DOMAIN_ROOT_ACCOUNT_ID, Account, UserRecord
-from profilesync_sandbox.userjson import user_json
+from profilesync_sandbox.canvas import avatars, errors
+from profilesync_sandbox.canvas.app import Ctx
+from profilesync_sandbox.canvas.bookmarks import bookmark_page
+from profilesync_sandbox.canvas.pagination import link_header, page_number, per_page_for, unknown_total_links
+from profilesync_sandbox.canvas.records import DOMAIN_ROOT_ACCOUNT_ID, Account, UserRecord
+from profilesync_sandbox.canvas.userjson import user_json
+from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
 # §6: the only include[] values api_index honours, in user_json's own order
@@ -106,7 +107,7 @@ def list_users(ctx: Ctx, args: dict[str, str]) -> Response:
 def _bookmarked(
     ctx: Ctx, users: list[UserRecord], includes: list[str], per_page: int, endpoint: str, account_id: int
 ) -> Response:
-    """``sort=id``: Canvas's bookmark pagination (see profilesync_sandbox.bookmarks for the source read)."""
+    """``sort=id``: Canvas's bookmark pagination (see profilesync_sandbox.canvas.bookmarks for the source read)."""
     descending = (ctx.params.get("order") or "").lower() == "desc"
     page = bookmark_page(users, ctx.params.get("page"), per_page, descending=descending)
     body = [user_json(ctx, u, includes, account_id=account_id) for u in page.rows]

@@ -2,32 +2,34 @@
 
 Emulated from instructure/canvas-lms:
 
-- ``lib/api.rb#api_find_all``: ``self`` is the domain root account (``canvas_routes.resolve_account``).
+- ``lib/api.rb#api_find_all``: ``self`` is the domain root account (``users.resolve_account``).
 - ``lib/api/v1/account.rb#account_json``: ``id``, ``name``, ``parent_account_id``, ``root_account_id`` (null on
   a root account), ``workflow_state``, ``uuid``, plus the quota and time-zone fields.
 - ``app/controllers/accounts_controller.rb#show`` / ``#permissions``: both need ``:read`` on the account (an
   admin role on it or above it), else the ordinary unauthorized answer; ``#permissions`` answers
   ``rights_status``: one boolean per asked name, false for names it does not know.
 - ``app/models/user.rb#can_masquerade?``: ``become_user`` counts only on the domain root account, so a
-  sub-account admin never acts as users (``canvas_app.CanvasApp._masquerade``), and its role grants nothing on
-  the root account (``canvas_app.Ctx.perms``): its uploads and avatar writes are refused.
+  sub-account admin never acts as users (``app.CanvasApp._masquerade``), and its role grants nothing on
+  the root account (``app.Ctx.perms``): its uploads and avatar writes are refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from profilesync_sandbox.canvas_app import Ctx, Route
-from profilesync_sandbox.canvas_routes import resolve_account
-from profilesync_sandbox.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
-from profilesync_sandbox.state import SandboxState
+from profilesync_sandbox.canvas.app import Ctx
+from profilesync_sandbox.canvas.data import SandboxData
+from profilesync_sandbox.canvas.records import ALL_PERMISSIONS, DOMAIN_ROOT_ACCOUNT_ID, Account
+from profilesync_sandbox.canvas.state import SandboxState
+from profilesync_sandbox.canvas.users import resolve_account
+from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
 #: rights a role can hold only on a root account (``become_user`` is root-only in ``Permissions``)
 ROOT_ONLY = frozenset({"become_user"})
 
 
-def root_of(state: SandboxState, account: Account) -> Account:
+def root_of(state: SandboxData, account: Account) -> Account:
     while account.parent_id is not None:
         account = state.accounts[account.parent_id]
     return account
@@ -68,7 +70,7 @@ def account_permissions(ctx: Ctx, args: dict[str, str]) -> Response:
     return json_response(200, {name: ctx.can(name) and not (sub and name in ROOT_ONLY) for name in asked})
 
 
-def add_sub_account(state: SandboxState, name: str = "Sandbox Sub-account", parent_id: int | None = None) -> int:
+def add_sub_account(state: SandboxData, name: str = "Sandbox Sub-account", parent_id: int | None = None) -> int:
     """A new sub-account (of the domain root account by default); its id."""
     with state.lock:
         new_id = max(state.accounts) + 1
@@ -77,7 +79,7 @@ def add_sub_account(state: SandboxState, name: str = "Sandbox Sub-account", pare
         return new_id
 
 
-def move_users(state: SandboxState, user_ids: Iterable[int], account_id: int) -> None:
+def move_users(state: SandboxData, user_ids: Iterable[int], account_id: int) -> None:
     """Associate users with a sub-account (they stay in the root account, as in Canvas)."""
     with state.lock:
         for user_id in user_ids:
