@@ -8,9 +8,9 @@ import responses
 from profilesync.config import Secret
 from profilesync.doctor.checks import PROBE_RETRY
 from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
+from profilesync.targets.canvas.account import TOKEN_ADVICE
 from profilesync.targets.canvas.listing import unknown_account_advice
 from profilesync.targets.canvas.questions import (
-    TOKEN_ADVICE,
     ActAs,
     CanvasQuestions,
     Identity,

@@ -42,6 +42,8 @@ READ_USERS_ADVICE = (
     "give the token's admin role, on the root account, 'Users - view list' (read_roster) or 'Users - manage "
     "login details': without them Canvas answers 'not found' for every user it will not show"
 )
+# The same words as http.raise_for_status's for a rejected token (the generic client cannot import Canvas's).
+TOKEN_ADVICE = "create a new token (Account > Settings > New Access Token) and set CANVAS_API_TOKEN"
 NOT_CANVAS_ADVICE = "set CANVAS_BASE_URL to your Canvas address (e.g. https://school.instructure.com)"
 #: rights every avatar write needs on the root account (masquerading to upload; setting the avatar)
 WRITE_RIGHTS = ("become_user", "manage_user_logins")

@@ -17,7 +17,7 @@ from typing import Any
 from profilesync.errors import ProfilesyncError
 from profilesync.http import BAD_TOKEN, error_message, looks_like_html, redact_url
 from profilesync.targets.answers import NOT_JSON, NotReached, Rejected, Unanswered, Unreached, json_or_not
-from profilesync.targets.canvas.account import NOT_CANVAS_ADVICE, READ_RIGHTS, WRITE_RIGHTS, RootAccount
+from profilesync.targets.canvas.account import NOT_CANVAS_ADVICE, READ_RIGHTS, TOKEN_ADVICE, WRITE_RIGHTS, RootAccount
 from profilesync.targets.canvas.listing import (
     MATCH_JSON_FIELD,
     list_users_advice,
@@ -28,7 +28,6 @@ from profilesync.targets.canvas.listing import (
 from profilesync.targets.canvas.refusals import ACT_AS_ADVICE
 from profilesync.targets.canvas.target import CanvasTarget
 
-TOKEN_ADVICE = "create a new token (Account > Settings > New Access Token) and set CANVAS_API_TOKEN"
 REDIRECT_ADVICE = (
     "set CANVAS_BASE_URL to the address it redirects to (an API client must not follow a redirect with the token)"
 )
