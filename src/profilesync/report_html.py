@@ -4,19 +4,21 @@ For every pending upload or reassign it shows the user's current avatar beside t
 will be uploaded (normalised at the configured size), and for every error the photo's problem beside the
 avatar that stays. Every picture is embedded as a ``data:`` URI and the page carries its own CSS plus a
 Content-Security-Policy that forbids loading anything, so it opens offline (from a mail attachment or a file
-share) and cannot call home. Skipped users are only counted: the page stays light.
+share) and cannot call home. Skipped users are only counted: the page stays light. The markup is the template
+templates/review.html.j2; this module gathers the pictures and the numbers it shows.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
+
+import jinja2
 
 from profilesync.engine.model import Action, Plan, PlannedAction
 from profilesync.errors import ProfilesyncError
@@ -134,136 +136,35 @@ def target_label(target_id: str) -> str:
     return f"{kind.capitalize()} {host}".strip()
 
 
-CSS = """
-body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#18181b;background:#fafafa}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}
-.meta{color:#52525b;margin:0 0 16px}
-table{border-collapse:collapse;background:#fff}
-th,td{border:1px solid #d4d4d8;padding:6px 8px;text-align:left;vertical-align:middle}
-th{background:#f4f4f5;font-weight:600}
-td.pic{width:136px;text-align:center;font-size:12px;color:#52525b}
-td.pic img{display:block;margin:0 auto 4px;width:128px;height:128px;object-fit:cover;border-radius:4px}
-.arrow{font-size:20px;color:#71717a;text-align:center;border:none}
-.badge{display:inline-block;padding:1px 7px;border-radius:9px;font-size:12px;font-weight:600}
-.upload{background:#dbeafe;color:#1e3a8a}.reassign{background:#fef3c7;color:#78350f}
-.error{background:#fee2e2;color:#7f1d1d}.skip{background:#e4e4e7;color:#3f3f46}
-code{font-size:12px}
-"""
+# The page is a template shipped with the package; autoescaping escapes every value put into it.
+_PAGES = jinja2.Environment(
+    loader=jinja2.PackageLoader("profilesync", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,  # a misspelt name fails the render instead of printing nothing
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
 
 
 def render_page(plan: Plan, rows: Sequence[ReviewRow], *, image_size: int, now: datetime) -> str:
-    e = html.escape
-    counts = plan_counts(plan)
     reasons = Counter(a.reason.value for a in plan.actions)
-    pending = [r for r in rows if r.planned.action is not Action.ERROR]
-    errors = [r for r in rows if r.planned.action is Action.ERROR]
-    label = target_label(plan.target_id)
-    out = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        # Nothing may be fetched: the pictures are data: URIs, the style is inline, there is no script.
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
-        "style-src 'unsafe-inline'\">",
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>profilesync review: {e(label)}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>Avatar changes to review: {e(label)}</h1>",
-        f'<p class="meta">Plan made {e(now.isoformat(timespec="seconds"))}; nothing has been changed yet. '
-        f"New photos are shown exactly as they will be uploaded ({image_size}×{image_size} JPEG, "
-        "metadata removed).</p>",
-        '<table id="counts"><tr><th>users</th>'
-        + "".join(f"<th>{e(action)}</th>" for action in counts)
-        + f"<th>photos matching no user</th></tr><tr><td>{len(plan.actions)}</td>"
-        + "".join(f'<td data-count="{e(action)}">{n}</td>' for action, n in counts.items())
-        + f"<td>{len(plan.unmatched_photos)}</td></tr></table>",
-        '<p class="meta">By reason: '
-        + e(", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) or "none")
-        + "</p>",
+    unmatched = [
+        (p, "; ".join([p.problem or "", *(m.text() for m in plan.near_misses.get(p.key, ()))]).strip("; "))
+        for p in plan.unmatched_photos
     ]
-    pictured = sum(1 for r in rows if r.new is not None)
-    if pictured < len(rows):
-        out.append(
-            f'<p class="meta">Pictures are shown for the first {pictured} of {len(rows)} rows; '
-            "the rest are listed without them.</p>"
-        )
-    out.append(f'<h2 id="changes">Will change ({len(pending)})</h2>')
-    if pending:
-        out.append(
-            '<table class="rows"><tr><th>now</th><th></th><th>after</th><th>name</th><th>SIS ID</th>'
-            "<th>user id</th><th>action</th><th>reason</th><th>photo</th></tr>"
-        )
-        out += [_change_row(r) for r in pending]
-        out.append("</table>")
-    else:
-        out.append("<p>Nothing to change: every avatar is up to date.</p>")
-    out.append(f'<h2 id="problems">Needs attention ({len(errors)})</h2>')
-    if errors:
-        out.append(
-            '<table class="rows"><tr><th>avatar (stays)</th><th>name</th><th>SIS ID</th><th>reason</th>'
-            "<th>photo</th><th>problem</th></tr>"
-        )
-        out += [_error_row(r) for r in errors]
-        out.append("</table>")
-    else:
-        out.append("<p>No photo problems.</p>")
-    out.append(f'<h2 id="unmatched">Photos that match no user ({len(plan.unmatched_photos)})</h2>')
-    if plan.unmatched_photos:
-        out.append('<table class="rows"><tr><th>photo</th><th>name it would match</th><th>problem</th></tr>')
-        out += [
-            f"<tr><td><code>{e(p.path.name)}</code></td><td><code>{e(p.key)}</code></td>"
-            f"<td>{e('; '.join([p.problem or '', *(m.text() for m in plan.near_misses.get(p.key, ()))]).strip('; '))}"
-            "</td></tr>"
-            for p in plan.unmatched_photos
-        ]
-        out.append("</table>")
-    else:
-        out.append("<p>Every photo belongs to a user.</p>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
-def _picture(picture: Picture | None, role: str) -> str:
-    if picture is None:
-        return '<td class="pic">—</td>'
-    e = html.escape
-    kind = "photo" if picture.data_uri else "placeholder"
-    src = picture.data_uri or PLACEHOLDER_URI
-    return (
-        f'<td class="pic"><img class="{role} {kind}" src="{src}" width="{SHOWN_PX}" height="{SHOWN_PX}" '
-        f'alt="{e(role)}: {e(picture.caption)}">{e(picture.caption)}</td>'
-    )
-
-
-def _user_cells(planned: PlannedAction, *, with_id: bool) -> str:
-    e = html.escape
-    user = planned.user
-    cells = f"<td>{e(user.name if user else '')}</td><td><code>{e(planned.key or '')}</code></td>"
-    return cells + (f"<td>{e(user.user_id if user else '')}</td>" if with_id else "")
-
-
-def _change_row(row: ReviewRow) -> str:
-    e = html.escape
-    p = row.planned
-    photo = p.photo.path.name if p.photo else ""
-    return (
-        f'<tr class="change" data-key="{e(p.key or "")}">'
-        + _picture(row.current, "current")
-        + '<td class="arrow">→</td>'
-        + _picture(row.new, "new")
-        + _user_cells(p, with_id=True)
-        + f'<td><span class="badge {e(p.action.value)}">{e(p.action.value)}</span></td>'
-        + f"<td>{e(p.reason.value)}</td><td><code>{e(photo)}</code></td></tr>"
-    )
-
-
-def _error_row(row: ReviewRow) -> str:
-    e = html.escape
-    p = row.planned
-    photo = p.photo.path.name if p.photo else ""
-    return (
-        f'<tr class="problem" data-key="{e(p.key or "")}">'
-        + _picture(row.current, "current")
-        + _user_cells(p, with_id=False)
-        + f'<td><span class="badge error">{e(p.reason.value)}</span></td>'
-        + f"<td><code>{e(photo)}</code></td><td>{e(p.message or '')}</td></tr>"
+    return _PAGES.get_template("review.html.j2").render(
+        label=target_label(plan.target_id),
+        made=now.isoformat(timespec="seconds"),
+        image_size=image_size,
+        counts=plan_counts(plan),
+        users=len(plan.actions),
+        reasons=", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) or "none",
+        pictured=sum(1 for r in rows if r.new is not None),
+        rows_total=len(rows),
+        pending=[r for r in rows if r.planned.action is not Action.ERROR],
+        errors=[r for r in rows if r.planned.action is Action.ERROR],
+        unmatched=unmatched,
+        placeholder=PLACEHOLDER_URI,
+        shown_px=SHOWN_PX,
     )

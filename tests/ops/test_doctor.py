@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from profilesync.targets.canvas.refusals import ACT_AS_ADVICE
 from profilesync_sandbox.samples import make_portrait
 from support.world import World
 
@@ -53,13 +54,13 @@ def test_bad_token_fails_the_token_check(world: World) -> None:
 
 
 def test_token_without_act_as_fails_the_masquerade_check(world: World) -> None:
-    """A token whose role lacks "Become other users" fails only the act-as line, with advice; exit 3."""
+    """A token whose role lacks "Become other users" fails only the act-as line, with the sync's advice; exit 3."""
     world.extra_env["CANVAS_API_TOKEN"] = world.sandbox.no_masquerade_token
     output = world.cli("doctor", expect=3).stdout
     assert line(output, "API token").startswith("[ ok ]")
     assert line(output, "read users").startswith("[ ok ]")
     assert line(output, "act as users").startswith("[FAIL]")
-    assert "Users - act as" in output
+    assert "Users - act as" in output and ACT_AS_ADVICE in output
 
 
 def test_avatars_disabled_fails_the_avatars_check(no_avatars_world: World) -> None:

@@ -85,12 +85,14 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
 
 
 def test_wheel_ships_the_template_and_the_sandbox(installed: Installed) -> None:
-    """The wheel holds the .env template (the repository's config.example.env, byte for byte) and the sandbox."""
+    """The wheel holds the .env template (the repository's config.example.env, byte for byte), the review page's
+    template and the sandbox."""
     with zipfile.ZipFile(installed.wheel) as wheel:
         names = set(wheel.namelist())
         template = wheel.read("profilesync/config.example.env")
     assert template == (REPO / "config.example.env").read_bytes()
     assert {"profilesync_sandbox/__init__.py", "profilesync_sandbox/samples.py", "profilesync/py.typed"} <= names
+    assert "profilesync/templates/review.html.j2" in names
 
 
 def test_installed_package_is_the_wheel_not_the_checkout(installed: Installed) -> None:

@@ -1,22 +1,20 @@
 """``profilesync doctor``'s Canvas checks: everything a nightly Canvas run needs, one line at a time, with advice.
 
-Canvas is asked only harmless questions: who the token belongs to, the root account and the token's rights on
-it (doctor/account.py), the first page of the account's users, one read as another user (masquerade), the root
-account's enabled features (doctor/refusals.py), and a full listing to match the photo names. Nothing is
-written anywhere but the history database's schema, which is migrated on open as every command does.
+Canvas is asked only harmless questions (targets/canvas/questions.py answers them): who the token belongs to, the
+root account and the token's rights on it (doctor/account.py), the first page of the account's users, one read
+as another user (masquerade), the root account's enabled features (doctor/refusals.py), and a full listing to
+match the photo names. This module only turns the answers into lines. Nothing is written anywhere but the
+history database's schema, which is migrated on open as every command does.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
 from profilesync.config import Settings, fold_key, require_canvas
 from profilesync.doctor.account import account_checks
 from profilesync.doctor.checks import (
     DATABASE,
-    NOT_JSON,
     PROBE_RETRY,
     Check,
     Diagnosis,
@@ -24,35 +22,19 @@ from profilesync.doctor.checks import (
     failed,
     open_history,
     passed,
-    read_json,
     sample,
     skipped,
     warned,
 )
 from profilesync.doctor.refusals import LIMITED_ACCESS, check_limited_access
-from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode, ProfilesyncError
-from profilesync.http import BAD_TOKEN, error_message, looks_like_html, redact_url
+from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore
-from profilesync.targets.canvas.listing import shows_field
-from profilesync.targets.canvas.target import MATCH_JSON_FIELD, CanvasTarget
+from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
+from profilesync.targets.canvas.listing import AVATARS_ADVICE, OBSERVER_FIELDS_ADVICE, hidden_field_advice
+from profilesync.targets.canvas.questions import ActAs, CanvasQuestions, Identity, NoSuchAccount, UsersPage
+from profilesync.targets.canvas.target import CanvasTarget
 from profilesync.text import plural
-
-MASQUERADE_CANDIDATES = 3
-ACT_AS_ADVICE = (
-    "give the token's admin role 'Users - act as' (\"Become other users\"): Canvas lets admins upload "
-    "into a user's files only by acting as them"
-)
-AVATARS_ADVICE = "enable them in Admin > Account > Settings > 'Enable profile pictures for users'"
-PERMISSION_FOR_FIELD = {
-    "sis_user_id": "'Users - view SIS information'",
-    "integration_id": "'Users - view SIS information'",
-    "login_id": "'Users - view login IDs'",
-    "email": "'Users - view primary email address'",
-    "id": "'Users - view list'",
-}
-TOKEN_ADVICE = "create a new token (Account > Settings > New Access Token) and set CANVAS_API_TOKEN"
-
 
 # -- configuration ---------------------------------------------------------------------------------------------
 CONFIG = "configuration"
@@ -82,173 +64,83 @@ def check_config(settings: Settings) -> Check:
 
 
 # -- Canvas ----------------------------------------------------------------------------------------------------
-def check_canvas(target: CanvasTarget) -> tuple[Check, Check, dict[str, Any] | None]:
-    """``GET /api/v1/users/self``: is the URL Canvas (a JSON API), and does it accept the token?
+# What the token line says when the first question never reached Canvas's API.
+NOT_ASKED = {
+    Unreached.UNREACHABLE: "Canvas is not reachable",
+    Unreached.REDIRECTED: "the API address is not Canvas's",
+    Unreached.NOT_THE_API: "the URL is not Canvas",
+    Unreached.FAILING: "Canvas is failing",
+}
+
+
+def check_canvas(questions: CanvasQuestions) -> tuple[Check, Check, Identity | None]:
+    """Is the URL Canvas (a JSON API), and does it accept the token?
 
     Returns the reachability check, the token check and the token's user (None when the token failed).
     """
-    base = target.api.base_url
-    started = time.monotonic()
-    try:
-        response = target.probe_self()
-    except ProfilesyncError as exc:  # connection refused, DNS, timeout, TLS
-        return (
-            failed(REACHABLE, exc.message, f"check CANVAS_BASE_URL ({base}) and this host's network", ExitCode.REMOTE),
-            skipped(TOKEN, "Canvas is not reachable"),
-            None,
-        )
-    elapsed_ms = (time.monotonic() - started) * 1000
-    status = response.status_code
-    not_canvas_advice = f"set CANVAS_BASE_URL to your Canvas address (e.g. https://school.instructure.com), not {base}"
-    if 300 <= status < 400:
-        location = redact_url(response.headers.get("Location", "")) or "an unnamed location"
-        reach = failed(
-            REACHABLE,
-            f"{base} redirects the API ({status}) to {location}",
-            "set CANVAS_BASE_URL to the address it redirects to (an API client must not follow a redirect "
-            "with the token)",
-            ExitCode.REMOTE,
-        )
-        return reach, skipped(TOKEN, "the API address is not Canvas's"), None
-    body = read_json(response)
-    if body is NOT_JSON:
-        what = "an HTML page" if looks_like_html(response) else f"{response.headers.get('Content-Type', 'no JSON')}"
-        reach = failed(
-            REACHABLE,
-            f"{base}/api/v1/users/self answers with {what} (HTTP {status}), not the Canvas API's JSON",
-            not_canvas_advice,
-            ExitCode.REMOTE,
-        )
-        return reach, skipped(TOKEN, "the URL is not Canvas"), None
-    if status >= 500:
-        reach = failed(
-            REACHABLE,
-            f"Canvas answers with a server error ({status}: {error_message(response)})",
-            "try again later; if it persists, ask your Canvas administrator or Instructure support",
-            ExitCode.REMOTE,
-        )
-        return reach, skipped(TOKEN, "Canvas is failing"), None
-    reach = passed(REACHABLE, f"{base} answers as the Canvas API (JSON) in {elapsed_ms:.0f} ms")
-    if status in (401, 403):
-        message = error_message(response)
-        detail = f"Canvas rejected the token: {message}" if BAD_TOKEN.search(message) else message
-        return reach, failed(TOKEN, detail, TOKEN_ADVICE, ExitCode.REMOTE), None
-    if status == 404 or not (isinstance(body, dict) and "id" in body):
-        reach = failed(
-            REACHABLE,
-            f"{base}/api/v1/users/self answers HTTP {status} with JSON that is not a Canvas user",
-            not_canvas_advice + " (no path after the host name)",
-            ExitCode.REMOTE,
-        )
-        return reach, skipped(TOKEN, "the URL is not Canvas"), None
-    if status >= 400:
-        return reach, failed(TOKEN, error_message(response), TOKEN_ADVICE, ExitCode.REMOTE), None
-    name = body.get("name") or body.get("short_name") or "?"
-    return reach, passed(TOKEN, f"valid; it belongs to {name} (user {body['id']})"), body
+    answer = questions.token_identity()
+    if isinstance(answer, NotReached):
+        reach = failed(REACHABLE, answer.detail, answer.advice, ExitCode.REMOTE)
+        return reach, skipped(TOKEN, NOT_ASKED[answer.why]), None
+    base = questions.target.api.base_url
+    reach = passed(REACHABLE, f"{base} answers as the Canvas API (JSON) in {answer.elapsed_ms:.0f} ms")
+    if isinstance(answer, Rejected):
+        return reach, failed(TOKEN, answer.detail, answer.advice, ExitCode.REMOTE), None
+    return reach, passed(TOKEN, f"valid; it belongs to {answer.name} (user {answer.user_id})"), answer
 
 
-def check_users(target: CanvasTarget) -> tuple[Check, Check, list[dict[str, Any]]]:
+def check_users(questions: CanvasQuestions) -> tuple[Check, Check, UsersPage | None]:
     """The first page of the account's users: may the token list them, does it see their keys and avatars?"""
-    account = target.account_id
-    try:
-        response = target.probe_users_page()
-    except ProfilesyncError as exc:
-        return failed(USERS, exc.message, exc.advice, ExitCode.REMOTE), skipped(AVATARS, "no users to look at"), []
-    body = read_json(response)
-    if response.status_code == 404:
-        check = failed(
-            USERS,
-            f"Canvas has no account {account!r} (or does not let this token see it)",
-            "set CANVAS_ACCOUNT_ID to 'self' (the root account) or a sub-account's number",
-            ExitCode.USAGE,
-        )
-        return check, skipped(AVATARS, "no users to look at"), []
-    if response.status_code >= 400 or not isinstance(body, list):
-        check = failed(
-            USERS,
-            f"cannot list the users of account {account} ({error_message(response)})",
-            "the token's admin role needs 'Users - view list' on this account",
-            ExitCode.REMOTE,
-        )
-        return check, skipped(AVATARS, "no users to look at"), []
-    rows = [row for row in body if isinstance(row, dict)]
-    if not rows:
-        return warned(USERS, f"account {account} has no users"), skipped(AVATARS, "no users to look at"), []
-    return _fields_check(target.match, rows), _avatars_check(rows), rows
+    page = questions.users_page()
+    if isinstance(page, NoSuchAccount):
+        detail = f"Canvas has no account {page.account_id!r} (or does not let this token see it)"
+        check = failed(USERS, detail, page.advice, ExitCode.USAGE)
+        return check, skipped(AVATARS, "no users to look at"), None
+    if isinstance(page, Unanswered):
+        check = failed(USERS, page.message, page.advice, ExitCode.REMOTE)
+        return check, skipped(AVATARS, "no users to look at"), None
+    if not page.users:
+        account = questions.target.account_id
+        return warned(USERS, f"account {account} has no users"), skipped(AVATARS, "no users to look at"), page
+    return _fields_check(questions.target.match, page), _avatars_check(page), page
 
 
-def _fields_check(match: str, rows: list[dict[str, Any]]) -> Check:
+def _fields_check(match: str, page: UsersPage) -> Check:
     # The keys are present (null when empty) when the caller may read them; a user with no login here lacks
-    # login_id, so the page decides, not one row (shows_field, as the sync's check).
-    needed = MATCH_JSON_FIELD[match]
-    if not shows_field(rows, needed):
-        permission = PERMISSION_FOR_FIELD[needed]
-        return failed(
-            USERS,
-            f"Canvas hides the users' {needed}, which photos are matched by",
-            f"give the token's admin role {permission}, or change PROFILESYNC_MATCH",
-            ExitCode.REMOTE,
-        )
-    with_key = sum(1 for row in rows if row.get(needed) not in (None, ""))
-    detail = f"{needed} visible ({with_key} of the first {plural(len(rows), 'user')} have one)"
-    hidden = [name for name in ("sis_user_id", "login_id") if not shows_field(rows, name)]
+    # login_id, so the page decides, not one row (the sync's own rule).
+    needed = page.key_field
+    if not page.shows(needed):
+        detail = f"Canvas hides the users' {needed}, which photos are matched by"
+        return failed(USERS, detail, hidden_field_advice(match), ExitCode.REMOTE)
+    detail = f"{needed} visible ({page.with_key} of the first {plural(page.users, 'user')} have one)"
+    hidden = [name for name in ("sis_user_id", "login_id") if not page.shows(name)]
     if hidden:
-        return warned(
-            USERS,
-            f"{detail}; but Canvas hides {' and '.join(hidden)}",
-            "parent accounts (observers) need both: give the role 'Users - view SIS information' and "
-            "'Users - view login IDs'",
-        )
+        return warned(USERS, f"{detail}; but Canvas hides {' and '.join(hidden)}", OBSERVER_FIELDS_ADVICE)
     also = [name for name in ("sis_user_id", "login_id") if name != needed]
     return passed(USERS, f"{detail}; {', '.join(also)} visible too")
 
 
-def _avatars_check(rows: list[dict[str, Any]]) -> Check:
+def _avatars_check(page: UsersPage) -> Check:
     # Absent for a user whose first login's account has avatars off (Api::V1::User#user_json, User#account):
     # profile pictures are off only when no user of the page has the key.
-    if not shows_field(rows, "avatar_url"):
+    if not page.shows("avatar_url"):
         return failed(
             AVATARS, "Canvas returns no avatar_url: profile pictures are off", AVATARS_ADVICE, ExitCode.REMOTE
         )
     return passed(AVATARS, "users' avatar_url is present (profile pictures are on)")
 
 
-def check_masquerade(target: CanvasTarget, me: dict[str, Any], rows: Sequence[dict[str, Any]]) -> Check:
-    """One harmless read as another user: without "Become other users" no upload can work
-    (AuthenticationMethods#load_user, User#can_masquerade?)."""
-    # Students (users with an SIS id) are the people uploads act as, and never outrank the admin
-    # (User#can_masquerade?, has_subset_of_account_permissions?).
-    others = [row for row in rows if str(row.get("id")) != str(me.get("id"))]
-    others.sort(key=lambda row: row.get("sis_user_id") in (None, ""))
-    candidates = others[:MASQUERADE_CANDIDATES]
-    if not candidates:
+def check_masquerade(questions: CanvasQuestions, me: Identity, page: UsersPage | None) -> Check:
+    """One harmless read as another user: without "Become other users" no upload can work."""
+    answer = questions.act_as(me, page) if page is not None else ActAs(None)
+    if isinstance(answer, Unanswered):
+        return failed(MASQUERADE, answer.message, answer.advice, ExitCode.REMOTE)
+    if answer.as_user is not None:
+        return passed(MASQUERADE, f"the token can act as users (read /users/self as user {answer.as_user})")
+    if not answer.tried:
         return warned(MASQUERADE, "no other user in the account to try acting as")
-    message = ""
-    tried: list[str] = []
-    for row in candidates:
-        user_id = str(row["id"])
-        tried.append(user_id)
-        try:
-            response = target.probe_masquerade(user_id)
-        except ProfilesyncError as exc:
-            return failed(MASQUERADE, exc.message, exc.advice, ExitCode.REMOTE)
-        body = read_json(response)
-        if response.status_code == 200 and isinstance(body, dict) and str(body.get("id")) == user_id:
-            return passed(MASQUERADE, f"the token can act as users (read /users/self as user {user_id})")
-        message = error_message(response)
-        if response.status_code not in (400, 401, 403, 404):
-            break  # a server error or an odd answer: other users would fare no better
-    return failed(
-        MASQUERADE,
-        f"Canvas refused to let the token act as users (tried users {', '.join(tried)}: {message})",
-        ACT_AS_ADVICE,
-        ExitCode.REMOTE,
-    )
-
-
-def listed_keys(target: CanvasTarget) -> set[str]:
-    """Every user's key (one request per 100 users), to tell which photo names match nobody."""
-    return {user.key for user in target.list_users() if user.key is not None}
+    detail = f"Canvas refused to let the token act as users (tried users {', '.join(answer.tried)}: {answer.message})"
+    return failed(MASQUERADE, detail, answer.advice, ExitCode.REMOTE)
 
 
 # -- photos ------------------------------------------------------------------------------------------------------
@@ -349,22 +241,23 @@ def _canvas_checks(settings: Settings, checks: list[Check]) -> tuple[set[str] | 
         timeout_s=min(settings.timeout_s, 30.0),
         retry=PROBE_RETRY,
     )
+    questions = CanvasQuestions(target)
     try:
-        reach, token, me = check_canvas(target)
+        reach, token, me = check_canvas(questions)
         checks += [reach, token]
         if me is None:
             for name in (USERS, AVATARS, MASQUERADE, LIMITED_ACCESS):
                 checks.append(skipped(name, "needs a working Canvas URL and token"))
             return None, "Canvas could not be asked"
-        checks += account_checks(target)
-        users, avatars, rows = check_users(target)
-        checks += [users, avatars, check_masquerade(target, me, rows), check_limited_access(target)]
+        checks += account_checks(questions)
+        users, avatars, page = check_users(questions)
+        checks += [users, avatars, check_masquerade(questions, me, page), check_limited_access(questions)]
         if users.status is Status.FAIL or avatars.status is Status.FAIL:
             return None, "the users cannot be listed with their keys and avatars"
-        try:
-            return listed_keys(target), ""
-        except ProfilesyncError as exc:  # a later page failed: so would the nightly run's listing
-            checks.append(failed(LISTING, exc.message, exc.advice, ExitCode.REMOTE))
+        keys = questions.user_keys()
+        if isinstance(keys, Unanswered):
+            checks.append(failed(LISTING, keys.message, keys.advice, ExitCode.REMOTE))
             return None, "the full listing failed"
+        return keys, ""
     finally:
         target.api.session.close()

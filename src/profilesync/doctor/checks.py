@@ -2,7 +2,7 @@
 
 A check is a :class:`Check` (pass, warn, fail or skip, a detail line, advice and the exit code a failure stands
 for); a :class:`Diagnosis` is all of them in order. Also here: what the Canvas and the Guru checks share (the
-quick retry, reading a body that may not be JSON, the history database's check, a short sample of names).
+quick retry, the history database's check, a short sample of names).
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
-import requests
 from sqlalchemy.exc import SQLAlchemyError
 
 from profilesync.config import Settings
 from profilesync.errors import ExitCode, ProfilesyncError
-from profilesync.http import Retry, parse_json
+from profilesync.http import Retry
 from profilesync.store import HistoryStore, open_store
 from profilesync.store.migrations import MIGRATIONS
 
@@ -75,17 +73,6 @@ class Diagnosis:
         photos): fixing that one first is what the admin should do."""
         codes = [c.exit_code for c in self.checks if c.status is Status.FAIL]
         return min(codes) if codes else ExitCode.OK
-
-
-NOT_JSON = object()
-
-
-def read_json(response: requests.Response) -> Any:
-    """The parsed body, or NOT_JSON (an HTML page, a proxy's text)."""
-    try:
-        return parse_json(response)
-    except ValueError:  # UnicodeDecodeError is one
-        return NOT_JSON
 
 
 def sample(names: Sequence[str]) -> str:

@@ -1,21 +1,20 @@
 """``profilesync doctor --target guru``: the Guru job's set-up checked one line at a time, with advice.
 
-Guru is asked only to read: the first page of the members listing (is it Guru's API, are the credentials
-accepted) and then the whole listing (every member's email, to match the photo names). Whether the credentials
+Guru is asked only to read (targets/guru_questions.py answers): the first page of the members listing (is it
+Guru's API, are the credentials accepted) and then the whole listing (every member's email, to match the photo
+names). Whether the credentials
 may write cannot be learnt without writing; the user name says whether they are a User token (an email) or a
 read-only Collection token (a collection id), which is as far as a read-only check can go.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 from profilesync.app import guru_problems
 from profilesync.config import Settings, fold_key
 from profilesync.doctor.checks import (
     DATABASE,
-    NOT_JSON,
     PROBE_RETRY,
     Check,
     Diagnosis,
@@ -23,15 +22,16 @@ from profilesync.doctor.checks import (
     failed,
     open_history,
     passed,
-    read_json,
     sample,
     skipped,
     warned,
 )
-from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
+from profilesync.errors import ConfigError, ExitCode
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore
-from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
+from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
+from profilesync.targets.guru import TOKEN_ADVICE, GuruTarget
+from profilesync.targets.guru_questions import GuruQuestions
 
 CONFIG = "configuration"
 REACHABLE = "Guru reachable"
@@ -39,7 +39,6 @@ CREDENTIALS = "credentials"
 MEMBERS_CHECK = "list members"
 PHOTOS = "photo folder"
 CONFIG_ADVICE = "set GURU_BASE_URL, GURU_USER and GURU_API_TOKEN (see config.example.env, the Guru block)"
-URL_ADVICE = "set GURU_BASE_URL to Guru's API address, normally https://api.getguru.com"
 
 
 class Redactor:
@@ -76,50 +75,33 @@ def check_config(settings: Settings) -> Check:
     return passed(CONFIG, detail)
 
 
-def check_guru(target: GuruTarget, user: str, clean: Redactor) -> tuple[Check, Check]:
-    """``GET /api/v1/members`` (the first page): is the URL Guru's API, and are the credentials accepted?"""
-    base = target.api.base_url
-    started = time.monotonic()
-    try:
-        response = target.api.request("GET", MEMBERS, what="reading the first page of members")
-    except ProfilesyncError as exc:  # connection refused, DNS, timeout, TLS
-        reach = failed(REACHABLE, clean(exc.message), f"check GURU_BASE_URL ({base}) and the network", ExitCode.REMOTE)
-        return reach, skipped(CREDENTIALS, "Guru is not reachable")
-    elapsed_ms = (time.monotonic() - started) * 1000
-    status = response.status_code
-    body = read_json(response)
-    if body is NOT_JSON or 300 <= status < 400:
-        what = f"HTTP {status}" + (" (a redirect)" if 300 <= status < 400 else ", not JSON")
-        reach = failed(REACHABLE, f"{base}{MEMBERS} answers {what}: not Guru's API", URL_ADVICE, ExitCode.REMOTE)
-        return reach, skipped(CREDENTIALS, "the URL is not Guru's API")
-    if status >= 500:
-        reach = failed(
-            REACHABLE,
-            f"Guru answers with a server error ({status}: {clean(guru_message(response))})",
-            "try again later; if it persists, check Guru's status page",
-            ExitCode.REMOTE,
-        )
-        return reach, skipped(CREDENTIALS, "Guru is failing")
-    reach = passed(REACHABLE, f"{base} answers as an API (JSON) in {elapsed_ms:.0f} ms")
-    if status in (401, 403):
-        detail = f"Guru rejected the credentials of {user} ({clean(guru_message(response))})"
-        return reach, failed(CREDENTIALS, detail, TOKEN_ADVICE, ExitCode.REMOTE)
-    if status == 404 or not isinstance(body, list):
-        reach = failed(
-            REACHABLE, f"{base}{MEMBERS} answers HTTP {status} but no members list", URL_ADVICE, ExitCode.REMOTE
-        )
-        return reach, skipped(CREDENTIALS, "the URL is not Guru's API")
-    if status >= 400:
-        return reach, failed(CREDENTIALS, clean(guru_message(response)), TOKEN_ADVICE, ExitCode.REMOTE)
-    return reach, passed(CREDENTIALS, f"accepted for {user} (basic auth)")
+# What the credentials line says when the first question never reached Guru's API.
+NOT_ASKED = {
+    Unreached.UNREACHABLE: "Guru is not reachable",
+    Unreached.REDIRECTED: "the URL is not Guru's API",
+    Unreached.NOT_THE_API: "the URL is not Guru's API",
+    Unreached.FAILING: "Guru is failing",
+}
 
 
-def check_members(target: GuruTarget, clean: Redactor) -> tuple[Check, set[str] | None]:
+def check_guru(questions: GuruQuestions, clean: Redactor) -> tuple[Check, Check]:
+    """Is the URL Guru's API, and are the credentials accepted?"""
+    answer = questions.member_access()
+    if isinstance(answer, NotReached):
+        reach = failed(REACHABLE, clean(answer.detail), answer.advice, ExitCode.REMOTE)
+        return reach, skipped(CREDENTIALS, NOT_ASKED[answer.why])
+    base = questions.target.api.base_url
+    reach = passed(REACHABLE, f"{base} answers as an API (JSON) in {answer.elapsed_ms:.0f} ms")
+    if isinstance(answer, Rejected):
+        return reach, failed(CREDENTIALS, clean(answer.detail), answer.advice, ExitCode.REMOTE)
+    return reach, passed(CREDENTIALS, f"accepted for {questions.target.user} (basic auth)")
+
+
+def check_members(questions: GuruQuestions, clean: Redactor) -> tuple[Check, set[str] | None]:
     """The whole listing, as the nightly run reads it: how many members, how many active, with a key."""
-    try:
-        members = list(target.list_users())
-    except ProfilesyncError as exc:
-        return failed(MEMBERS_CHECK, clean(exc.message), exc.advice, ExitCode.REMOTE), None
+    members = questions.members()
+    if isinstance(members, Unanswered):
+        return failed(MEMBERS_CHECK, clean(members.message), members.advice, ExitCode.REMOTE), None
     if not members:
         return warned(MEMBERS_CHECK, "Guru lists no members", "check that GURU_USER belongs to the right team"), set()
     active = sum(1 for m in members if m.active)
@@ -221,13 +203,14 @@ def guru_checks(settings: Settings, checks: list[Check], diagnosis: Diagnosis) -
     )
     diagnosis.title = f"profilesync doctor: Guru {target.api.base_url} (as {settings.guru_user})"
     clean = Redactor(settings.secret_values())
+    questions = GuruQuestions(target)
     try:
-        reach, credentials = check_guru(target, settings.guru_user, clean)
+        reach, credentials = check_guru(questions, clean)
         checks += [reach, credentials]
         if credentials.status is not Status.PASS:
             checks.append(skipped(MEMBERS_CHECK, "needs a working Guru URL and credentials"))
             return None
-        members, keys = check_members(target, clean)
+        members, keys = check_members(questions, clean)
         checks.append(members)
         return keys
     finally:

@@ -9,23 +9,19 @@ setting itself is not in the API's account JSON, so a warning is as precise as t
 from __future__ import annotations
 
 from profilesync.doctor.checks import Check, passed, warned
-from profilesync.errors import ProfilesyncError
-from profilesync.targets.canvas.refusals import LIMITED_ACCESS_ADVICE, limited_access_allowed
-from profilesync.targets.canvas.target import CanvasTarget
+from profilesync.targets.answers import Unanswered
+from profilesync.targets.canvas.questions import CanvasQuestions
+from profilesync.targets.canvas.refusals import LIMITED_ACCESS_ADVICE
 
 LIMITED_ACCESS = "limited access"
 
 
-def check_limited_access(target: CanvasTarget) -> Check:
+def check_limited_access(questions: CanvasQuestions) -> Check:
     """Warn when the root account can restrict students: their avatars then cannot be synced."""
-    try:
-        allowed = limited_access_allowed(target.api)
-    except ProfilesyncError as exc:
-        return warned(
-            LIMITED_ACCESS,
-            f"cannot tell whether 'Limited access for students' is in use ({exc.message})",
-            "if students fail with limited_access, see the account setting 'Limited access for students'",
-        )
+    allowed = questions.limited_access_allowed()
+    if isinstance(allowed, Unanswered):
+        detail = f"cannot tell whether 'Limited access for students' is in use ({allowed.message})"
+        return warned(LIMITED_ACCESS, detail, allowed.advice)
     if not allowed:
         return passed(LIMITED_ACCESS, "'Limited access for students' is not available here: students can be synced")
     return warned(

@@ -86,6 +86,7 @@ PERMISSION_FAILURES_BEFORE_FATAL = 3
 #: requests in flight unless --workers / PROFILESYNC_WORKERS say otherwise: Guru publishes no rate limit, so
 #: fewer than Canvas's 16; a 429 still lowers it further on its own
 DEFAULT_IN_FLIGHT = 8
+URL_ADVICE = "set GURU_BASE_URL to Guru's API address, normally https://api.getguru.com"
 TOKEN_ADVICE = (
     "set GURU_USER to the email of a Team Admin and GURU_API_TOKEN to that user's User token "
     "(Guru: Manage > Apps & Integrations > API Access); a Collection token is read-only"
@@ -166,6 +167,7 @@ class GuruTarget:
         base = base_url.rstrip("/").removesuffix("/api/v1")
         self.target_id = f"guru:{base}"
         self.match = match
+        self.user = user
         self._fold = fold_key(match)
         self._credentials = guru_basic_credentials(user, token)
         self._secrets = (token.reveal(), self._credentials.reveal())
@@ -178,7 +180,7 @@ class GuruTarget:
             timeout_s=timeout_s,
             name="Guru",
             check=check_status,
-            advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
+            advice=URL_ADVICE,
         )
         self._timeout = (10.0, timeout_s)
         self.uploads_made = 0  # picture POSTs (the bytes), reported apart from the JSON API requests

@@ -42,6 +42,9 @@ READ_USERS_ADVICE = (
     "give the token's admin role, on the root account, 'Users - view list' (read_roster) or 'Users - manage "
     "login details': without them Canvas answers 'not found' for every user it will not show"
 )
+# The same words as http.raise_for_status's for a rejected token (the generic client cannot import Canvas's).
+TOKEN_ADVICE = "create a new token (Account > Settings > New Access Token) and set CANVAS_API_TOKEN"
+NOT_CANVAS_ADVICE = "set CANVAS_BASE_URL to your Canvas address (e.g. https://school.instructure.com)"
 #: rights every avatar write needs on the root account (masquerading to upload; setting the avatar)
 WRITE_RIGHTS = ("become_user", "manage_user_logins")
 #: rights of which one lets ``GET /api/v1/users/:id`` answer instead of 404 (``:api_show_user``)
@@ -142,14 +145,14 @@ class CanvasAccount:
         except NotFoundError:
             raise FatalRemoteError(
                 f"{self.api.base_url} has no /api/v1/accounts/self: it does not answer like Canvas",
-                advice="set CANVAS_BASE_URL to your Canvas address (e.g. https://school.instructure.com)",
+                advice=NOT_CANVAS_ADVICE,
             ) from None
         except RemoteError as exc:
             raise vital_failure(exc, self.api.base_url) from None
         if not isinstance(body, dict) or not body.get("uuid") or body.get("id") is None:
             raise FatalRemoteError(
                 f"{self.api.base_url}/api/v1/accounts/self is not a Canvas account (no id or uuid)",
-                advice="set CANVAS_BASE_URL to your Canvas address (e.g. https://school.instructure.com)",
+                advice=NOT_CANVAS_ADVICE,
             )
         name = str(body.get("name") or body["id"])
         return RootAccount(str(body["id"]), str(body["uuid"]), name, copy_environment(self.api.base_url))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from profilesync.engine.model import RemoteUser
 from profilesync.errors import FatalRemoteError
@@ -30,12 +31,42 @@ MATCH_JSON_FIELD = {
     "integration_id": "integration_id",
     "id": "id",
 }
+# The permission that shows each field to an admin (the id is shown to whoever may list the users).
 _PERMISSION_FOR_FIELD = {
     "sis_user_id": "'Users - view SIS information' (read_sis)",
     "integration_id": "'Users - view SIS information' (read_sis)",
     "login_id": "'Users - view login IDs' (view_user_logins)",
     "email": "'Users - view primary email address' (read_email_addresses)",
+    "id": "'Users - view list' (read_roster)",
 }
+AVATARS_ADVICE = "enable them in Admin > Account > Settings > 'Enable profile pictures for users'"
+#: what creating parent accounts (observers) needs to see of each user besides the avatar job's key
+OBSERVER_FIELDS_ADVICE = (
+    "parent accounts (observers) need both: give the role 'Users - view SIS information' and 'Users - view login IDs'"
+)
+
+
+def users_path(account_id: str) -> str:
+    """``/api/v1/accounts/:account_id/users``: ``self``, a number or an ``sis_account_id:`` form."""
+    return f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+
+
+def hidden_field_advice(match: str) -> str:
+    """What to do when Canvas hides the field photos are matched by from every user."""
+    return f"give the token's admin role {_PERMISSION_FOR_FIELD[MATCH_JSON_FIELD[match]]}, or change PROFILESYNC_MATCH"
+
+
+def unknown_account_advice(base_url: str, account_id: str) -> str:
+    """What to do when the users listing answers 404: no such account (or none the token may see)."""
+    return (
+        f"check that {base_url} is your Canvas address and CANVAS_ACCOUNT_ID ({account_id}) an account the "
+        "token's admin belongs to"
+    )
+
+
+def list_users_advice(account_id: str) -> str:
+    """What to do when Canvas refuses to list the account's users."""
+    return f"the token's admin role needs 'Users - view list' on account {account_id}"
 
 
 def listing_params(match: str) -> list[tuple[str, Any]]:
@@ -63,15 +94,13 @@ def check_first_page(page: Sequence[dict[str, Any]], match: str) -> None:
     """
     if page and not shows_field(page, "avatar_url"):
         raise FatalRemoteError(
-            "Canvas returns no avatar_url: user avatars are disabled on this account",
-            advice="enable them in Admin > Account > Settings > 'Enable profile pictures for users'",
+            "Canvas returns no avatar_url: user avatars are disabled on this account", advice=AVATARS_ADVICE
         )
     field = MATCH_JSON_FIELD[match]
     if page and not shows_field(page, field):
-        permission = _PERMISSION_FOR_FIELD.get(match, "read_sis")
         raise FatalRemoteError(
             f"Canvas does not show the users' {field}: the token's user lacks a permission",
-            advice=f"give the token's admin role {permission}, or change PROFILESYNC_MATCH",
+            advice=hidden_field_advice(match),
         )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
@@ -28,6 +27,7 @@ from profilesync.targets.canvas.account import (
     normalise_base_url,
     unreadable_users_error,
 )
+from profilesync.targets.canvas.listing import users_path
 from profilesync.targets.canvas.target import user_id_path
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class ObserverCanvas:
             gate=RateGate(max_in_flight),
             timeout_s=timeout_s,
         )
-        self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+        self._users_path = users_path(account_id)
         self.account = CanvasAccount(self.api)
         self._student_lookups = [0, 0]  # [made, answered 404]
         self._count_lock = threading.Lock()

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import requests
 
 from profilesync.errors import FatalRemoteError, LimitedAccessError, MasqueradeRefusedError, PermissionDeniedError
-from profilesync.http import Api, error_message, parse_json
+from profilesync.http import error_message, parse_json
 
 #: distinct users refused "Invalid as_user_id", with no user accepted, before the run stops. Conservative on purpose:
 #: a handful of merged, consortium or higher-ranked users early in the listing must not stop a school's run, and
@@ -126,19 +126,3 @@ def raise_refusal(user_id: str, response: requests.Response, evidence: Masquerad
             f"Canvas refused to act as user {user_id} ({message}{why})", advice=ONE_USER_ADVICE, status=status
         )
     raise PermissionDeniedError(f"preparing the upload for user {user_id}: not permitted ({message})", status=status)
-
-
-#: the root-account feature without which ``check_limited_access_for_students`` returns at once
-LIMITED_ACCESS_FEATURE = "allow_limited_access_for_students"
-
-
-def limited_access_allowed(api: Api) -> bool:
-    """:calls: ``GET /api/v1/accounts/self/features/enabled`` — FeatureFlagsController#enabled_features, read-only.
-
-    True when the domain root account has the feature "Limited access for students" needs. Which (sub-)accounts
-    turned the setting on is not in the API's account JSON (``Api::V1::Account#account_json``), so this is as far
-    as a harmless read can see.
-    """
-    what = "reading the root account's features"
-    features = api.json("GET", "/api/v1/accounts/self/features/enabled", what=what)
-    return isinstance(features, list) and LIMITED_ACCESS_FEATURE in features

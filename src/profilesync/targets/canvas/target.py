@@ -1,9 +1,9 @@
-"""Canvas as an avatar target: listing, lookups, the masqueraded preflight and its refusals, doctor's probes.
+"""Canvas as an avatar target: listing, lookups, the masqueraded preflight and its refusals.
 
 The rest of the adapter is split along its halves: the upload (canvas_upload), the avatar options and
 assignment (canvas_avatars), the root account (canvas_account), the listing's rows (canvas_listing) and the
-preflight's refusals (canvas_refusals). Each Canvas behaviour relied on names the canvas-lms file or method;
-docs/canvas-behaviours.md lists them.
+preflight's refusals (canvas_refusals); doctor's questions are in questions.py. Each Canvas behaviour relied on
+names the canvas-lms file or method; docs/canvas-behaviours.md lists them.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import quote, urljoin
-
-import requests
 
 from profilesync.config import Secret, fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
@@ -41,12 +39,12 @@ from profilesync.http import (
 from profilesync.targets.canvas import account as root
 from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, ThumbnailLag, avatar_ref
 from profilesync.targets.canvas.listing import (
-    MATCH_JSON_FIELD as MATCH_JSON_FIELD,  # re-exported: doctor imports it from here
-)
-from profilesync.targets.canvas.listing import (
     check_first_page,
+    list_users_advice,
     listing_params,
     remote_user,
+    unknown_account_advice,
+    users_path,
 )
 from profilesync.targets.canvas.refusals import MasqueradeEvidence, raise_refusal
 from profilesync.targets.canvas.upload import UPLOAD_ATTEMPTS, UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
@@ -113,7 +111,7 @@ class CanvasTarget(CanvasUploads):
         self._thumbnail_lag = ThumbnailLag()
         self._upload_gate = RateGate(min(UPLOADS_IN_FLIGHT, max_in_flight))  # the upload host's own "slow down"
         self._shown_names: dict[str, str | None] = {}  # user id -> name of the file they show (own_avatars)
-        self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
+        self.users_path = users_path(account_id)
         self.account = root.CanvasAccount(self.api)
 
     @property
@@ -144,13 +142,11 @@ class CanvasTarget(CanvasUploads):
         except NotFoundError as exc:
             raise FatalRemoteError(
                 f"Canvas has no such account or endpoint: {exc.message}",
-                advice=f"check that {self.api.base_url} is your Canvas address and CANVAS_ACCOUNT_ID "
-                f"({self.account_id}) an account the token's admin belongs to",
+                advice=unknown_account_advice(self.api.base_url, self.account_id),
             ) from None
         except PermissionDeniedError as exc:
             raise FatalRemoteError(
-                f"Canvas refused to list the users: {exc.message}",
-                advice=f"the token's admin role needs 'Users - view list' on account {self.account_id}",
+                f"Canvas refused to list the users: {exc.message}", advice=list_users_advice(self.account_id)
             ) from None
         except RemoteError as exc:
             raise root.vital_failure(exc, self.api.base_url, "Canvas refused to list the users: ") from None
@@ -168,7 +164,7 @@ class CanvasTarget(CanvasUploads):
         checked = False
         what = "listing the account's users"
         with self._no_secrets(), self._listing_is_vital():
-            for page in self.api.paginate(self._users_path, what=what, params=listing_params(self.match)):
+            for page in self.api.paginate(self.users_path, what=what, params=listing_params(self.match)):
                 if not checked:
                     check_first_page(page, self.match)
                     checked = True
@@ -203,7 +199,7 @@ class CanvasTarget(CanvasUploads):
             return None
         params: list[tuple[str, Any]] = [("search_term", key), ("include[]", "avatar_url"), ("include[]", "email")]
         what = f"searching for user {key!r}"
-        for page in self.api.paginate(self._users_path, what=what, params=params):
+        for page in self.api.paginate(self.users_path, what=what, params=params):
             check_first_page(page, self.match)
             for raw in page:
                 user = self._remote_user(raw)
@@ -275,23 +271,7 @@ class CanvasTarget(CanvasUploads):
             raise RemoteError(f"{what}: Canvas's answer has no upload_url")
         return body
 
-    # -- probes for `profilesync doctor` and the review page: raw answers, judged by the caller ---------------
-    def probe_self(self) -> requests.Response:
-        """:calls: ``GET /api/v1/users/self`` — whose token this is; also proves the URL is Canvas."""
-        return self.api.request("GET", "/api/v1/users/self", what="asking Canvas whose token this is")
-
-    def probe_masquerade(self, user_id: str) -> requests.Response:
-        """:calls: ``GET /api/v1/users/self?as_user_id=<id>`` — a harmless read as another user
-        (``AuthenticationMethods#load_user``)."""
-        what = f"acting as user {user_id}"
-        return self.api.request("GET", "/api/v1/users/self", what=what, params=[("as_user_id", user_id)])
-
-    def probe_users_page(self, per_page: int = 100) -> requests.Response:
-        """:calls: ``GET /api/v1/accounts/:account_id/users?include[]=avatar_url&sort=id`` — the first page only,
-        the same one ``list_users`` judges."""
-        params = [*listing_params(self.match), ("per_page", per_page)]
-        return self.api.request("GET", self._users_path, what="listing the account's users", params=params)
-
+    # -- the review page ----------------------------------------------------------------------------------
     def fetch_avatar_image(self, url: str, max_bytes: int = 5_000_000) -> bytes | None:
         """:calls: ``GET <avatar_url>`` — the bytes of a user's current avatar, for the review page.
 

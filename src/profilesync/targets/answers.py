@@ -1,0 +1,63 @@
+"""The answers a target gives to ``profilesync doctor``'s questions, whichever vendor it is.
+
+Each question a target's questions module answers (``targets.canvas.questions``, ``targets.guru_questions``)
+returns one of these small values, or a vendor's own (a Canvas identity, a users page): the facts, in words fit
+to print, and the advice the client gives for them. Whoever asks reads no HTTP status or body: what a status
+means stays with the vendor's client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+import requests
+
+from profilesync.http import parse_json
+
+
+class Unreached(Enum):
+    """Why the first request did not reach the vendor's API."""
+
+    UNREACHABLE = "unreachable"  # no answer: connection refused, DNS, timeout, TLS
+    REDIRECTED = "redirected"  # the address redirects the API (a token must not follow it)
+    NOT_THE_API = "not the API"  # an HTML page, other JSON, a 404: some other server
+    FAILING = "failing"  # the API answers with server errors
+
+
+@dataclass(frozen=True)
+class NotReached:
+    """The address does not answer as the vendor's API; ``detail`` says what it answered instead."""
+
+    why: Unreached
+    detail: str
+    advice: str | None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The API answered (in ``elapsed_ms``) and refused the credentials."""
+
+    detail: str
+    advice: str
+    elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A question the API would not or could not answer: the client's error message and its advice."""
+
+    message: str
+    advice: str | None
+
+
+NOT_JSON = object()
+
+
+def json_or_not(response: requests.Response) -> Any:
+    """The parsed body, or NOT_JSON (an HTML page, a proxy's text): told apart from a JSON ``null``."""
+    try:
+        return parse_json(response)
+    except ValueError:  # UnicodeDecodeError is one
+        return NOT_JSON
