@@ -33,6 +33,7 @@ from profilesync.engine.model import (
     SyncRecord,
 )
 from profilesync.engine.planner import plan as make_plan
+from profilesync.engine.ports import AvatarTarget, HistoryStore
 from profilesync.engine.recognise import mark_own_avatars
 from profilesync.errors import (
     ConfigError,
@@ -48,9 +49,7 @@ from profilesync.interrupt import Stop
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.photos.names import with_near_misses
 from profilesync.store import open_store
-from profilesync.store.base import HistoryStore
 from profilesync.store.lock import avatars_job
-from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas.target import CanvasTarget
 
 log = logging.getLogger(__name__)

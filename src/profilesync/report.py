@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from profilesync.engine.model import Action, Photo, Plan, PlannedAction, SyncRecord
-from profilesync.store.base import RunEvent, RunRecord
+from profilesync.engine.model import Action, Photo, Plan, PlannedAction, RunEvent, RunRecord, SyncRecord
 from profilesync.text import plural
 
 if TYPE_CHECKING:

@@ -28,9 +28,9 @@ from profilesync.doctor.checks import (
     skipped,
     warned,
 )
+from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.photos import scan_photos
-from profilesync.store import HistoryStore
 from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
 
 CONFIG = "configuration"

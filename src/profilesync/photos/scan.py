@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from profilesync.engine.model import Photo, PhotoSet
+from profilesync.engine.model import Fingerprint, Photo, PhotoSet
 from profilesync.photos.formats import IMAGE_EXTENSIONS, SNIFF_BYTES, UNDECODABLE_EXTENSIONS, sniff, unsupported_reason
 from profilesync.photos.image import (
     MAX_FILE_BYTES,
@@ -26,7 +26,6 @@ from profilesync.photos.image import (
     unreadable_reason,
 )
 from profilesync.photos.names import decode_name
-from profilesync.store.base import Fingerprint
 
 # Without the dot, to save a string concatenation per file.
 _EXTENSIONS = frozenset(ext[1:] for ext in IMAGE_EXTENSIONS)
