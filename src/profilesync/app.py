@@ -6,7 +6,6 @@ The CLI calls one function here per command and renders what it returns; nothing
 from __future__ import annotations
 
 import getpass
-import hashlib
 import logging
 import os
 import socket
@@ -17,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from profilesync import valve
-from profilesync.config import Settings, fold_key, require_canvas, url_problems
+from profilesync.config import Settings, require_canvas, url_problems
+from profilesync.domain import fold_key, photo_fingerprint
 from profilesync.engine.executor import Execution, InvalidImage, execute
 from profilesync.engine.model import (
     Action,
@@ -284,7 +284,7 @@ def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
     def read(photo: Photo) -> tuple[bytes, str]:
         try:
             data = read_photo(photo.path)
-            return normalise(data, size=size), hashlib.sha256(data).hexdigest()
+            return normalise(data, size=size), photo_fingerprint(data)
         except InvalidPhoto as exc:
             raise InvalidImage(str(exc)) from None
 

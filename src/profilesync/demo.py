@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from profilesync import app, report
-from profilesync.config import Secret, Settings
+from profilesync.config import Settings
+from profilesync.domain import Secret
 from profilesync.engine.model import Action
 from profilesync.text import plural
 from profilesync_sandbox import Sandbox, SandboxConfig

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import pytest
 
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.engine.model import RemoteUser, Uploaded
 from profilesync.engine.ports import AvatarTarget
 from profilesync.http import Retry

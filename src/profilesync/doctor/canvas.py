@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from profilesync.config import Settings, fold_key, require_canvas
+from profilesync.config import Settings, require_canvas
 from profilesync.doctor.account import account_checks
 from profilesync.doctor.checks import (
     DATABASE,
@@ -30,6 +30,7 @@ from profilesync.doctor.checks import (
     warned,
 )
 from profilesync.doctor.refusals import LIMITED_ACCESS, check_limited_access
+from profilesync.domain import fold_key
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode, ProfilesyncError
 from profilesync.http import BAD_TOKEN, error_message, looks_like_html, redact_url

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from profilesync.app import guru_problems
-from profilesync.config import Settings, fold_key
+from profilesync.config import Settings
 from profilesync.doctor.checks import (
     DATABASE,
     NOT_JSON,
@@ -28,6 +28,7 @@ from profilesync.doctor.checks import (
     skipped,
     warned,
 )
+from profilesync.domain import fold_key
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.photos import scan_photos

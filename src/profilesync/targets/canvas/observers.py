@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import requests
 
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,

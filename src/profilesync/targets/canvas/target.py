@@ -18,7 +18,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 
-from profilesync.config import Secret, fold_key
+from profilesync.domain import Secret, fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
