@@ -17,6 +17,8 @@ from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
+from profilesync.errors import ExitCode
+
 
 class Action(str, Enum):
     """What the plan does for one user."""
@@ -181,6 +183,21 @@ class Result:
     outcome: Outcome
     message: str | None = None
     reason: str | None = None  # for failures: the planned reason or the error kind
+
+
+@dataclass
+class SyncReport:
+    """The outcome of ``avatars sync``."""
+
+    target_id: str
+    results: list[Result]
+    requests: int = 0
+    uploads: int = 0
+    exit_code: ExitCode = ExitCode.OK
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if r.outcome is Outcome.FAILED]
 
 
 # -- what the history store keeps besides sync records --------------------------------------------
