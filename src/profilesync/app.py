@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from profilesync import valve
-from profilesync.config import Settings, require_canvas, url_problems
+from profilesync.config import Settings, guru_problems, require_canvas
 from profilesync.domain import fold_key, photo_fingerprint
 from profilesync.engine.executor import Execution, InvalidImage, execute
 from profilesync.engine.model import (
@@ -92,21 +92,6 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
             timeout_s=settings.timeout_s,
         )
     raise ConfigError([f"--target {request.target}: unknown target"])
-
-
-def guru_problems(settings: Settings) -> list[str]:
-    """What stops the Guru job: its URL, user and token missing or unacceptable, or a match Guru cannot name."""
-    from profilesync.targets.guru import MATCH_FIELDS
-
-    match = settings.match_for("guru")
-    problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=settings.allow_insecure_http)
-    if not settings.guru_user:
-        problems.append("GURU_USER is not set (the email of the Team Admin whose User token you use)")
-    if settings.guru_token is None:
-        problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
-    if match not in MATCH_FIELDS:
-        problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
-    return problems
 
 
 def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: bool, required: bool = True) -> PhotoSet:

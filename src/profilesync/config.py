@@ -200,3 +200,18 @@ def require_canvas(settings: Settings) -> tuple[str, Secret]:
         raise ConfigError(problems)
     assert settings.canvas_base_url is not None and settings.canvas_token is not None
     return settings.canvas_base_url, settings.canvas_token
+
+
+def guru_problems(settings: Settings) -> list[str]:
+    """What stops the Guru job: its URL, user and token missing or unacceptable, or a match Guru cannot name."""
+    from profilesync.targets.guru import MATCH_FIELDS  # when asked: the settings load no HTTP client
+
+    match = settings.match_for("guru")
+    problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=settings.allow_insecure_http)
+    if not settings.guru_user:
+        problems.append("GURU_USER is not set (the email of the Team Admin whose User token you use)")
+    if settings.guru_token is None:
+        problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
+    if match not in MATCH_FIELDS:
+        problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
+    return problems

@@ -11,8 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from profilesync.app import guru_problems
-from profilesync.config import Settings
+from profilesync.config import Settings, guru_problems
 from profilesync.doctor.checks import (
     DATABASE,
     NOT_JSON,
