@@ -5,19 +5,15 @@ The CLI calls one function here per command and renders what it returns; nothing
 
 from __future__ import annotations
 
-import getpass
-import hashlib
 import logging
-import os
-import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 from profilesync import valve
-from profilesync.config import Settings, fold_key, require_canvas, url_problems
+from profilesync.config import Settings, guru_problems, require_canvas
+from profilesync.domain import fold_key, photo_fingerprint
 from profilesync.engine.executor import Execution, InvalidImage, execute
 from profilesync.engine.model import (
     Action,
@@ -31,35 +27,27 @@ from profilesync.engine.model import (
     RemoteUser,
     Result,
     SyncRecord,
+    SyncReport,
 )
 from profilesync.engine.planner import plan as make_plan
+from profilesync.engine.ports import AvatarTarget, HistoryStore
 from profilesync.engine.recognise import mark_own_avatars
 from profilesync.errors import (
     ConfigError,
     ExitCode,
     FatalRemoteError,
-    ProfilesyncError,
     RemoteError,
-    RunInterrupted,
     SafetyValveError,
 )
 from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.interrupt import Stop
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.photos.names import with_near_misses
-from profilesync.store import open_store
-from profilesync.store.base import HistoryStore
+from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
-from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas.target import CanvasTarget
 
 log = logging.getLogger(__name__)
-
-DEFAULT_WORKERS = 24  # users in flight; the rate gate decides how many requests actually are
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,21 +60,6 @@ class AvatarRequest:
     workers: int | None = None
     max_uploads: int | None = None
     force: bool = False
-
-
-@dataclass
-class SyncReport:
-    """The outcome of ``avatars sync``."""
-
-    target_id: str
-    results: list[Result]
-    requests: int = 0
-    uploads: int = 0
-    exit_code: ExitCode = ExitCode.OK
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def failures(self) -> list[Result]:
-        return [r for r in self.results if r.outcome is Outcome.FAILED]
 
 
 def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
@@ -119,30 +92,6 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
             timeout_s=settings.timeout_s,
         )
     raise ConfigError([f"--target {request.target}: unknown target"])
-
-
-def guru_problems(settings: Settings) -> list[str]:
-    """What stops the Guru job: its URL, user and token missing or unacceptable, or a match Guru cannot name."""
-    from profilesync.targets.guru import MATCH_FIELDS
-
-    match = settings.match_for("guru")
-    problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=settings.allow_insecure_http)
-    if not settings.guru_user:
-        problems.append("GURU_USER is not set (the email of the Team Admin whose User token you use)")
-    if settings.guru_token is None:
-        problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
-    if match not in MATCH_FIELDS:
-        problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
-    return problems
-
-
-@contextmanager
-def opened_store(settings: Settings) -> Iterator[HistoryStore]:
-    store = open_store(settings.database_url)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: bool, required: bool = True) -> PhotoSet:
@@ -285,7 +234,7 @@ def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
     def read(photo: Photo) -> tuple[bytes, str]:
         try:
             data = read_photo(photo.path)
-            return normalise(data, size=size), hashlib.sha256(data).hexdigest()
+            return normalise(data, size=size), photo_fingerprint(data)
         except InvalidPhoto as exc:
             raise InvalidImage(str(exc)) from None
 
@@ -295,14 +244,6 @@ def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
 def check_safety_valve(plan: Plan, request: AvatarRequest, history: Callable[[], Mapping[str, SyncRecord]]) -> None:
     """Stop an unusually large plan unless ``--force`` (the rule: :mod:`profilesync.valve`)."""
     valve.check(plan, history, max_uploads=request.max_uploads, force=request.force)
-
-
-def lock_owner() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "?"
-    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
 
 
 def avatars_sync(
@@ -320,60 +261,48 @@ def avatars_sync(
     settings = settings.for_target(request.target)
     stop = stop if stop is not None else Stop()
     target = build_target(settings, request)
-    with opened_store(settings) as store, store.lock(lock_owner(), job=avatars_job(request.target)):
-        run_id = store.start_run(target.target_id, "avatars sync", now_utc())
-        report = SyncReport(target.target_id, [])
-        done: list[Result] = []  # filled as users finish, so a stopped run still records what it did
+    done: list[Result] = []  # filled as users finish, so a stopped run still records what it did
 
-        def finished(result: Result) -> None:
-            done.append(result)
-            if on_result is not None:
-                on_result(result)
+    def finished(result: Result) -> None:
+        done.append(result)
+        if on_result is not None:
+            on_result(result)
 
-        exit_code: int = ExitCode.OK
-        try:
-            plan = compute_plan(settings, request, store, target, save_cache=True)
-            check_safety_valve(plan, request, lambda: store.records(target.target_id))
-            if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
-                target.before_writes()  # a token that cannot write stops here, not after failing users
-            if on_plan is not None:
-                on_plan(plan)
-            ctx = Execution(
-                target=target,
-                store=store,
-                read_image=image_reader(settings.image_size),
-                run_id=run_id,
-                workers=request.workers or settings.workers or DEFAULT_WORKERS,
-                clock=now_utc,
-                on_result=finished,
-                stop=stop,
-            )
-            done[:] = execute(plan, ctx)  # plan order
-        except ProfilesyncError as exc:
-            exit_code = exc.exit_code
-            raise
-        except RunInterrupted as exc:
-            exit_code = exc.exit_code
-            raise
-        except KeyboardInterrupt:
-            exit_code = 130
-            raise
-        finally:
-            with stop.deferred():  # a signal arriving now must not cut the run's record short
-                report.results = list(done)
-                report.requests, report.uploads = target.requests_made, target.uploads_made
-                report.counts = count_outcomes(report.results)
-                if exit_code == ExitCode.OK and report.counts[Outcome.FAILED.value]:
-                    exit_code = ExitCode.PARTIAL
-                if exit_code >= 128:
-                    log.warning("%s: interrupted, %s", target.target_id, describe_counts(report.counts))
-                store.finish_run(run_id, now_utc(), report.counts, exit_code)
-        report.exit_code = ExitCode(exit_code)
-        return report
+    def tally(_run: Run) -> Tally:
+        counts = count_outcomes(done)
+        return Tally(counts, failed=counts[Outcome.FAILED.value] > 0)
 
-
-def describe_counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+    with (
+        opened_store(settings) as store,
+        recorded_run(
+            store, target, job=avatars_job(request.target), command="avatars sync", stop=stop, tally=tally
+        ) as run,
+    ):
+        plan = compute_plan(settings, request, store, target, save_cache=True)
+        check_safety_valve(plan, request, lambda: store.records(target.target_id))
+        if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
+            target.before_writes()  # a token that cannot write stops here, not after failing users
+        if on_plan is not None:
+            on_plan(plan)
+        ctx = Execution(
+            target=target,
+            store=store,
+            read_image=image_reader(settings.image_size),
+            run_id=run.run_id,
+            workers=request.workers or settings.workers or DEFAULT_WORKERS,
+            clock=now_utc,
+            on_result=finished,
+            stop=stop,
+        )
+        done[:] = execute(plan, ctx)  # plan order
+    return SyncReport(
+        run.target_id,
+        list(done),
+        requests=target.requests_made,
+        uploads=target.uploads_made,
+        exit_code=ExitCode(run.exit_code),
+        counts=dict(run.counts),
+    )
 
 
 def count_outcomes(results: list[Result]) -> dict[str, int]:

@@ -21,6 +21,7 @@ from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
 from profilesync.interrupt import handling_signals
 from profilesync.logsetup import setup_logging
 from profilesync.output import echo_report
+from profilesync.runs import opened_store
 from profilesync.text import plural
 
 log = logging.getLogger("profilesync")
@@ -271,7 +272,7 @@ def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
     records = app.avatars_history(settings, user)
     events = None
     if user is not None:
-        with app.opened_store(settings) as store:
+        with opened_store(settings) as store:
             events = list(store.events(key=user))
     click.echo(report.render_history(records, fmt, events))
 
@@ -290,7 +291,7 @@ def avatars_runs(obj: Context, limit: int, run_id: int | None, fmt: str) -> None
       profilesync avatars runs --run 42      (why did run 42 fail for these users?)
     """
     settings = obj.settings()
-    with app.opened_store(settings) as store:
+    with opened_store(settings) as store:
         if run_id is None:
             if fmt == "table":  # which history this is: each OS user has their own unless the .env names one
                 click.echo(f"history: {history_location(settings.database_url)[0]}")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,40 +12,12 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from profilesync.domain import Secret, basic_credentials
 from profilesync.engine.model import Policy
 from profilesync.errors import ConfigError
 
 MATCH_FIELDS = ("sis_user_id", "login_id", "email", "integration_id", "id")
 TARGETS = ("canvas", "guru")
-
-
-def fold_key(match: str) -> Callable[[str], str]:
-    """How keys compare, for photo names and users alike: SIS and integration ids are case-sensitive in
-    Canvas (canvas-api.md §7), logins and emails are not (Canvas and Guru)."""
-    return str.casefold if match in ("login_id", "email") else str
-
-
-class Secret:
-    """A token that cannot leak by accident: its str/repr are masked; only ``reveal()`` gives the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('<hidden>')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,17 +57,12 @@ class Settings:
         """Every secret a log line, an error or the output must never show (for the log filter)."""
         values = [s.reveal() for s in (self.canvas_token, self.guru_token) if s is not None]
         if self.guru_user and self.guru_token is not None:
-            values.append(guru_basic_credentials(self.guru_user, self.guru_token).reveal())
+            values.append(basic_credentials(self.guru_user, self.guru_token).reveal())
         return values
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given command-line options applied (None means "not given")."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-
-def guru_basic_credentials(user: str, token: Secret) -> Secret:
-    """Guru's ``Authorization: Basic`` value, base64 of ``user:token``: as secret as the token itself."""
-    return Secret(base64.b64encode(f"{user}:{token.reveal()}".encode()).decode("ascii"))
 
 
 ENV_VARS = {
@@ -234,3 +200,18 @@ def require_canvas(settings: Settings) -> tuple[str, Secret]:
         raise ConfigError(problems)
     assert settings.canvas_base_url is not None and settings.canvas_token is not None
     return settings.canvas_base_url, settings.canvas_token
+
+
+def guru_problems(settings: Settings) -> list[str]:
+    """What stops the Guru job: its URL, user and token missing or unacceptable, or a match Guru cannot name."""
+    from profilesync.targets.guru import MATCH_FIELDS  # when asked: the settings load no HTTP client
+
+    match = settings.match_for("guru")
+    problems = url_problems("GURU_BASE_URL", settings.guru_base_url, allow_insecure_http=settings.allow_insecure_http)
+    if not settings.guru_user:
+        problems.append("GURU_USER is not set (the email of the Team Admin whose User token you use)")
+    if settings.guru_token is None:
+        problems.append("GURU_API_TOKEN is not set (a User token: Manage > Apps & Integrations > API Access)")
+    if match not in MATCH_FIELDS:
+        problems.append(f"PROFILESYNC_MATCH={match} cannot name Guru members: use {' or '.join(MATCH_FIELDS)}")
+    return problems

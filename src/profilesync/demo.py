@@ -13,8 +13,9 @@ from pathlib import Path
 import click
 
 from profilesync import app, report
-from profilesync.config import Secret, Settings
-from profilesync.engine.model import Action
+from profilesync.config import Settings
+from profilesync.domain import Secret
+from profilesync.engine.model import Action, SyncReport
 from profilesync.text import plural
 from profilesync_sandbox import Sandbox, SandboxConfig
 from profilesync_sandbox.samples import write_sample_photos
@@ -93,7 +94,7 @@ def run_demo(workdir: Path, *, users: int, latency_ms: float) -> None:
     )
 
 
-def _timed_sync(settings: Settings, request: app.AvatarRequest) -> tuple[app.SyncReport, float]:
+def _timed_sync(settings: Settings, request: app.AvatarRequest) -> tuple[SyncReport, float]:
     started = time.monotonic()
     result = app.avatars_sync(settings, request)
     return result, time.monotonic() - started

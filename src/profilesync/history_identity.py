@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from profilesync.engine.model import RemoteUser, SyncRecord
-from profilesync.store.base import HistoryStore, ObserverLink
-from profilesync.targets.base import AvatarTarget
+from profilesync.engine.model import ObserverLink, RemoteUser, SyncRecord
+from profilesync.engine.ports import AvatarTarget, HistoryStore
 from profilesync.targets.canvas.account import former_target_ids, same_environment
 from profilesync.targets.canvas.target import CanvasTarget
 

@@ -10,12 +10,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from profilesync.engine.model import Action, Photo, Plan, PlannedAction, SyncRecord
-from profilesync.store.base import RunEvent, RunRecord
+from profilesync.engine.model import Action, Photo, Plan, PlannedAction, RunEvent, RunRecord, SyncRecord, SyncReport
 from profilesync.text import plural
 
 if TYPE_CHECKING:
-    from profilesync.app import SyncReport
     from profilesync.valve import Verdict
 
 PLAN_COLUMNS = ("key", "user_id", "name", "action", "reason", "photo", "message")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from profilesync.config import Secret, load_settings, require_canvas, url_problems
+from profilesync.config import load_settings, require_canvas, url_problems
+from profilesync.domain import Secret
 from profilesync.engine.model import Policy
 from profilesync.errors import ConfigError
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 import responses
 
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.http import Api, RateGate, Retry
 from profilesync.targets.canvas.target import CanvasTarget
 from support.http_fakes import mocked_http, record_pauses

@@ -13,6 +13,7 @@ import responses
 from responses import matchers
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
+from profilesync.engine.ports import AvatarPending
 from profilesync.errors import (
     FatalRemoteError,
     PermissionDeniedError,
@@ -20,7 +21,6 @@ from profilesync.errors import (
     RemoteError,
     TransientError,
 )
-from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas.refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
 from profilesync.targets.canvas.target import (
     AVATAR_FILE_NAME,

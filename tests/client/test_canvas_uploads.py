@@ -12,7 +12,7 @@ import pytest
 import responses
 
 from profilesync.engine.model import RemoteUser, SyncRecord
-from profilesync.targets.base import AvatarPending
+from profilesync.engine.ports import AvatarPending
 from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, name_for_upload
 
 from .conftest import BASE, calls_to

@@ -13,7 +13,7 @@ import pytest
 import requests
 import responses
 
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, RemoteError, TransientError
 from profilesync.http import RateGate, Retry

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from profilesync import app
-from profilesync.config import Secret, Settings
+from profilesync.config import Settings
+from profilesync.domain import Secret
 from profilesync.errors import ConfigError
 from profilesync.targets.guru import DEFAULT_IN_FLIGHT, GuruTarget
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from profilesync.store import ObserverLink, RunRecord, open_store
+from profilesync.engine.model import ObserverLink, RunRecord
+from profilesync.store import open_store
 from profilesync_sandbox import RequestRecord
 
 from .conftest import ObsWorld, running_world

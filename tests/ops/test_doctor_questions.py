@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import responses
 
-from profilesync.config import Secret
 from profilesync.doctor.checks import PROBE_RETRY
+from profilesync.domain import Secret
 from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
 from profilesync.targets.canvas.account import TOKEN_ADVICE
 from profilesync.targets.canvas.listing import unknown_account_advice

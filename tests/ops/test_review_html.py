@@ -11,7 +11,7 @@ import responses
 from PIL import Image
 
 from ops.review_page import data_uri_bytes, solid_png
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.photos import normalise
 from profilesync.targets.canvas.target import CanvasTarget
 from profilesync_sandbox.samples import make_portrait

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from profilesync.engine.model import Fingerprint
 from profilesync.photos import ScanResult, scan_photos
-from profilesync.store.base import Fingerprint
 
 from .imaging import photo_bytes, write
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-from profilesync.store import HistoryStore, LockSettings, MemoryDatabase, MemoryStore, SqlStore
+from profilesync.engine.ports import HistoryStore
+from profilesync.store import LockSettings, MemoryDatabase, MemoryStore, SqlStore
 
 POSTGRES_ENV = "PROFILESYNC_TEST_POSTGRES_URL"
 

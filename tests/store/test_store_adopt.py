@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from profilesync.engine.model import Uploaded
-from profilesync.store import HistoryStore, ObserverLink
+from profilesync.engine.model import ObserverLink, Uploaded
+from profilesync.engine.ports import HistoryStore
 
 T0 = datetime(2025, 1, 6, 2, 0, tzinfo=timezone.utc)
 UP = Uploaded(file_id="101", file_uuid="uuid-101", avatar_url="https://x.test/a/101", avatar_ref="101/uuid-101")

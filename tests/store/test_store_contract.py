@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from profilesync.engine.model import SyncRecord, Uploaded
-from profilesync.store import Fingerprint, HistoryStore, ObserverLink, RunEvent
+from profilesync.engine.model import Fingerprint, ObserverLink, RunEvent, SyncRecord, Uploaded
+from profilesync.engine.ports import HistoryStore
 
 if TYPE_CHECKING:
     from conftest import Backend

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ExitCode, LockedError, RunInterrupted
-from profilesync.store import HistoryStore, LockSettings
+from profilesync.store import LockSettings
 from profilesync.store.lock import AVATARS_CANVAS, AVATARS_GURU, OBSERVERS, avatars_job
 
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, create_engine, inspect, text
 
-from profilesync.engine.model import Uploaded
+from profilesync.engine.model import ObserverLink, Uploaded
 from profilesync.errors import ConfigError
-from profilesync.store import MemoryStore, ObserverLink, SchemaTooNewError, SqlStore, open_store
+from profilesync.store import MemoryStore, SchemaTooNewError, SqlStore, open_store
 from profilesync.store.migrations import MIGRATIONS, Migration, current_version, migrate
 from profilesync.store.schema import metadata, schema_migrations
 

@@ -12,11 +12,11 @@ from typing import Protocol
 
 import pytest
 
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.engine.model import RemoteUser, Uploaded
+from profilesync.engine.ports import AvatarTarget
 from profilesync.http import Retry
 from profilesync.photos import normalise
-from profilesync.targets.base import AvatarTarget
 from profilesync.targets.canvas.target import CanvasTarget
 from profilesync.targets.guru import GuruTarget
 from profilesync_sandbox import Sandbox, SandboxConfig

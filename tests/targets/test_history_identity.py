@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import responses
 
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.engine.model import RemoteUser, Uploaded
 from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.store import MemoryStore

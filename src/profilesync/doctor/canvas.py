@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from profilesync.config import Settings, fold_key, require_canvas
+from profilesync.config import Settings, require_canvas
 from profilesync.doctor.account import account_checks
 from profilesync.doctor.checks import (
     DATABASE,
@@ -27,9 +27,10 @@ from profilesync.doctor.checks import (
     warned,
 )
 from profilesync.doctor.refusals import LIMITED_ACCESS, check_limited_access
+from profilesync.domain import fold_key
+from profilesync.engine.ports import HistoryStore
 from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode
 from profilesync.photos import scan_photos
-from profilesync.store import HistoryStore
 from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
 from profilesync.targets.canvas.listing import AVATARS_ADVICE, OBSERVER_FIELDS_ADVICE, hidden_field_advice
 from profilesync.targets.canvas.questions import ActAs, CanvasQuestions, Identity, NoSuchAccount, UsersPage

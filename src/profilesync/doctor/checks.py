@@ -14,9 +14,10 @@ from enum import Enum
 from sqlalchemy.exc import SQLAlchemyError
 
 from profilesync.config import Settings
+from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ExitCode, ProfilesyncError
 from profilesync.http import Retry
-from profilesync.store import HistoryStore, open_store
+from profilesync.store import open_store
 from profilesync.store.migrations import MIGRATIONS
 
 # Doctor should answer within seconds: one quick retry, not the nightly run's patient backoff.

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from profilesync.app import guru_problems
-from profilesync.config import Settings, fold_key
+from profilesync.config import Settings, guru_problems
 from profilesync.doctor.checks import (
     DATABASE,
     PROBE_RETRY,
@@ -26,9 +25,10 @@ from profilesync.doctor.checks import (
     skipped,
     warned,
 )
+from profilesync.domain import fold_key
+from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ConfigError, ExitCode
 from profilesync.photos import scan_photos
-from profilesync.store import HistoryStore
 from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
 from profilesync.targets.guru import TOKEN_ADVICE, GuruTarget
 from profilesync.targets.guru_questions import GuruQuestions

@@ -16,11 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, Uploaded
+from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, RunEvent, Uploaded
+from profilesync.engine.ports import AvatarPending, AvatarTarget, HistoryStore
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
 from profilesync.interrupt import Stop, drain
-from profilesync.store.base import HistoryStore, RunEvent
-from profilesync.targets.base import AvatarPending, AvatarTarget
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Value types shared by the planner, the executor, the targets and the history store.
+"""Value types shared by the planner, the executor, the targets and the history store (the engine's ports
+in :mod:`profilesync.engine.ports` speak in them).
 
 Glossary:
 - key: the value that names a photo file and a user (SIS ID by default, email for Guru).
@@ -10,10 +11,13 @@ Glossary:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+
+from profilesync.errors import ExitCode
 
 
 class Action(str, Enum):
@@ -179,3 +183,76 @@ class Result:
     outcome: Outcome
     message: str | None = None
     reason: str | None = None  # for failures: the planned reason or the error kind
+
+
+@dataclass
+class SyncReport:
+    """The outcome of ``avatars sync``."""
+
+    target_id: str
+    results: list[Result]
+    requests: int = 0
+    uploads: int = 0
+    exit_code: ExitCode = ExitCode.OK
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def failures(self) -> list[Result]:
+        return [r for r in self.results if r.outcome is Outcome.FAILED]
+
+
+# -- what the history store keeps besides sync records --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A cached content hash (and validation verdict) of one photo file, keyed by (path, size, mtime)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ObserverLink:
+    """An observer (parent) → student link that profilesync made and verified (DESIGN.md §7, §8).
+
+    Keyed by target, student key (SIS id) and parent email (lower-cased, as Canvas compares logins); the
+    Canvas ids say which two accounts were linked, so a later run can tell "we linked these two and someone
+    removed the link" from "a different account now holds that key or email".
+    """
+
+    target_id: str
+    student_key: str
+    parent_email: str
+    student_id: str
+    parent_id: str
+    method: str  # "direct" or "pairing-code"
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One recorded run of a command."""
+
+    run_id: int
+    target_id: str
+    command: str
+    started_at: datetime
+    ended_at: datetime | None
+    counts: Mapping[str, int]
+    exit_code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """One user's (or row's) outcome in a run; unchanged users are not logged, to keep the table small."""
+
+    run_id: int
+    key: str
+    user_id: str | None
+    outcome: str
+    reason: str | None
+    message: str | None
+    at: datetime

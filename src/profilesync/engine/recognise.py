@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from profilesync.engine.model import PhotoSet, RemoteUser, SyncRecord
-from profilesync.targets.base import AvatarTarget
+from profilesync.engine.ports import AvatarTarget
 
 
 def needs_recognition(user: RemoteUser, photos: PhotoSet, records: Mapping[str, SyncRecord]) -> bool:

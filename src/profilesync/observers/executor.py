@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from profilesync.engine.model import ObserverLink
+from profilesync.engine.ports import HistoryStore
 from profilesync.errors import FatalRemoteError, RemoteError
 from profilesync.interrupt import Stop, drain
 from profilesync.observers.model import Method, Outcome, Row, RowResult
 from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, Decision, decide, plan_parent
-from profilesync.store.base import HistoryStore, ObserverLink
 from profilesync.targets.canvas.observers import NotEnrolledError, ObserverCanvas
 
 log = logging.getLogger(__name__)

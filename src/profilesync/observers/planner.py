@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from profilesync.engine.model import ObserverLink
 from profilesync.observers.model import Outcome, Row, RowResult
-from profilesync.store.base import ObserverLink
 
 
 @dataclass(frozen=True)

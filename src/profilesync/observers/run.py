@@ -5,24 +5,22 @@ The command calls one function here and renders what it returns; nothing here pr
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from profilesync import app
 from profilesync.config import Settings, require_canvas
-from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
+from profilesync.engine.model import ObserverLink, RunEvent
+from profilesync.engine.ports import HistoryStore
+from profilesync.errors import ExitCode
 from profilesync.history_identity import known_links
 from profilesync.interrupt import Stop
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
 from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
-from profilesync.store.base import HistoryStore, ObserverLink, RunEvent
+from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import OBSERVERS
 from profilesync.targets.canvas.observers import ObserverCanvas
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +64,7 @@ def build_canvas(settings: Settings, request: ObserversRequest) -> ObserverCanva
 
 
 def _workers(settings: Settings, request: ObserversRequest) -> int:
-    return request.workers or settings.workers or app.DEFAULT_WORKERS
+    return request.workers or settings.workers or DEFAULT_WORKERS
 
 
 def _history(store: HistoryStore, canvas: ObserverCanvas, *, apply: bool) -> dict[tuple[str, str], ObserverLink]:
@@ -81,7 +79,7 @@ def observers_plan(settings: Settings, request: ObserversRequest) -> ObserversRe
     parsed = read_csv(request.csv_path)  # a bad layout stops here, before any request (exit 2)
     canvas = build_canvas(settings, request)
     report = ObserversReport("", request.method, applied=False)  # named once Canvas has answered
-    with app.opened_store(settings) as store:
+    with opened_store(settings) as store:
         try:
             canvas.check_access()
             report.target_id = canvas.target_id
@@ -104,48 +102,43 @@ def observers_sync(settings: Settings, request: ObserversRequest, stop: Stop | N
     parsed = read_csv(request.csv_path)
     canvas = build_canvas(settings, request)
     job_stop = stop if stop is not None else Stop()
-    with app.opened_store(settings) as store, store.lock(app.lock_owner(), job=OBSERVERS):
-        # Named after the lock is held: naming it asks Canvas for the root account.
-        report = ObserversReport(canvas.target_id, request.method, applied=True)
-        run_id = store.start_run(canvas.target_id, "observers sync", app.now_utc())
-        exit_code: int | None = None  # a signal's (130, 143), which ExitCode does not name
-        done: list[RowResult] = []  # filled as parents finish, so a stopped run still records what it did
-        try:
-            history = _history(store, canvas, apply=True)
-            canvas.check_access()
-            job = Job(
-                canvas=canvas,
-                method=request.method,
-                apply=True,
-                history=history,
-                store=store,
-                clock=app.now_utc,
-                workers=_workers(settings, request),
-                notify=request.notify,
-                stop=job_stop,
-            )
-            report.results = sorted(parsed.invalid + run_rows(parsed.rows, job, done), key=lambda r: r.row.number)
-            canvas.check_lookups()
-            report.exit_code = ExitCode.PARTIAL if report.failures() else ExitCode.OK
-        except ProfilesyncError as exc:
-            report.exit_code = exc.exit_code
-            raise
-        except RunInterrupted as exc:
+    report = ObserversReport("", request.method, applied=True)  # named once the lock is held
+    done: list[RowResult] = []  # filled as parents finish, so a stopped run still records what it did
+
+    def tally(run: Run) -> Tally:
+        if run.interrupted:
             report.results = sorted(parsed.invalid + done, key=lambda r: r.row.number)
-            exit_code = exc.exit_code
-            log.warning("%s: interrupted, %s", canvas.target_id, app.describe_counts(report.counts()))
-            raise
-        finally:
-            with job_stop.deferred():  # a signal arriving now must not cut the run's record short
-                report.requests = canvas.requests_made
-                _log_events(store, run_id, report)
-                store.finish_run(run_id, app.now_utc(), report.counts(), exit_code or int(report.exit_code))
+        report.requests = canvas.requests_made
+        _log_events(store, run.run_id, report)
+        return Tally(report.counts(), failed=bool(report.failures()))
+
+    with (
+        opened_store(settings) as store,
+        recorded_run(store, canvas, job=OBSERVERS, command="observers sync", stop=job_stop, tally=tally) as run,
+    ):
+        report.target_id = run.target_id
+        history = _history(store, canvas, apply=True)
+        canvas.check_access()
+        job = Job(
+            canvas=canvas,
+            method=request.method,
+            apply=True,
+            history=history,
+            store=store,
+            clock=now_utc,
+            workers=_workers(settings, request),
+            notify=request.notify,
+            stop=job_stop,
+        )
+        report.results = sorted(parsed.invalid + run_rows(parsed.rows, job, done), key=lambda r: r.row.number)
+        canvas.check_lookups()
+    report.exit_code = ExitCode(run.exit_code)
     return report
 
 
 def _log_events(store: HistoryStore, run_id: int, report: ObserversReport) -> None:
     """One run event per row that changed something or needs attention (already linked rows are not logged)."""
-    at = app.now_utc()
+    at = now_utc()
     for result in report.results:
         if result.outcome is Outcome.ALREADY_LINKED:
             continue

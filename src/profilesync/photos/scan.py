@@ -7,7 +7,6 @@ Nothing a file can be or contain makes the scan raise: every oddity becomes a ``
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import unicodedata
@@ -15,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from profilesync.engine.model import Photo, PhotoSet
+from profilesync.domain import photo_fingerprint
+from profilesync.engine.model import Fingerprint, Photo, PhotoSet
 from profilesync.photos.formats import IMAGE_EXTENSIONS, SNIFF_BYTES, UNDECODABLE_EXTENSIONS, sniff, unsupported_reason
 from profilesync.photos.image import (
     MAX_FILE_BYTES,
@@ -26,7 +26,6 @@ from profilesync.photos.image import (
     unreadable_reason,
 )
 from profilesync.photos.names import decode_name
-from profilesync.store.base import Fingerprint
 
 # Without the dot, to save a string concatenation per file.
 _EXTENSIONS = frozenset(ext[1:] for ext in IMAGE_EXTENSIONS)
@@ -188,7 +187,7 @@ class _Scanner:
         if len(data) > MAX_FILE_BYTES:
             return self._remember(key, path, file, after, None, too_large_reason(len(data)))
         problem = check_image(data, name=file.name)
-        return self._remember(key, path, file, after, hashlib.sha256(data).hexdigest(), problem)
+        return self._remember(key, path, file, after, photo_fingerprint(data), problem)
 
     def _remember(
         self, key: str, path: str, file: Path, info: os.stat_result, sha256: str | None, problem: str | None

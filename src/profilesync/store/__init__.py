@@ -1,5 +1,6 @@
 """The history store: what was synced, the photo fingerprint cache, runs, and the one-run-at-a-time lock.
 
+The adapter behind the engine's ``HistoryStore`` port (:mod:`profilesync.engine.ports`).
 ``open_store(url)`` is the one way in: ``None`` opens the default SQLite file, ``"memory://"`` the in-memory
 twin, anything else is a SQLAlchemy URL (schema migrations are applied on open).
 """
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import platformdirs
 
-from profilesync.store.base import Fingerprint, HistoryStore, ObserverLink, RunEvent, RunRecord
+from profilesync.engine.ports import HistoryStore
 from profilesync.store.lock import LockSettings
 from profilesync.store.memory import MemoryDatabase, MemoryStore
 from profilesync.store.migrations import SchemaTooNewError
@@ -18,14 +19,9 @@ from profilesync.store.sql import SqlStore
 
 __all__ = [
     "MEMORY_URL",
-    "Fingerprint",
-    "HistoryStore",
     "LockSettings",
     "MemoryDatabase",
     "MemoryStore",
-    "ObserverLink",
-    "RunEvent",
-    "RunRecord",
     "SchemaTooNewError",
     "SqlStore",
     "default_database_path",

@@ -9,8 +9,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from profilesync.engine.model import SyncRecord, Uploaded
-from profilesync.store.base import Fingerprint, ObserverLink, RunEvent, RunRecord
+from profilesync.engine.model import Fingerprint, ObserverLink, RunEvent, RunRecord, SyncRecord, Uploaded
 from profilesync.store.lock import LeaseLock, LockRow, LockSettings, renewed
 from profilesync.store.utc import to_utc
 
@@ -30,7 +29,7 @@ class MemoryDatabase:
 
 
 class MemoryStore:
-    """:class:`~profilesync.store.base.HistoryStore` in memory; thread-safe, gone when dropped."""
+    """:class:`~profilesync.engine.ports.HistoryStore` in memory; thread-safe, gone when dropped."""
 
     def __init__(self, database: MemoryDatabase | None = None, *, lock_settings: LockSettings | None = None) -> None:
         self.database = database if database is not None else MemoryDatabase()

@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import URL, Connection, and_, delete, make_url, select, union, update
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
-from profilesync.engine.model import SyncRecord, Uploaded
+from profilesync.engine.model import Fingerprint, ObserverLink, RunEvent, RunRecord, SyncRecord, Uploaded
 from profilesync.errors import ConfigError
-from profilesync.store.base import Fingerprint, ObserverLink, RunEvent, RunRecord
 from profilesync.store.connect import create_store_engine, is_sqlite_memory, write_transaction
 from profilesync.store.lock import LeaseLock, LockRow, LockSettings
 from profilesync.store.migrations import MIGRATIONS, Migration, migrate
@@ -45,7 +44,7 @@ _LINK_UPDATE = ("student_id", "parent_id", "method", "linked_at")
 
 
 class SqlStore:
-    """:class:`~profilesync.store.base.HistoryStore` over SQLAlchemy Core; safe to share between threads."""
+    """:class:`~profilesync.engine.ports.HistoryStore` over SQLAlchemy Core; safe to share between threads."""
 
     def __init__(
         self,

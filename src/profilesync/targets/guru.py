@@ -48,7 +48,7 @@ from urllib.parse import quote
 
 import requests
 
-from profilesync.config import Secret, fold_key, guru_basic_credentials
+from profilesync.domain import Secret, basic_credentials, fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
@@ -169,7 +169,7 @@ class GuruTarget:
         self.match = match
         self.user = user
         self._fold = fold_key(match)
-        self._credentials = guru_basic_credentials(user, token)
+        self._credentials = basic_credentials(user, token)
         self._secrets = (token.reveal(), self._credentials.reveal())
         self.api = Api(
             base,

@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
+from profilesync.engine.ports import AvatarPending
 from profilesync.errors import FatalRemoteError, NotFoundError, RemoteError, TransientError
 from profilesync.http import Api
-from profilesync.targets.base import AvatarPending
 
 log = logging.getLogger(__name__)
 

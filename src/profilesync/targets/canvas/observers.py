@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from profilesync.config import Secret
+from profilesync.domain import Secret
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import quote, urljoin
 
-from profilesync.config import Secret, fold_key
+from profilesync.domain import Secret, fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import requests
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
+from profilesync.engine.ports import AvatarPending
 from profilesync.errors import NotFoundError, PermissionDeniedError, QuotaError, RemoteError, TransientError
 from profilesync.http import RateGate, error_message, is_throttled, parse_json, redact_url, remaining_of
-from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas.avatars import (
     PROFILE_PICTURES,
     CanvasAvatarOptions,

@@ -1,69 +1,85 @@
-"""The history store interface: what was synced, the photo fingerprint cache, runs, and the run lock."""
+"""The ports: what the engine needs from the outside, owned here so adapters import the engine, never the reverse.
+
+``AvatarTarget`` is implemented by each vendor's adapter (``profilesync.targets``), ``HistoryStore`` by the
+SQLAlchemy store and its in-memory twin (``profilesync.store``). The engine, the planner and the jobs type
+against these Protocols only, so importing the engine pulls in no SQL, HTTP or vendor code.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from profilesync.engine.model import SyncRecord, Uploaded
+from profilesync.engine.model import (
+    Fingerprint,
+    ObserverLink,
+    RemoteUser,
+    RunEvent,
+    RunRecord,
+    SyncRecord,
+    Uploaded,
+)
+from profilesync.errors import TransientError
 
 
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """A cached content hash (and validation verdict) of one photo file, keyed by (path, size, mtime)."""
+class AvatarPending(TransientError):
+    """The photo is on the target but cannot be shown yet (Canvas: no thumbnail so far). The user keeps the
+    picture they had; ``uploaded`` names the new file so the history can make the next run finish it."""
 
-    path: str
-    size: int
-    mtime_ns: int
-    sha256: str | None
-    problem: str | None
+    kind = "thumbnail_pending"
 
-
-@dataclass(frozen=True, slots=True)
-class ObserverLink:
-    """An observer (parent) → student link that profilesync made and verified (DESIGN.md §7, §8).
-
-    Keyed by target, student key (SIS id) and parent email (lower-cased, as Canvas compares logins); the
-    Canvas ids say which two accounts were linked, so a later run can tell "we linked these two and someone
-    removed the link" from "a different account now holds that key or email".
-    """
-
-    target_id: str
-    student_key: str
-    parent_email: str
-    student_id: str
-    parent_id: str
-    method: str  # "direct" or "pairing-code"
-    linked_at: datetime
+    def __init__(self, message: str, *, uploaded: Uploaded, advice: str | None = None) -> None:
+        super().__init__(message, advice=advice)
+        self.uploaded = uploaded
 
 
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One recorded run of a command."""
+class AvatarTarget(Protocol):
+    """A place avatars go. Canvas and Guru implement it; the engine knows nothing else."""
 
-    run_id: int
-    target_id: str
-    command: str
-    started_at: datetime
-    ended_at: datetime | None
-    counts: Mapping[str, int]
-    exit_code: int | None
+    @property
+    def target_id(self) -> str:
+        """Names this target instance in the history, e.g. ``canvas:root:<root account uuid>``."""
+        ...
 
+    #: images sent (reported beside the API requests, which ``requests_made`` counts)
+    uploads_made: int
 
-@dataclass(frozen=True, slots=True)
-class RunEvent:
-    """One user's (or row's) outcome in a run; unchanged users are not logged, to keep the table small."""
+    @property
+    def requests_made(self) -> int:
+        """Requests sent to the vendor's API host so far: what the vendor meters."""
+        ...
 
-    run_id: int
-    key: str
-    user_id: str | None
-    outcome: str
-    reason: str | None
-    message: str | None
-    at: datetime
+    def list_users(self) -> Iterator[RemoteUser]:
+        """Stream every user the sync covers, with their current avatar, in as few requests as possible."""
+        ...
+
+    def find_user(self, key: str) -> RemoteUser | None:
+        """Look one user up by key directly (``--user``); None when the target has no such user."""
+        ...
+
+    def upload_avatar(self, user: RemoteUser, image: bytes, previous: SyncRecord | None = None) -> Uploaded:
+        """Upload the normalised JPEG as the user's avatar, assign it and verify it; raise on failure.
+
+        ``previous`` is the history's record of this user (None when there is none): it says which file of
+        ours the user shows, so the upload never replaces the picture on display. ``AvatarPending`` when the
+        file is uploaded but cannot be shown yet.
+        """
+        ...
+
+    def own_avatars(self, users: list[RemoteUser]) -> set[str]:
+        """The ids of the users whose shown avatar is a file profilesync uploaded, recognised on the target
+        itself (for users the history does not know). Costs requests: ask only about users that need it."""
+        ...
+
+    def reassign_avatar(self, user: RemoteUser, record: SyncRecord) -> Uploaded | None:
+        """Put back the avatar we uploaded earlier; None when that file is gone (the caller uploads again)."""
+        ...
+
+    def before_writes(self) -> None:
+        """Called once before the first write of a run: raise FatalRemoteError when every write would fail."""
+        ...
 
 
 class HistoryStore(Protocol):
