@@ -13,6 +13,7 @@ import responses
 
 from profilesync.config import Secret
 from profilesync.http import Api, RateGate, Retry
+from profilesync.targets.canvas.client import CANVAS
 from profilesync.targets.canvas.target import CanvasTarget
 from support.http_fakes import mocked_http, record_pauses
 
@@ -35,7 +36,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture
 def api(sleeps: list[float]) -> Api:
-    return Api(BASE, lambda: f"Bearer {TOKEN}", retry=FAST_RETRY, gate=RateGate(16))
+    return Api(BASE, lambda: f"Bearer {TOKEN}", dialect=CANVAS, retry=FAST_RETRY, gate=RateGate(16))
 
 
 class Target:

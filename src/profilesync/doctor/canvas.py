@@ -31,11 +31,12 @@ from profilesync.doctor.checks import (
 )
 from profilesync.doctor.refusals import LIMITED_ACCESS, check_limited_access
 from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode, ProfilesyncError
-from profilesync.http import BAD_TOKEN, error_message, looks_like_html, redact_url
+from profilesync.http import looks_like_html, redact_url
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore
-from profilesync.targets.canvas.listing import shows_field
-from profilesync.targets.canvas.target import MATCH_JSON_FIELD, CanvasTarget
+from profilesync.targets.canvas.client import BAD_TOKEN, error_message
+from profilesync.targets.canvas.listing import MATCH_JSON_FIELD, shows_field
+from profilesync.targets.canvas.target import CanvasTarget
 from profilesync.text import plural
 
 MASQUERADE_CANDIDATES = 3

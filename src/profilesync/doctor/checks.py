@@ -17,9 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from profilesync.config import Settings
 from profilesync.errors import ExitCode, ProfilesyncError
-from profilesync.http import Retry, parse_json
+from profilesync.http import Retry
 from profilesync.store import HistoryStore, open_store
 from profilesync.store.migrations import MIGRATIONS
+from profilesync.targets.canvas.client import parse_json
 
 # Doctor should answer within seconds: one quick retry, not the nightly run's patient backoff.
 PROBE_RETRY = Retry(attempts=1, base_delay_s=0.2, max_delay_s=1.0, max_throttle_wait_s=60.0)

@@ -59,9 +59,10 @@ from profilesync.errors import (
 )
 from profilesync.http import (
     Api,
+    Dialect,
     RateGate,
     Retry,
-    error_message,
+    error_text,
     make_session,
     parse_json,
     raise_for_status,
@@ -133,17 +134,25 @@ def guru_message(response: requests.Response) -> str:
         for field in ("description", "message", "error"):
             if isinstance(body.get(field), str) and body[field]:
                 return str(body[field])
-    return error_message(response)
+    return error_text(response)
 
 
-def check_status(response: requests.Response, what: str) -> None:
-    """Guru's statuses as the project's exceptions: 401 and Guru's error bodies here, the rest as for every API."""
-    status = response.status_code
-    if status == 401:
-        raise FatalRemoteError(f"Guru rejected the credentials: {guru_message(response)}", advice=TOKEN_ADVICE)
-    if 400 <= status < 500 and status not in (403, 404):
-        raise RemoteError(f"{what}: {guru_message(response)}", status=status)
-    raise_for_status(response, what)
+class GuruDialect(Dialect):
+    """Guru's API as plain HTTP (a 429 throttles, no remaining-quota header), with its own 401 and error bodies."""
+
+    name = "Guru"
+
+    def check(self, response: requests.Response, what: str) -> None:
+        """401 and Guru's error bodies here, the rest as for every API."""
+        status = response.status_code
+        if status == 401:
+            raise FatalRemoteError(f"Guru rejected the credentials: {guru_message(response)}", advice=TOKEN_ADVICE)
+        if 400 <= status < 500 and status not in (403, 404):
+            raise RemoteError(f"{what}: {guru_message(response)}", status=status)
+        raise_for_status(response, what)
+
+
+GURU = GuruDialect()
 
 
 class GuruTarget:
@@ -176,8 +185,7 @@ class GuruTarget:
             gate=RateGate(max_in_flight, up_front_cost=THROTTLE_UNIT),
             retry=retry,
             timeout_s=timeout_s,
-            name="Guru",
-            check=check_status,
+            dialect=GURU,
             advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
         )
         self._timeout = (10.0, timeout_s)
@@ -221,7 +229,7 @@ class GuruTarget:
             response = self.api.request("GET", f"{MEMBERS}/{quote(key, safe='@+')}", what=what)
             if response.status_code == 404:
                 return None
-            check_status(response, what)
+            GURU.check(response, what)
             answer = self.api.body(response, what)
         # The guide promises the member (with user.id); a list of rows is read too. Only the member whose email is
         # the key counts: never act on whatever else a server might answer with.
@@ -290,7 +298,7 @@ class GuruTarget:
         if response.status_code == 403:
             # Not about this member: the upload endpoint refuses the credentials for everyone.
             raise FatalRemoteError(f"Guru refused the picture upload: {guru_message(response)}", advice=TOKEN_ADVICE)
-        check_status(response, what)
+        GURU.check(response, what)
         body = self.api.body(response, what)
         url = uploaded_url(body)
         if url is None:
@@ -307,7 +315,7 @@ class GuruTarget:
         response = self.api.request("PUT", path, what=what, json_body=with_picture(person, url))
         if response.status_code == 403:
             self._put_refused(user, response)
-        check_status(response, what)
+        GURU.check(response, what)
         with self._lock:
             self._put_ok = True
         try:

@@ -20,15 +20,14 @@ from profilesync.errors import (
     PermissionDeniedError,
     RemoteError,
 )
-from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
 from profilesync.observers.planner import CanvasUser
 from profilesync.targets.canvas.account import (
     READ_USERS_ADVICE,
     CanvasAccount,
-    normalise_base_url,
     unreadable_users_error,
 )
-from profilesync.targets.canvas.target import user_id_path
+from profilesync.targets.canvas.client import CANVAS, connect, json_or_none, names_bad_token
+from profilesync.targets.canvas.ids import user_id_path
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +66,9 @@ class ObserverCanvas:
         max_in_flight: int = 16,
         timeout_s: float = 60.0,
     ) -> None:
+        self.api = connect(base_url, token, max_in_flight=max_in_flight, timeout_s=timeout_s)
         # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
-        self.base_url = base_url = normalise_base_url(base_url)
-        self.api = Api(
-            base_url,
-            lambda: f"Bearer {token.reveal()}",
-            session=make_session(pool_size=max(32, max_in_flight * 2)),
-            gate=RateGate(max_in_flight),
-            timeout_s=timeout_s,
-        )
+        self.base_url = self.api.base_url
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
         self.account = CanvasAccount(self.api)
         self._student_lookups = [0, 0]  # [made, answered 404]
@@ -182,14 +175,14 @@ class ObserverCanvas:
         response = self.api.request("POST", self._users_path, what=what, data=data, retry_unsafe=True)
         if response.status_code == 400 and _login_taken(response):
             return None
-        if response.status_code == 403 and not _json_body(response):
+        if response.status_code == 403 and not json_or_none(response):
             raise PermissionDeniedError(
                 f"{what}: Canvas refused (403)",
                 advice="the token's admin role needs 'Users - manage login details' to create accounts",
                 status=403,
             )
-        raise_for_status(response, what)
-        body = _json_body(response)
+        CANVAS.check(response, what)
+        body = json_or_none(response)
         if not isinstance(body, dict) or body.get("id") is None:
             raise RemoteError(f"{what}: Canvas's answer is not a user")
         return CanvasUser(str(body["id"]), body.get("name"))
@@ -207,14 +200,14 @@ class ObserverCanvas:
         response = self.api.request(
             "POST", f"/api/v1/users/{student_id}/observer_pairing_codes", what=what, retry_unsafe=True
         )
-        if response.status_code in (401, 403) and not BAD_TOKEN.search(error_message(response)):
+        if response.status_code in (401, 403) and not names_bad_token(response):
             raise NotEnrolledError(
                 f"Canvas refused a pairing code ({response.status_code}): the student has no active "
                 "student enrollment, or the token's role may not generate pairing codes",
                 status=response.status_code,
             )
-        raise_for_status(response, what)
-        body = _json_body(response)
+        CANVAS.check(response, what)
+        body = json_or_none(response)
         if not isinstance(body, dict) or not body.get("code"):
             raise RemoteError(f"{what}: Canvas's answer has no code")
         return str(body["code"])
@@ -229,16 +222,9 @@ class ObserverCanvas:
         _check_link(body, student_id, what)
 
 
-def _json_body(response: requests.Response) -> Any:
-    try:
-        return parse_json(response)
-    except ValueError:
-        return None
-
-
 def _login_taken(response: requests.Response) -> bool:
     """``errors.pseudonym.unique_id[].type == "taken"`` (§14.1, §17.15)."""
-    body = _json_body(response)
+    body = json_or_none(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     pseudonym = errors.get("pseudonym") if isinstance(errors, dict) else None
     unique_id = pseudonym.get("unique_id") if isinstance(pseudonym, dict) else None

@@ -1,9 +1,9 @@
 """Canvas as an avatar target: listing, lookups, the masqueraded preflight and its refusals, doctor's probes.
 
-The rest of the adapter is split along its halves: the upload (canvas_upload), the avatar options and
-assignment (canvas_avatars), the root account (canvas_account), the listing's rows (canvas_listing) and the
-preflight's refusals (canvas_refusals). Each Canvas behaviour relied on names the canvas-lms file or method;
-docs/canvas-behaviours.md lists them.
+The rest of the adapter is split along its halves: the upload (``upload``), the avatar options and assignment
+(``avatars``), the root account (``account``), the listing's rows (``listing``), the preflight's refusals
+(``refusals``), user ids in URLs (``ids``) and Canvas's HTTP dialect (``client``). Each Canvas behaviour relied on
+names the canvas-lms file or method; docs/canvas-behaviours.md lists them.
 """
 
 from __future__ import annotations
@@ -28,52 +28,16 @@ from profilesync.errors import (
     RemoteError,
     secrets_hidden,
 )
-from profilesync.http import (
-    BAD_TOKEN,
-    Api,
-    RateGate,
-    Retry,
-    error_message,
-    make_session,
-    parse_json,
-    raise_for_status,
-)
+from profilesync.http import RateGate, Retry
 from profilesync.targets.canvas import account as root
-from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, ThumbnailLag, avatar_ref
-from profilesync.targets.canvas.listing import (
-    MATCH_JSON_FIELD as MATCH_JSON_FIELD,  # re-exported: doctor imports it from here
-)
-from profilesync.targets.canvas.listing import (
-    check_first_page,
-    listing_params,
-    remote_user,
-)
+from profilesync.targets.canvas.avatars import ThumbnailLag, avatar_ref
+from profilesync.targets.canvas.client import CANVAS, connect, error_message, names_bad_token, parse_json
+from profilesync.targets.canvas.ids import user_id_path
+from profilesync.targets.canvas.listing import check_first_page, listing_params, remote_user
 from profilesync.targets.canvas.refusals import MasqueradeEvidence, raise_refusal
-from profilesync.targets.canvas.upload import UPLOAD_ATTEMPTS, UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
-
-__all__ = ["AVATAR_FILE_NAME", "THUMBNAIL_POLL_DELAYS_S", "UPLOAD_ATTEMPTS", "CanvasTarget", "avatar_ref"]
+from profilesync.targets.canvas.upload import UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
 
 log = logging.getLogger(__name__)
-
-# The upload and avatar halves live in canvas_upload and canvas_avatars; these names stay importable from here.
-AVATAR_FILE_NAME = OUR_FILE_NAMES[0]
-# The lookup prefix for /users/:id per match mode (canvas-lms doc/api/object_ids.md).
-LOOKUP_PREFIX = {"sis_user_id": "sis_user_id:", "login_id": "sis_login_id:", "integration_id": "sis_integration_id:"}
-
-
-def user_id_path(match: str, key: str) -> str | None:
-    """The ``/users/:id`` form for a key (canvas-lms doc/api/object_ids.md), or None when the match field has no
-    direct lookup (email)."""
-    if match == "id":
-        return key if key.isdigit() else None
-    prefix = LOOKUP_PREFIX.get(match)
-    if prefix is None:
-        return None
-    if key.strip().lower().endswith(".json"):
-        # Canvas eats a trailing ".json" as the format, and requests turns %2E back into "." — the
-        # deprecated-but-supported hex form sidesteps both (doc/api/object_ids.md: "will continue to be handled").
-        return f"hex:{prefix}{key.encode('utf-8').hex()}"
-    return prefix + quote(key, safe="")
 
 
 class CanvasTarget(CanvasUploads):
@@ -91,20 +55,12 @@ class CanvasTarget(CanvasUploads):
         retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url = root.normalise_base_url(base_url)  # one spelling: case, port, trailing slash
+        self.api = connect(base_url, token, max_in_flight=max_in_flight, timeout_s=timeout_s, retry=retry)
+        self.base_url = self.api.base_url  # one spelling: case, port, trailing slash
         self.match = match
         self.account_id = account_id
         self._fold = fold_key(match)
         self._sleep = sleep
-        session = make_session(pool_size=max(32, max_in_flight * 2))
-        self.api = Api(
-            base_url,
-            lambda: f"Bearer {token.reveal()}",
-            session=session,
-            gate=RateGate(max_in_flight),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
         self._token = token
         self._timeout = (10.0, timeout_s)
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
@@ -257,15 +213,15 @@ class CanvasTarget(CanvasUploads):
             # (lib/api/v1/attachment.rb#api_attachment_preflight)
             retry_unsafe=True,
         )
-        # A bad token is not a refused masquerade: raise_for_status below makes it fatal with token advice.
-        if response.status_code in (401, 403) and not BAD_TOKEN.search(error_message(response)):
+        # A bad token is not a refused masquerade: Canvas's check below makes it fatal with token advice.
+        if response.status_code in (401, 403) and not names_bad_token(response):
             raise_refusal(user.user_id, response, self._masquerade)  # one user's refusal, told apart by its body
         if response.status_code == 400 and "quota" in error_message(response).lower():
             raise QuotaError(
                 f"user {user.user_id}'s Canvas file quota is full ({error_message(response)})",
                 advice="free space in the user's files or raise their quota, then run again",
             )
-        raise_for_status(response, what)
+        CANVAS.check(response, what)
         self._masquerade.worked()
         try:
             body = parse_json(response)
