@@ -9,7 +9,7 @@ read-only Collection token (a collection id), which is as far as a read-only che
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from profilesync.app import guru_problems
 from profilesync.config import Settings, fold_key
@@ -30,6 +30,7 @@ from profilesync.doctor.checks import (
 )
 from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.photos import scan_photos
+from profilesync.scrub import Scrubber
 from profilesync.store import HistoryStore
 from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
 
@@ -40,19 +41,6 @@ MEMBERS_CHECK = "list members"
 PHOTOS = "photo folder"
 CONFIG_ADVICE = "set GURU_BASE_URL, GURU_USER and GURU_API_TOKEN (see config.example.env, the Guru block)"
 URL_ADVICE = "set GURU_BASE_URL to Guru's API address, normally https://api.getguru.com"
-
-
-class Redactor:
-    """Remote text quoted in a check's detail may echo the credentials: the doctor prints to stdout, which the
-    log filter never sees, so every detail taken from an answer is cleaned here."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        self.secrets = [s for s in secrets if len(s) >= 6]
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "<hidden>")
-        return text
 
 
 def check_config(settings: Settings) -> Check:
@@ -76,7 +64,7 @@ def check_config(settings: Settings) -> Check:
     return passed(CONFIG, detail)
 
 
-def check_guru(target: GuruTarget, user: str, clean: Redactor) -> tuple[Check, Check]:
+def check_guru(target: GuruTarget, user: str, clean: Scrubber) -> tuple[Check, Check]:
     """``GET /api/v1/members`` (the first page): is the URL Guru's API, and are the credentials accepted?"""
     base = target.api.base_url
     started = time.monotonic()
@@ -114,7 +102,7 @@ def check_guru(target: GuruTarget, user: str, clean: Redactor) -> tuple[Check, C
     return reach, passed(CREDENTIALS, f"accepted for {user} (basic auth)")
 
 
-def check_members(target: GuruTarget, clean: Redactor) -> tuple[Check, set[str] | None]:
+def check_members(target: GuruTarget, clean: Scrubber) -> tuple[Check, set[str] | None]:
     """The whole listing, as the nightly run reads it: how many members, how many active, with a key."""
     try:
         members = list(target.list_users())
@@ -220,7 +208,9 @@ def guru_checks(settings: Settings, checks: list[Check], diagnosis: Diagnosis) -
         retry=PROBE_RETRY,
     )
     diagnosis.title = f"profilesync doctor: Guru {target.api.base_url} (as {settings.guru_user})"
-    clean = Redactor(settings.secret_values())
+    # Remote text quoted in a check's detail may echo the credentials: the doctor prints to stdout, which the
+    # log filter never sees, so every detail taken from an answer is cleaned.
+    clean = Scrubber(settings.secret_values())
     try:
         reach, credentials = check_guru(target, settings.guru_user, clean)
         checks += [reach, credentials]

@@ -55,7 +55,6 @@ from profilesync.errors import (
     PermissionDeniedError,
     RemoteError,
     TransientError,
-    secrets_hidden,
 )
 from profilesync.http import (
     Api,
@@ -68,6 +67,7 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
+from profilesync.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,8 @@ class GuruTarget:
         self.match = match
         self._fold = fold_key(match)
         self._credentials = guru_basic_credentials(user, token)
-        self._secrets = (token.reveal(), self._credentials.reveal())
+        # What a request carries, and an echoing server or proxy could quote back: the token, user:token, its base64.
+        self.scrub = Scrubber((token.reveal(), f"{user}:{token.reveal()}", self._credentials.reveal()))
         self.api = Api(
             base,
             self._authorization,
@@ -204,7 +205,7 @@ class GuruTarget:
     def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Guru (or a proxy) echoed into an error, neither the token nor the Authorization value leaves
         the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        return secrets_hidden(self._secrets)
+        return self.scrub.errors_hidden()
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:

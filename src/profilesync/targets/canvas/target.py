@@ -26,9 +26,9 @@ from profilesync.errors import (
     PermissionDeniedError,
     QuotaError,
     RemoteError,
-    secrets_hidden,
 )
 from profilesync.http import RateGate, Retry
+from profilesync.scrub import Scrubber
 from profilesync.targets.canvas import account as root
 from profilesync.targets.canvas.avatars import ThumbnailLag, avatar_ref
 from profilesync.targets.canvas.client import CANVAS, connect, error_message, names_bad_token, parse_json
@@ -61,7 +61,7 @@ class CanvasTarget(CanvasUploads):
         self.account_id = account_id
         self._fold = fold_key(match)
         self._sleep = sleep
-        self._token = token
+        self.scrub = Scrubber((token.reveal(),))
         self._timeout = (10.0, timeout_s)
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
         self._masquerade = MasqueradeEvidence()
@@ -86,7 +86,7 @@ class CanvasTarget(CanvasUploads):
     def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Canvas echoed into an error (a proxy may quote the Authorization header), the token never
         leaves the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        return secrets_hidden((self._token.reveal(),))
+        return self.scrub.errors_hidden()
 
     @contextmanager
     def _listing_is_vital(self) -> Iterator[None]:
