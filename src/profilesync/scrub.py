@@ -7,10 +7,15 @@ token, ``user:token`` and its base64) and cleans what it raises; the log filter 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from profilesync.errors import ConfigError, ProfilesyncError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 HIDDEN = "<hidden>"
 #: shorter values are never masked: hiding "abc" everywhere would garble the text and protect nothing
@@ -52,3 +57,23 @@ class Scrubber:
         except ProfilesyncError as exc:
             self.error(exc)
             raise
+
+
+class Scrubbing(Protocol):
+    """An adapter that holds secrets, and the scrubber that hides them."""
+
+    scrub: Scrubber
+
+
+S = TypeVar("S", bound=Scrubbing)
+
+
+def errors_scrubbed(method: Callable[Concatenate[S, P], R]) -> Callable[Concatenate[S, P], R]:
+    """A method whose errors leave with the adapter's secrets hidden (``scrub.errors_hidden`` around its body)."""
+
+    @functools.wraps(method)
+    def scrubbed(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.scrub.errors_hidden():
+            return method(self, *args, **kwargs)
+
+    return scrubbed

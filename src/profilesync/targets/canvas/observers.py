@@ -21,6 +21,7 @@ from profilesync.errors import (
     RemoteError,
 )
 from profilesync.observers.planner import CanvasUser
+from profilesync.scrub import Scrubber, errors_scrubbed
 from profilesync.targets.canvas.account import (
     READ_USERS_ADVICE,
     CanvasAccount,
@@ -67,6 +68,9 @@ class ObserverCanvas:
         timeout_s: float = 60.0,
     ) -> None:
         self.api = connect(base_url, token, max_in_flight=max_in_flight, timeout_s=timeout_s)
+        # Canvas (or a proxy) may echo the Authorization header into an error: rows' messages and the history
+        # must not show it, so every call below leaves with the token hidden.
+        self.scrub = Scrubber((token.reveal(),))
         # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
         self.base_url = self.api.base_url
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
@@ -75,6 +79,7 @@ class ObserverCanvas:
         self._count_lock = threading.Lock()
 
     @property
+    @errors_scrubbed
     def target_id(self) -> str:
         """The history's name for this Canvas: its root account's uuid, read once per run."""
         return self.account.root().target_id
@@ -83,6 +88,7 @@ class ObserverCanvas:
     def requests_made(self) -> int:
         return self.api.requests_made
 
+    @errors_scrubbed
     def check_access(self) -> None:
         """:calls: ``GET /api/v1/users/self`` — once, so a bad token or a wrong URL stops the run at once (exit 3)."""
         try:
@@ -96,6 +102,7 @@ class ObserverCanvas:
             raise FatalRemoteError(f"{self.api.base_url} does not answer like Canvas", advice="check CANVAS_BASE_URL")
 
     # -- lookups -------------------------------------------------------------------------------------
+    @errors_scrubbed
     def find_student(self, sis_id: str) -> CanvasUser | None:
         """:calls: ``GET /api/v1/users/sis_user_id:<enc>`` — exact and case-sensitive (§7)."""
         found = self._find(user_id_path("sis_user_id", sis_id), f"looking up student {sis_id!r}")
@@ -115,6 +122,7 @@ class ObserverCanvas:
                 advice=READ_USERS_ADVICE + "; if these students really are not in Canvas, check the CSV's SIS ids",
             )
 
+    @errors_scrubbed
     def find_login(self, email: str) -> CanvasUser | None:
         """:calls: ``GET /api/v1/users/sis_login_id:<enc>`` — case-insensitive (§7)."""
         return self._find(user_id_path("login_id", email), f"looking up parent {email}")
@@ -132,6 +140,7 @@ class ObserverCanvas:
             raise RemoteError(f"{what}: Canvas's answer is not a user")
         return CanvasUser(str(body["id"]), body.get("name"))
 
+    @errors_scrubbed
     def is_enrolled(self, user_id: str) -> bool:
         """:calls: ``GET /api/v1/users/:id/enrollments`` for live student enrollments — the condition a pairing
         code needs (§14.2), read without a write so ``plan`` can tell."""
@@ -141,6 +150,7 @@ class ObserverCanvas:
             raise RemoteError(f"{what}: expected a list")
         return bool(body)
 
+    @errors_scrubbed
     def observees(self, parent_id: str) -> dict[str, str | None]:
         """:calls: ``GET /api/v1/users/:parent/observees?per_page=100`` (paginated, §14.3): student id → SIS id."""
         found: dict[str, str | None] = {}
@@ -153,6 +163,7 @@ class ObserverCanvas:
         return found
 
     # -- writes --------------------------------------------------------------------------------------
+    @errors_scrubbed
     def create_parent(self, email: str, first_name: str, last_name: str, *, notify: bool) -> CanvasUser | None:
         """:calls: ``POST /api/v1/accounts/self/users`` (§14.1); None when the login is already taken.
 
@@ -187,12 +198,14 @@ class ObserverCanvas:
             raise RemoteError(f"{what}: Canvas's answer is not a user")
         return CanvasUser(str(body["id"]), body.get("name"))
 
+    @errors_scrubbed
     def link_direct(self, parent_id: str, student_id: str) -> None:
         """:calls: ``PUT /api/v1/users/:parent/observees/:student`` (§14.4 B) — idempotent, as an admin."""
         what = f"linking user {parent_id} to student {student_id}"
         body = self.api.json("PUT", f"/api/v1/users/{parent_id}/observees/{student_id}", what=what)
         _check_link(body, student_id, what)
 
+    @errors_scrubbed
     def pairing_code(self, student_id: str) -> str:
         """:calls: ``POST /api/v1/users/:student/observer_pairing_codes`` (§14.2); NotEnrolledError on 401/403."""
         what = f"getting a pairing code for student {student_id}"
@@ -212,6 +225,7 @@ class ObserverCanvas:
             raise RemoteError(f"{what}: Canvas's answer has no code")
         return str(body["code"])
 
+    @errors_scrubbed
     def link_with_code(self, parent_id: str, student_id: str, code: str) -> None:
         """:calls: ``POST /api/v1/users/:parent/observees`` with ``pairing_code`` (§14.4 A).
 
