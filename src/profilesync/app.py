@@ -43,7 +43,6 @@ from profilesync.errors import (
     RunInterrupted,
     SafetyValveError,
 )
-from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.interrupt import Stop
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.photos.names import with_near_misses
@@ -51,6 +50,7 @@ from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
 from profilesync.store.lock import avatars_job
 from profilesync.targets.base import AvatarTarget
+from profilesync.targets.canvas.history import known_records, renamed_host_records
 from profilesync.targets.canvas.target import CanvasTarget
 
 log = logging.getLogger(__name__)

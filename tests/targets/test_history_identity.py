@@ -8,8 +8,8 @@ import responses
 
 from profilesync.config import Secret
 from profilesync.engine.model import RemoteUser, Uploaded
-from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.store import MemoryStore
+from profilesync.targets.canvas.history import known_records, renamed_host_records
 from profilesync.targets.canvas.target import CanvasTarget
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

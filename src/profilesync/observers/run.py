@@ -13,13 +13,13 @@ from pathlib import Path
 from profilesync import app
 from profilesync.config import Settings, require_canvas
 from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
-from profilesync.history_identity import known_links
 from profilesync.interrupt import Stop
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
 from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
 from profilesync.store.base import HistoryStore, ObserverLink, RunEvent
 from profilesync.store.lock import OBSERVERS
+from profilesync.targets.canvas.history import known_links
 from profilesync.targets.canvas.observers import ObserverCanvas
 
 log = logging.getLogger(__name__)
