@@ -50,8 +50,8 @@ from profilesync.store import open_store
 from profilesync.store.base import HistoryStore
 from profilesync.store.lock import avatars_job
 from profilesync.targets.base import AvatarTarget
+from profilesync.targets.canvas.build import avatar_target
 from profilesync.targets.canvas.history import known_records, renamed_host_records
-from profilesync.targets.canvas.target import CanvasTarget
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
     workers = request.workers or settings.workers or DEFAULT_WORKERS
     if request.target == "canvas":
         base_url, token = require_canvas(settings)
-        return CanvasTarget(
+        return avatar_target(
             base_url,
             token,
             account_id=settings.canvas_account_id,
@@ -104,18 +104,18 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
         )
     if request.target == "guru":
         # Imported here so the Guru branch stays self-contained in the registry.
-        from profilesync.targets.guru import DEFAULT_IN_FLIGHT, GuruTarget
+        from profilesync.targets import guru
 
         problems = guru_problems(settings)
         if problems:
             raise ConfigError(problems)
         assert settings.guru_user is not None and settings.guru_token is not None
-        return GuruTarget(
+        return guru.build_target(
             settings.guru_base_url,
             settings.guru_user,
             settings.guru_token,
             match=settings.match_for("guru"),
-            max_in_flight=request.workers or settings.workers or DEFAULT_IN_FLIGHT,
+            max_in_flight=request.workers or settings.workers,  # None: Guru's own default
             timeout_s=settings.timeout_s,
         )
     raise ConfigError([f"--target {request.target}: unknown target"])

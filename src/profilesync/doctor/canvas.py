@@ -34,6 +34,7 @@ from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode, Profilesync
 from profilesync.http import looks_like_html, redact_url
 from profilesync.photos import scan_photos
 from profilesync.store import HistoryStore
+from profilesync.targets.canvas.build import avatar_target
 from profilesync.targets.canvas.client import BAD_TOKEN, error_message
 from profilesync.targets.canvas.listing import MATCH_JSON_FIELD, shows_field
 from profilesync.targets.canvas.target import CanvasTarget
@@ -341,7 +342,7 @@ def diagnose(load_settings: Callable[[], Settings]) -> Diagnosis:
 def _canvas_checks(settings: Settings, checks: list[Check]) -> tuple[set[str] | None, str]:
     """Append the Canvas checks; return the users' keys for matching photos (or None and why not)."""
     assert settings.canvas_base_url is not None and settings.canvas_token is not None
-    target = CanvasTarget(
+    target = avatar_target(
         settings.canvas_base_url,
         settings.canvas_token,
         account_id=settings.canvas_account_id,

@@ -32,7 +32,7 @@ from profilesync.errors import ConfigError, ExitCode, ProfilesyncError
 from profilesync.photos import scan_photos
 from profilesync.scrub import Scrubber
 from profilesync.store import HistoryStore
-from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, GuruTarget, guru_message
+from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, GuruTarget, build_target, guru_message
 
 CONFIG = "configuration"
 REACHABLE = "Guru reachable"
@@ -198,7 +198,7 @@ def diagnose_guru(load_settings: Callable[[], Settings]) -> Diagnosis:
 def guru_checks(settings: Settings, checks: list[Check], diagnosis: Diagnosis) -> set[str] | None:
     """Append the Guru checks; return the members' keys for matching photos (None when they are unknown)."""
     assert settings.guru_user is not None and settings.guru_token is not None
-    target = GuruTarget(
+    target = build_target(
         settings.guru_base_url,
         settings.guru_user,
         settings.guru_token,

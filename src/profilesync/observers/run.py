@@ -19,6 +19,7 @@ from profilesync.observers.executor import Job, run_rows
 from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
 from profilesync.store.base import HistoryStore, ObserverLink, RunEvent
 from profilesync.store.lock import OBSERVERS
+from profilesync.targets.canvas.build import observers_client
 from profilesync.targets.canvas.history import known_links
 from profilesync.targets.canvas.observers import ObserverCanvas
 
@@ -56,7 +57,7 @@ class ObserversReport:
 
 def build_canvas(settings: Settings, request: ObserversRequest) -> ObserverCanvas:
     base_url, token = require_canvas(settings)
-    return ObserverCanvas(
+    return observers_client(
         base_url,
         token,
         account_id=settings.canvas_account_id,

@@ -160,43 +160,24 @@ class GuruTarget:
 
     def __init__(
         self,
-        base_url: str,
-        user: str,
-        token: Secret,
+        api: Api,
+        scrub: Scrubber,
         *,
         match: str = "email",
-        max_in_flight: int = DEFAULT_IN_FLIGHT,
-        timeout_s: float = 60.0,
-        retry: Retry | None = None,
     ) -> None:
+        """A target on ``api`` (built by ``build_target``), hiding ``scrub``'s secrets in its errors."""
         if match not in MATCH_FIELDS:
             raise ValueError(f"Guru members can be matched by {' or '.join(MATCH_FIELDS)}, not {match!r}")
-        # The documented paths start at the host ("/api/v1/...", "/app/picture"): accept a base with /api/v1.
-        base = base_url.rstrip("/").removesuffix("/api/v1")
-        self.target_id = f"guru:{base}"
+        self.api = api
+        self.scrub = scrub
+        self.target_id = f"guru:{api.base_url}"
         self.match = match
         self._fold = fold_key(match)
-        self._credentials = guru_basic_credentials(user, token)
-        # What a request carries, and an echoing server or proxy could quote back: the token, user:token, its base64.
-        self.scrub = Scrubber((token.reveal(), f"{user}:{token.reveal()}", self._credentials.reveal()))
-        self.api = Api(
-            base,
-            self._authorization,
-            session=make_session(pool_size=max(32, max_in_flight * 2)),
-            gate=RateGate(max_in_flight, up_front_cost=THROTTLE_UNIT),
-            retry=retry,
-            timeout_s=timeout_s,
-            dialect=GURU,
-            advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
-        )
-        self._timeout = (10.0, timeout_s)
+        self._timeout = api.timeout
         self.uploads_made = 0  # picture POSTs (the bytes), reported apart from the JSON API requests
         self._lock = threading.Lock()
         self._put_ok = False
         self._put_refusals = 0
-
-    def _authorization(self) -> str:
-        return f"Basic {self._credentials.reveal()}"
 
     @property
     def requests_made(self) -> int:
@@ -371,3 +352,33 @@ class GuruTarget:
         if response.status_code >= 400:
             raise TransientError(f"checking the picture {redact_url(url)}: answered {response.status_code}")
         return True
+
+
+def build_target(
+    base_url: str,
+    user: str,
+    token: Secret,
+    *,
+    match: str = "email",
+    max_in_flight: int | None = None,
+    timeout_s: float = 60.0,
+    retry: Retry | None = None,
+) -> GuruTarget:
+    """The avatar target on the Guru at ``base_url``, as ``user`` with their User ``token``: at most
+    ``max_in_flight`` requests at once (None: DEFAULT_IN_FLIGHT), the rate gate deciding below that."""
+    in_flight = max_in_flight or DEFAULT_IN_FLIGHT
+    credentials = guru_basic_credentials(user, token)
+    # The documented paths start at the host ("/api/v1/...", "/app/picture"): accept a base with /api/v1.
+    api = Api(
+        base_url.rstrip("/").removesuffix("/api/v1"),
+        lambda: f"Basic {credentials.reveal()}",
+        session=make_session(pool_size=max(32, in_flight * 2)),
+        gate=RateGate(in_flight, up_front_cost=THROTTLE_UNIT),
+        retry=retry,
+        timeout_s=timeout_s,
+        dialect=GURU,
+        advice="set GURU_BASE_URL to the API address, normally https://api.getguru.com",
+    )
+    # What a request carries, and an echoing server or proxy could quote back: the token, user:token, its base64.
+    scrub = Scrubber((token.reveal(), f"{user}:{token.reveal()}", credentials.reveal()))
+    return GuruTarget(api, scrub, match=match)

@@ -13,13 +13,13 @@ from urllib.parse import quote
 
 import requests
 
-from profilesync.config import Secret
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
     PermissionDeniedError,
     RemoteError,
 )
+from profilesync.http import Api
 from profilesync.observers.planner import CanvasUser
 from profilesync.scrub import Scrubber, errors_scrubbed
 from profilesync.targets.canvas.account import (
@@ -27,7 +27,7 @@ from profilesync.targets.canvas.account import (
     CanvasAccount,
     unreadable_users_error,
 )
-from profilesync.targets.canvas.client import CANVAS, connect, json_or_none, names_bad_token
+from profilesync.targets.canvas.client import CANVAS, json_or_none, names_bad_token
 from profilesync.targets.canvas.ids import user_id_path
 
 log = logging.getLogger(__name__)
@@ -58,19 +58,12 @@ class NotEnrolledError(RemoteError):
 class ObserverCanvas:
     """Canvas as the observers job sees it: students, parents, their links."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: Secret,
-        *,
-        account_id: str = "self",
-        max_in_flight: int = 16,
-        timeout_s: float = 60.0,
-    ) -> None:
-        self.api = connect(base_url, token, max_in_flight=max_in_flight, timeout_s=timeout_s)
+    def __init__(self, api: Api, scrub: Scrubber, *, account_id: str = "self") -> None:
+        """A client on ``api`` (built by ``targets.canvas.build``), hiding ``scrub``'s secrets in its errors."""
+        self.api = api
         # Canvas (or a proxy) may echo the Authorization header into an error: rows' messages and the history
         # must not show it, so every call below leaves with the token hidden.
-        self.scrub = Scrubber((token.reveal(),))
+        self.scrub = scrub
         # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
         self.base_url = self.api.base_url
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"

@@ -18,7 +18,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 
-from profilesync.config import Secret, fold_key
+from profilesync.config import fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
@@ -27,11 +27,11 @@ from profilesync.errors import (
     QuotaError,
     RemoteError,
 )
-from profilesync.http import RateGate, Retry
+from profilesync.http import Api, RateGate
 from profilesync.scrub import Scrubber
 from profilesync.targets.canvas import account as root
 from profilesync.targets.canvas.avatars import ThumbnailLag, avatar_ref
-from profilesync.targets.canvas.client import CANVAS, connect, error_message, names_bad_token, parse_json
+from profilesync.targets.canvas.client import CANVAS, error_message, names_bad_token, parse_json
 from profilesync.targets.canvas.ids import user_id_path
 from profilesync.targets.canvas.listing import check_first_page, listing_params, remote_user
 from profilesync.targets.canvas.refusals import MasqueradeEvidence, raise_refusal
@@ -45,29 +45,27 @@ class CanvasTarget(CanvasUploads):
 
     def __init__(
         self,
-        base_url: str,
-        token: Secret,
+        api: Api,
+        scrub: Scrubber,
         *,
         account_id: str = "self",
         match: str = "sis_user_id",
-        max_in_flight: int = 16,
-        timeout_s: float = 60.0,
-        retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.api = connect(base_url, token, max_in_flight=max_in_flight, timeout_s=timeout_s, retry=retry)
-        self.base_url = self.api.base_url  # one spelling: case, port, trailing slash
+        """A target on ``api`` (built by ``targets.canvas.build``), hiding ``scrub``'s secrets in its errors."""
+        self.api = api
+        self.base_url = api.base_url  # one spelling: case, port, trailing slash
         self.match = match
         self.account_id = account_id
         self._fold = fold_key(match)
         self._sleep = sleep
-        self.scrub = Scrubber((token.reveal(),))
-        self._timeout = (10.0, timeout_s)
+        self.scrub = scrub
+        self._timeout = api.timeout
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
         self._masquerade = MasqueradeEvidence()
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
-        self._upload_gate = RateGate(min(UPLOADS_IN_FLIGHT, max_in_flight))  # the upload host's own "slow down"
+        self._upload_gate = RateGate(min(UPLOADS_IN_FLIGHT, api.gate.max_in_flight))  # the upload host's "slow down"
         self._shown_names: dict[str, str | None] = {}  # user id -> name of the file they show (own_avatars)
         self._users_path = f"/api/v1/accounts/{quote(account_id, safe=':')}/users"
         self.account = root.CanvasAccount(self.api)
