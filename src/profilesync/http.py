@@ -42,10 +42,13 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 SECRET_QUERY_KEYS = frozenset({"access_token", "api_key", "token", "policy", "signature", "x-amz-signature"})
 
 
-def make_session(pool_size: int = 32) -> requests.Session:
-    """One session per target: keep-alive connections shared by every worker thread, no automatic retries."""
+def make_session(max_in_flight: int = 16) -> requests.Session:
+    """One session per target: keep-alive connections shared by every worker thread, no automatic retries.
+
+    The pool holds twice the requests the gate lets in flight (at least 32): uploads and page prefetches run
+    beside them, and a request that finds no free connection would open and drop one."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(32, max_in_flight * 2), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT

@@ -372,7 +372,7 @@ def build_target(
     api = Api(
         base_url.rstrip("/").removesuffix("/api/v1"),
         lambda: f"Basic {credentials.reveal()}",
-        session=make_session(pool_size=max(32, in_flight * 2)),
+        session=make_session(in_flight),
         gate=RateGate(in_flight, up_front_cost=THROTTLE_UNIT),
         retry=retry,
         timeout_s=timeout_s,

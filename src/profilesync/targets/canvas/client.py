@@ -154,7 +154,7 @@ def connect(
         normalise_base_url(base_url),
         lambda: f"Bearer {token.reveal()}",
         dialect=CANVAS,
-        session=make_session(pool_size=max(32, max_in_flight * 2)),
+        session=make_session(max_in_flight),
         gate=RateGate(max_in_flight),
         retry=retry,
         timeout_s=timeout_s,
