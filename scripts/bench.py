@@ -39,11 +39,12 @@ import requests
 from PIL import Image
 from sqlalchemy import create_engine, insert
 
-from profilesync.http import Api
+from profilesync.domain import Secret
 from profilesync.store import open_store
 from profilesync.store.schema import sync_records
+from profilesync.targets.canvas.avatars import avatar_ref
+from profilesync.targets.canvas.client import connect
 from profilesync.targets.canvas.listing import listing_params
-from profilesync.targets.canvas.target import avatar_ref
 from profilesync_sandbox import Sandbox, SandboxConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,7 +196,7 @@ def listing_both_ways(args: argparse.Namespace) -> list[Measure]:
             ("6a. listing, numbered pages", numbered),
             ("6b. listing, sort=id bookmarks", bookmarked),
         ):
-            api = Api(sandbox.base_url, lambda: f"Bearer {sandbox.admin_token}")
+            api = connect(sandbox.base_url, Secret(sandbox.admin_token))
             sandbox.state.reset_counts()
             started = time.monotonic()
             pages = api.paginate("/api/v1/accounts/self/users", what="listing the account's users", params=params)

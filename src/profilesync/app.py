@@ -39,13 +39,13 @@ from profilesync.errors import (
     RemoteError,
     SafetyValveError,
 )
-from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.interrupt import Stop
 from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
 from profilesync.photos.names import with_near_misses
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
-from profilesync.targets.canvas.target import CanvasTarget
+from profilesync.targets.canvas.build import avatar_target
+from profilesync.targets.canvas.history import known_records, renamed_host_records
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
     workers = request.workers or settings.workers or DEFAULT_WORKERS
     if request.target == "canvas":
         base_url, token = require_canvas(settings)
-        return CanvasTarget(
+        return avatar_target(
             base_url,
             token,
             account_id=settings.canvas_account_id,
@@ -77,18 +77,18 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
         )
     if request.target == "guru":
         # Imported here so the Guru branch stays self-contained in the registry.
-        from profilesync.targets.guru import DEFAULT_IN_FLIGHT, GuruTarget
+        from profilesync.targets import guru
 
         problems = guru_problems(settings)
         if problems:
             raise ConfigError(problems)
         assert settings.guru_user is not None and settings.guru_token is not None
-        return GuruTarget(
+        return guru.build_target(
             settings.guru_base_url,
             settings.guru_user,
             settings.guru_token,
             match=settings.match_for("guru"),
-            max_in_flight=request.workers or settings.workers or DEFAULT_IN_FLIGHT,
+            max_in_flight=request.workers or settings.workers,  # None: Guru's own default
             timeout_s=settings.timeout_s,
         )
     raise ConfigError([f"--target {request.target}: unknown target"])

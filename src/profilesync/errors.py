@@ -6,8 +6,6 @@ the core raises them and never prints.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from enum import IntEnum
 
 
@@ -134,36 +132,3 @@ class RunInterrupted(BaseException):
     @property
     def exit_code(self) -> int:
         return 128 + self.signum
-
-
-def hide_secrets(exc: ProfilesyncError, secrets: Iterable[str]) -> ProfilesyncError:
-    """Replace every secret value in an error's message, advice and args with ``<hidden>``, in place.
-
-    Error messages quote what the remote answered, and a server (or a proxy in front of it) may echo the
-    request back, Authorization header included. Errors go to stdout (the sync report), the history and
-    stderr, none of which passes through the log filter: the adapter that holds a token cleans what it raises.
-    """
-    values = [s for s in secrets if len(s) >= 6]  # the log filter's rule: never mask trivial strings
-
-    def clean(text: str) -> str:
-        for value in values:
-            text = text.replace(value, "<hidden>")
-        return text
-
-    if values:
-        exc.message = clean(exc.message)
-        exc.advice = clean(exc.advice) if exc.advice is not None else None
-        exc.args = tuple(clean(a) if isinstance(a, str) else a for a in exc.args)
-        if isinstance(exc, ConfigError):
-            exc.problems = [clean(p) for p in exc.problems]
-    return exc
-
-
-@contextmanager
-def secrets_hidden(secrets: Iterable[str]) -> Iterator[None]:
-    """Apply ``hide_secrets`` to any ProfilesyncError raised inside the block, then let it go on."""
-    try:
-        yield
-    except ProfilesyncError as exc:
-        hide_secrets(exc, secrets)
-        raise

@@ -1,5 +1,6 @@
 """HTTP plumbing shared by the targets: one session, timeouts, throttle-aware concurrency, safe retries,
-status-to-exception mapping in one place, pagination and redaction.
+status-to-exception mapping, pagination and redaction — vendor-neutral: what a vendor's API adds (its error
+bodies, throttle signals, page sizes) comes from the ``Dialect`` its package gives the client.
 
 Canvas meters every token with a leaky bucket (canvas-api.md §4): each request in flight reserves
 ``up_front_cost`` (50) units and the request is refused once the bucket reaches the high-water mark.
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -41,10 +42,13 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 SECRET_QUERY_KEYS = frozenset({"access_token", "api_key", "token", "policy", "signature", "x-amz-signature"})
 
 
-def make_session(pool_size: int = 32) -> requests.Session:
-    """One session per target: keep-alive connections shared by every worker thread, no automatic retries."""
+def make_session(max_in_flight: int = 16) -> requests.Session:
+    """One session per target: keep-alive connections shared by every worker thread, no automatic retries.
+
+    The pool holds twice the requests the gate lets in flight (at least 32): uploads and page prefetches run
+    beside them, and a request that finds no free connection would open and drop one."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(32, max_in_flight * 2), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -196,75 +200,39 @@ class Retry:
         return float(min(self.max_delay_s, self.base_delay_s * 2**attempt) * random.uniform(0.8, 1.2))
 
 
-def is_throttled(response: requests.Response) -> bool:
-    """Canvas throttling: 429 (hosted, since 2025) or 403 with a text body (canvas-api.md §4.3)."""
-    if response.status_code == 429:
-        return True
-    return response.status_code == 403 and "rate limit exceeded" in response.text[:200].lower()
-
-
-def remaining_of(response: requests.Response) -> float | None:
-    value = response.headers.get("X-Rate-Limit-Remaining")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def parse_json(response: requests.Response) -> Any:
-    """The JSON body whatever the Content-Type says (multipart answers come as text/html, §1.4),
-    tolerating Canvas's ``while(1);`` CSRF prefix."""
+    """The JSON body whatever the Content-Type says (multipart answers come as text/html, §1.4)."""
     # JSON is UTF-8 (RFC 8259); response.text would decode a charset-less text/html answer as Latin-1.
     text = response.content.decode("utf-8")
-    if text.startswith("while(1);"):
-        text = text[len("while(1);") :]
     return json.loads(text) if text.strip() else None
 
 
-def error_message(response: requests.Response) -> str:
-    """The human part of a Canvas error body, in any of its shapes (§2, §12)."""
+def text_snippet(response: requests.Response) -> str:
+    """The start of an answer's text on one line, for an error body that is not JSON."""
+    snippet = re.sub(r"\s+", " ", response.text[:200]).strip()
+    return snippet or response.reason or f"HTTP {response.status_code}"
+
+
+def error_text(response: requests.Response) -> str:
+    """The human part of an error body in no vendor's shape: a JSON ``message``, or the start of the text."""
     try:
         body = parse_json(response)
     except ValueError:
-        snippet = re.sub(r"\s+", " ", response.text[:200]).strip()
-        return snippet or response.reason or f"HTTP {response.status_code}"
-    if isinstance(body, dict):
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-        errors = body.get("errors")
-        if isinstance(errors, str):
-            return errors
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return "; ".join(str(e.get("message", e)) for e in errors)
-        if isinstance(errors, dict):
-            return _flatten_errors(errors) or str(errors)
+        return text_snippet(response)
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
     return f"HTTP {response.status_code}"
-
-
-def _flatten_errors(errors: Mapping[str, Any], prefix: str = "") -> str:
-    found: list[str] = []
-    for key, value in errors.items():
-        if isinstance(value, list):
-            for item in value:
-                if isinstance(item, dict) and "message" in item:
-                    found.append(f"{prefix}{key}: {item['message']}")
-        elif isinstance(value, dict):
-            nested = _flatten_errors(value, f"{prefix}{key}.")
-            if nested:
-                found.append(nested)
-    return "; ".join(found)
 
 
 def looks_like_html(response: requests.Response) -> bool:
     return response.text.lstrip()[:15].lower().startswith(("<!doctype", "<html"))
 
 
-# The Canvas invalid-token messages (§2) — any of them makes every later request pointless.
-BAD_TOKEN = re.compile(r"(invalid|revoked|expired) access token|insufficient scopes", re.IGNORECASE)
-
-
-def raise_for_status(response: requests.Response, what: str) -> None:
-    """Map a non-2xx answer to the project's exceptions. The one place status codes become meaning."""
+def raise_for_status(
+    response: requests.Response, what: str, message_of: Callable[[requests.Response], str] = error_text
+) -> None:
+    """Map a non-2xx answer to the project's exceptions, quoting ``message_of`` the answer (the vendor's reading
+    of its error body). A vendor's dialect handles its own statuses first and leaves the rest to this."""
     status = response.status_code
     if status < 300:
         return
@@ -276,12 +244,7 @@ def raise_for_status(response: requests.Response, what: str) -> None:
             f"{what}: the server redirected the request ({status}) to {location}",
             advice="set the base URL (CANVAS_BASE_URL or GURU_BASE_URL) to the address it redirects to",
         )
-    message = error_message(response)
-    if status == 401 and BAD_TOKEN.search(message):
-        raise FatalRemoteError(
-            f"Canvas rejected the API token: {message}",
-            advice="create a new token (Account > Settings > New Access Token) and set CANVAS_API_TOKEN",
-        )
+    message = message_of(response)
     if status in (401, 403):
         raise PermissionDeniedError(f"{what}: not permitted ({message})", status=status)
     if status == 404:
@@ -289,6 +252,36 @@ def raise_for_status(response: requests.Response, what: str) -> None:
     if status >= 500:
         raise TransientError(f"{what}: server error {status} ({message})", status=status)
     raise RemoteError(f"{what}: {message}", status=status)
+
+
+class Dialect:
+    """What one vendor's API adds to plain HTTP: how it says "refused", "slow down" and "this page is full".
+
+    The defaults are plain HTTP; each vendor's package subclasses this with its own rules, so the client below
+    stays vendor-neutral.
+    """
+
+    name = "the API"  # in messages: "cannot reach <name>"
+
+    def check(self, response: requests.Response, what: str) -> None:
+        """Raise the project's exception for a non-2xx answer."""
+        raise_for_status(response, what)
+
+    def throttled(self, response: requests.Response) -> bool:
+        """Whether the server refused to run the request for now (it is always safe to send again)."""
+        return response.status_code == 429
+
+    def remaining(self, response: requests.Response) -> float | None:
+        """The room the server reports left in its rate limit, for the rate gate; None when it does not say."""
+        return None
+
+    def parse(self, response: requests.Response) -> Any:
+        """The JSON body of an answer; ValueError when it is not JSON."""
+        return parse_json(response)
+
+    def full_page(self, response: requests.Response, per_page: int) -> int:
+        """How many rows a full page holds when ``per_page`` was asked for."""
+        return per_page
 
 
 class Api:
@@ -303,12 +296,12 @@ class Api:
         gate: RateGate | None = None,
         retry: Retry | None = None,
         timeout_s: float = 60.0,
-        name: str = "Canvas",
-        check: Callable[[requests.Response, str], None] = raise_for_status,
+        dialect: Dialect,
         advice: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.check = check  # the vendor's status → exception mapping
+        self.dialect = dialect  # the vendor's statuses, throttle signals and bodies
+        name = dialect.name
         self.advice = advice or f"check that {self.base_url} is your {name} address"
         self._auth_header = auth_header
         self._origin = origin(self.base_url)
@@ -368,10 +361,10 @@ class Api:
                     )
                     # Observed while this request still counts as in flight: the remaining it reports
                     # excludes the reservations of the others in flight, which the gate adds back.
-                    throttled = is_throttled(response)
-                    pause = self.gate.throttle(remaining_of(response), sent_with) if throttled else 0.0
+                    throttled = self.dialect.throttled(response)
+                    pause = self.gate.throttle(self.dialect.remaining(response), sent_with) if throttled else 0.0
                     if not throttled:
-                        self.gate.observe(remaining_of(response))
+                        self.gate.observe(self.dialect.remaining(response))
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if not safe or attempt >= self.retry.attempts:
                     raise TransientError(
@@ -410,13 +403,13 @@ class Api:
     def json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
         """A request whose 2xx answer must be a JSON document; everything else raises."""
         response = self.request(method, path, what=what, **kwargs)
-        self.check(response, what)
+        self.dialect.check(response, what)
         return self.body(response, what)
 
     def body(self, response: requests.Response, what: str) -> Any:
         """The JSON of an answer already checked; a non-JSON answer means this is not the API we think."""
         try:
-            return parse_json(response)
+            return self.dialect.parse(response)
         except ValueError:
             raise FatalRemoteError(
                 f"{what}: {redact_url(response.url)} did not answer with JSON"
@@ -436,17 +429,16 @@ class Api:
         """Yield pages following the ``Link`` header's next link, stopping on an empty page — and, when we
         asked for ``per_page``, on a short one.
 
-        Canvas's account users listing has ``next`` on every full page, even past the end, and clamps
-        ``per_page`` silently (canvas-api.md §3.3, §17.10): a page is short when it holds fewer rows than the
-        per_page the server applied, which its own links tell us. APIs that choose their own page size
-        (``per_page=None``, Guru) are followed until the links end.
+        An API may link a next page from every full page, even past the end (Canvas's account users listing
+        does): a page is short when it holds fewer rows than the dialect says a full page holds. APIs that choose
+        their own page size (``per_page=None``, Guru) are followed until the links end.
         """
         query = [*params, ("per_page", per_page)] if per_page else list(params)
         seen: set[str] = set()
 
         def fetch(url: str, params: list[tuple[str, Any]] | None) -> requests.Response:
             response = self.request("GET", url, what=what, params=params)
-            self.check(response, what)
+            self.dialect.check(response, what)
             return response
 
         # The next page is fetched while this one is consumed, so a listing costs about pages × latency, not
@@ -461,7 +453,7 @@ class Api:
                     raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
                 if not page:
                     return
-                short = per_page is not None and len(page) < (applied_per_page(response) or min(per_page, 100))
+                short = per_page is not None and len(page) < self.dialect.full_page(response, per_page)
                 next_url = None if short else self._next_link(response, next_rels, seen, what)
                 pending = pool.submit(fetch, next_url, None) if next_url else None
                 yield page
@@ -478,14 +470,3 @@ class Api:
     def _count(self) -> None:
         with self._count_lock:
             self.requests_made += 1
-
-
-def applied_per_page(response: requests.Response) -> int | None:
-    """The per_page the server really used, read from its own ``current`` (or any) link."""
-    for rel in ("current", "next", "first"):
-        link = response.links.get(rel, {}).get("url")
-        if link:
-            values = parse_qs(urlsplit(link).query).get("per_page")
-            if values and values[0].isdigit():
-                return int(values[0])
-    return None

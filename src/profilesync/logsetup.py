@@ -15,6 +15,7 @@ from pathlib import Path
 
 from profilesync.errors import ProfilesyncError
 from profilesync.runlog import RECORD_LOGGER
+from profilesync.scrub import Scrubber
 
 FORMAT_FILE = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 ROTATE_BYTES = 5_000_000  # Windows: 5 MB per file …
@@ -26,27 +27,22 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if len(s) >= 6]
+        self.scrub = Scrubber(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if self.scrub.secrets:
             message = record.getMessage()
-            if any(s in message for s in self.secrets):
-                record.msg, record.args = self._hide(message), None
+            if self.scrub.found_in(message):
+                record.msg, record.args = self.scrub(message), None
             # A traceback (log.exception) quotes exception messages, which may quote a remote answer that echoed
             # the token: format it here, once, so the handlers print the cleaned text (Formatter reuses exc_text).
             if record.exc_info and not record.exc_text:
                 record.exc_text = logging.Formatter().formatException(record.exc_info)
             if record.exc_text:
-                record.exc_text = self._hide(record.exc_text)
+                record.exc_text = self.scrub(record.exc_text)
             if record.stack_info:
-                record.stack_info = self._hide(record.stack_info)
+                record.stack_info = self.scrub(record.stack_info)
         return True
-
-    def _hide(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "<hidden>")
-        return text
 
 
 def setup_logging(verbosity: int, quiet: bool, log_file: Path | None, secrets: Iterable[str] = ()) -> None:

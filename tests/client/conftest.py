@@ -13,6 +13,8 @@ import responses
 
 from profilesync.domain import Secret
 from profilesync.http import Api, RateGate, Retry
+from profilesync.targets.canvas.build import avatar_target
+from profilesync.targets.canvas.client import CANVAS
 from profilesync.targets.canvas.target import CanvasTarget
 from support.http_fakes import mocked_http, record_pauses
 
@@ -35,7 +37,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture
 def api(sleeps: list[float]) -> Api:
-    return Api(BASE, lambda: f"Bearer {TOKEN}", retry=FAST_RETRY, gate=RateGate(16))
+    return Api(BASE, lambda: f"Bearer {TOKEN}", dialect=CANVAS, retry=FAST_RETRY, gate=RateGate(16))
 
 
 class Target:
@@ -43,7 +45,7 @@ class Target:
 
     def __init__(self, match: str = "sis_user_id") -> None:
         self.pauses: list[float] = []
-        self.target = CanvasTarget(
+        self.target = avatar_target(
             BASE, Secret(TOKEN), match=match, retry=FAST_RETRY, sleep=self.pauses.append, max_in_flight=16
         )
 

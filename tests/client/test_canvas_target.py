@@ -21,17 +21,14 @@ from profilesync.errors import (
     RemoteError,
     TransientError,
 )
+from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, avatar_ref
 from profilesync.targets.canvas.refusals import MASQUERADE_REFUSALS_BEFORE_FATAL
-from profilesync.targets.canvas.target import (
-    AVATAR_FILE_NAME,
-    THUMBNAIL_POLL_DELAYS_S,
-    UPLOAD_ATTEMPTS,
-    CanvasTarget,
-    avatar_ref,
-)
+from profilesync.targets.canvas.target import CanvasTarget
+from profilesync.targets.canvas.upload import UPLOAD_ATTEMPTS
 
 from .conftest import BASE, TOKEN, calls_to, multipart_fields
 
+AVATAR_FILE_NAME = OUR_FILE_NAMES[0]  # the name of our first upload for a user
 LISTING = f"{BASE}/api/v1/accounts/self/users"
 PREFLIGHT = f"{BASE}/api/v1/users/self/files"
 INSTFS = "https://inst-fs.test/files"

@@ -21,6 +21,7 @@ from profilesync.errors import (
     TransientError,
 )
 from profilesync.http import USER_AGENT, Api, RateGate, Retry, redact_url
+from profilesync.targets.canvas.client import CANVAS
 
 from .conftest import BASE, FAST_RETRY, TOKEN
 
@@ -286,7 +287,7 @@ def test_403_json_unauthorized_is_not_throttling(rsps: responses.RequestsMock, a
 
 def test_throttling_for_too_long_gives_transient_error(rsps: responses.RequestsMock, sleeps: list[float]) -> None:
     """Past max_throttle_wait_s of continuous throttling the request gives up with TransientError."""
-    api = Api(BASE, lambda: f"Bearer {TOKEN}", retry=Retry(base_delay_s=0, max_throttle_wait_s=-1.0))
+    api = Api(BASE, lambda: f"Bearer {TOKEN}", dialect=CANVAS, retry=Retry(base_delay_s=0, max_throttle_wait_s=-1.0))
     rsps.add(responses.GET, USERS, **THROTTLED_403)
     with pytest.raises(TransientError, match="throttling"):
         api.request("GET", "/api/v1/users/1001", what="reading")

@@ -17,7 +17,7 @@ from profilesync.domain import Secret
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, RemoteError, TransientError
 from profilesync.http import RateGate, Retry
-from profilesync.targets.guru import PERMISSION_FAILURES_BEFORE_FATAL, GuruTarget, with_picture
+from profilesync.targets.guru import PERMISSION_FAILURES_BEFORE_FATAL, GuruTarget, build_target, with_picture
 
 BASE = "https://api.guru.test"
 USER = "admin@school.test"
@@ -75,7 +75,7 @@ def record(file_id: str | None = NEW_PIC) -> SyncRecord:
 
 @pytest.fixture
 def target(pauses: list[float]) -> GuruTarget:
-    return GuruTarget(BASE, USER, Secret(TOKEN), retry=Retry(attempts=3, base_delay_s=0.0, max_delay_s=0.0))
+    return build_target(BASE, USER, Secret(TOKEN), retry=Retry(attempts=3, base_delay_s=0.0, max_delay_s=0.0))
 
 
 def calls(rsps: responses.RequestsMock, method: str, url: str) -> list[Any]:
@@ -198,7 +198,7 @@ def test_find_user_answer_as_a_list_of_rows_is_read(rsps: responses.RequestsMock
 
 def test_find_user_by_id_reads_the_listing(rsps: responses.RequestsMock) -> None:
     """Matching by user id, which Guru cannot look up directly, reads the listing."""
-    target = GuruTarget(BASE, USER, Secret(TOKEN), match="id", retry=Retry(attempts=0))
+    target = build_target(BASE, USER, Secret(TOKEN), match="id", retry=Retry(attempts=0))
     rsps.get(MEMBERS, json=[member(1), member(2)])
     found = target.find_user("u-2")
     assert found is not None and found.user_id == "u-2"
@@ -206,14 +206,14 @@ def test_find_user_by_id_reads_the_listing(rsps: responses.RequestsMock) -> None
 
 def test_base_url_with_api_v1_is_accepted(pauses: list[float]) -> None:
     """GURU_BASE_URL=https://api.getguru.com/api/v1 works like the bare host."""
-    target = GuruTarget(f"{BASE}/api/v1/", USER, Secret(TOKEN))
+    target = build_target(f"{BASE}/api/v1/", USER, Secret(TOKEN))
     assert target.target_id == f"guru:{BASE}" and target.api.url("/app/picture") == PICTURE
 
 
 def test_unsupported_match_field_is_refused() -> None:
     """Guru members have no SIS id: matching by one is a programming error caught early."""
     with pytest.raises(ValueError, match="email or id"):
-        GuruTarget(BASE, USER, Secret(TOKEN), match="sis_user_id")
+        build_target(BASE, USER, Secret(TOKEN), match="sis_user_id")
 
 
 # -- the upload and the whole-person PUT

@@ -9,6 +9,7 @@ from profilesync.doctor.checks import PROBE_RETRY
 from profilesync.domain import Secret
 from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
 from profilesync.targets.canvas.account import TOKEN_ADVICE
+from profilesync.targets.canvas.build import avatar_target
 from profilesync.targets.canvas.listing import unknown_account_advice
 from profilesync.targets.canvas.questions import (
     ActAs,
@@ -18,9 +19,8 @@ from profilesync.targets.canvas.questions import (
     UsersPage,
 )
 from profilesync.targets.canvas.refusals import ACT_AS_ADVICE
-from profilesync.targets.canvas.target import CanvasTarget
 from profilesync.targets.guru import TOKEN_ADVICE as GURU_TOKEN_ADVICE
-from profilesync.targets.guru import GuruTarget
+from profilesync.targets.guru import build_target
 from profilesync.targets.guru_questions import GuruQuestions, Reached
 
 BASE = "https://canvas.example.edu"
@@ -30,7 +30,7 @@ ME = Identity("1", "Admin", 5.0)
 
 
 def canvas() -> CanvasQuestions:
-    return CanvasQuestions(CanvasTarget(BASE, Secret("secret-token-123"), retry=PROBE_RETRY))
+    return CanvasQuestions(avatar_target(BASE, Secret("secret-token-123"), retry=PROBE_RETRY))
 
 
 def page(*rows: dict[str, object]) -> UsersPage:
@@ -116,7 +116,7 @@ def test_unreadable_features_are_unanswered() -> None:
 
 
 def guru() -> GuruQuestions:
-    return GuruQuestions(GuruTarget(GURU, "admin@school.test", Secret("guru-secret-token"), retry=PROBE_RETRY))
+    return GuruQuestions(build_target(GURU, "admin@school.test", Secret("guru-secret-token"), retry=PROBE_RETRY))
 
 
 @responses.activate

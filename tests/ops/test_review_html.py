@@ -13,7 +13,7 @@ from PIL import Image
 from ops.review_page import data_uri_bytes, solid_png
 from profilesync.domain import Secret
 from profilesync.photos import normalise
-from profilesync.targets.canvas.target import CanvasTarget
+from profilesync.targets.canvas.build import avatar_target
 from profilesync_sandbox.samples import make_portrait
 from support.world import World
 
@@ -133,7 +133,7 @@ def test_counts_match_the_plan(world: World) -> None:
 
 def test_avatar_on_another_host_is_not_fetched() -> None:
     """An avatar URL off the Canvas host (a CDN, gravatar) is never requested, so the token cannot leak."""
-    target = CanvasTarget("https://canvas.example.edu", Secret("secret-token-123"))
+    target = avatar_target("https://canvas.example.edu", Secret("secret-token-123"))
     with responses.RequestsMock() as mock:  # any request would fail: none is registered
         assert target.fetch_avatar_image("https://cdn.example.net/images/thumbnails/5/abc") is None
         assert target.fetch_avatar_image("https://canvas.example.edu/images/messages/avatar-50.png") is None
@@ -149,7 +149,7 @@ def test_thumbnail_redirect_is_followed_without_the_token() -> None:
         headers={"Location": "https://files.storage.example/thumb/5?sig=x"},
     )
     responses.get("https://files.storage.example/thumb/5?sig=x", body=b"PNGDATA", content_type="image/png")
-    target = CanvasTarget("https://canvas.example.edu", Secret("secret-token-123"))
+    target = avatar_target("https://canvas.example.edu", Secret("secret-token-123"))
     assert target.fetch_avatar_image("https://canvas.example.edu/images/thumbnails/5/abc") == b"PNGDATA"
     first, second = responses.calls
     assert first.request.headers["Authorization"] == "Bearer secret-token-123"

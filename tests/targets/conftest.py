@@ -17,8 +17,9 @@ from profilesync.engine.model import RemoteUser, Uploaded
 from profilesync.engine.ports import AvatarTarget
 from profilesync.http import Retry
 from profilesync.photos import normalise
+from profilesync.targets.canvas.build import avatar_target
 from profilesync.targets.canvas.target import CanvasTarget
-from profilesync.targets.guru import GuruTarget
+from profilesync.targets.guru import GuruTarget, build_target
 from profilesync_sandbox import Sandbox, SandboxConfig
 from profilesync_sandbox.guru import GuruSandbox, GuruSandboxConfig
 from profilesync_sandbox.samples import make_portrait
@@ -117,12 +118,12 @@ def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     """Each target with a fresh sandbox of a dozen users."""
     if request.param == "canvas":
         with Sandbox(SandboxConfig(users=12, missing_sis_rate=0.0)) as sb:
-            target = CanvasTarget(sb.base_url, Secret(sb.admin_token), retry=FAST_RETRY, sleep=lambda _s: None)
+            target = avatar_target(sb.base_url, Secret(sb.admin_token), retry=FAST_RETRY, sleep=lambda _s: None)
             yield CanvasHarness(sb, target)
             assert sb.state.upload_auth_headers_seen == []
     else:
         with GuruSandbox(GuruSandboxConfig(members=12, page_size=5, inactive_rate=0.2)) as guru:
-            target = GuruTarget(guru.base_url, guru.user, Secret(guru.token), retry=FAST_RETRY)
+            target = build_target(guru.base_url, guru.user, Secret(guru.token), retry=FAST_RETRY)
             yield GuruHarness(guru, target)
             assert guru.state.put_problems == []
             assert guru.state.picture_auth_headers_seen == []

@@ -15,6 +15,7 @@ from profilesync.targets.canvas.account import (
     normalise_base_url,
     same_environment,
 )
+from profilesync.targets.canvas.client import CANVAS
 
 BASE = "https://canvas.test"
 ROOT = {"id": 1, "name": "School", "uuid": "U" * 40, "parent_account_id": None, "root_account_id": None}
@@ -61,7 +62,7 @@ def test_root_account_is_read_once() -> None:
     """root() asks Canvas once however often it is called, and names the target by the uuid."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add(responses.GET, f"{BASE}/api/v1/accounts/self", json=ROOT)
-        account = CanvasAccount(Api(BASE, lambda: "Bearer t", retry=Retry(attempts=1)))
+        account = CanvasAccount(Api(BASE, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         assert account.root().target_id == "canvas:root:" + "U" * 40
         assert account.root().name == "School"
         assert len(rsps.calls) == 1
@@ -75,7 +76,7 @@ def test_rights_accept_booleans_and_strings() -> None:
             f"{BASE}/api/v1/accounts/self/permissions",
             json={"become_user": "true", "manage_user_logins": False},
         )
-        account = CanvasAccount(Api(BASE, lambda: "Bearer t", retry=Retry(attempts=1)))
+        account = CanvasAccount(Api(BASE, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         assert account.rights(["become_user", "manage_user_logins"]) == {
             "become_user": True,
             "manage_user_logins": False,
@@ -90,7 +91,7 @@ def test_refused_rights_question_means_no_root_role() -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         body = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
         rsps.add(responses.GET, f"{BASE}/api/v1/accounts/self/permissions", json=body, status=401)
-        account = CanvasAccount(Api(BASE, lambda: "Bearer t", retry=Retry(attempts=1)))
+        account = CanvasAccount(Api(BASE, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         with pytest.raises(FatalRemoteError, match="no role in the Canvas root account"):
             account.require_write_rights()
 
@@ -99,7 +100,7 @@ def test_missing_rights_endpoint_is_no_evidence() -> None:
     """An old Canvas without the endpoint (404): the check is skipped, no error, asked only once."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add(responses.GET, f"{BASE}/api/v1/accounts/self/permissions", status=404, json={"errors": []})
-        account = CanvasAccount(Api(BASE, lambda: "Bearer t", retry=Retry(attempts=1)))
+        account = CanvasAccount(Api(BASE, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         account.require_write_rights()
         assert account.users_unreadable() is False
         assert len(rsps.calls) == 1
@@ -125,7 +126,7 @@ def test_a_test_copy_has_its_own_history_name() -> None:
     test_base = "https://school.test.instructure.com"
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add(responses.GET, f"{test_base}/api/v1/accounts/self", json=ROOT)
-        account = CanvasAccount(Api(test_base, lambda: "Bearer t", retry=Retry(attempts=1)))
+        account = CanvasAccount(Api(test_base, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         assert account.root().target_id == "canvas:root:" + "U" * 40 + ":test"
     assert same_environment("canvas:https://school.test.instructure.com", test_base)
     assert not same_environment("canvas:https://school.instructure.com", test_base)

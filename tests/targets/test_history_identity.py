@@ -8,8 +8,9 @@ import responses
 
 from profilesync.domain import Secret
 from profilesync.engine.model import RemoteUser, Uploaded
-from profilesync.history_identity import known_records, renamed_host_records
 from profilesync.store import MemoryStore
+from profilesync.targets.canvas.build import avatar_target
+from profilesync.targets.canvas.history import known_records, renamed_host_records
 from profilesync.targets.canvas.target import CanvasTarget
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -18,7 +19,7 @@ USERS = [RemoteUser(user_id=str(1000 + i), key=f"S{i}", name=f"User {i}", avatar
 
 
 def target() -> CanvasTarget:
-    return CanvasTarget("https://canvas.school.example.edu", Secret("7~" + "x" * 40))
+    return avatar_target("https://canvas.school.example.edu", Secret("7~" + "x" * 40))
 
 
 def history(store: MemoryStore, name: str, id_offset: int = 0) -> None:

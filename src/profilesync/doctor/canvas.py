@@ -32,9 +32,13 @@ from profilesync.engine.ports import HistoryStore
 from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode
 from profilesync.photos import scan_photos
 from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
-from profilesync.targets.canvas.listing import AVATARS_ADVICE, OBSERVER_FIELDS_ADVICE, hidden_field_advice
+from profilesync.targets.canvas.build import avatar_target
+from profilesync.targets.canvas.listing import (
+    AVATARS_ADVICE,
+    OBSERVER_FIELDS_ADVICE,
+    hidden_field_advice,
+)
 from profilesync.targets.canvas.questions import ActAs, CanvasQuestions, Identity, NoSuchAccount, UsersPage
-from profilesync.targets.canvas.target import CanvasTarget
 from profilesync.text import plural
 
 # -- configuration ---------------------------------------------------------------------------------------------
@@ -233,7 +237,7 @@ def diagnose(load_settings: Callable[[], Settings]) -> Diagnosis:
 def _canvas_checks(settings: Settings, checks: list[Check]) -> tuple[set[str] | None, str]:
     """Append the Canvas checks; return the users' keys for matching photos (or None and why not)."""
     assert settings.canvas_base_url is not None and settings.canvas_token is not None
-    target = CanvasTarget(
+    target = avatar_target(
         settings.canvas_base_url,
         settings.canvas_token,
         account_id=settings.canvas_account_id,

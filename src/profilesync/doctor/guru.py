@@ -9,7 +9,7 @@ read-only Collection token (a collection id), which is as far as a read-only che
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from profilesync.config import Settings, guru_problems
 from profilesync.doctor.checks import (
@@ -29,8 +29,9 @@ from profilesync.domain import fold_key
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ConfigError, ExitCode
 from profilesync.photos import scan_photos
+from profilesync.scrub import Scrubber
 from profilesync.targets.answers import NotReached, Rejected, Unanswered, Unreached
-from profilesync.targets.guru import TOKEN_ADVICE, GuruTarget
+from profilesync.targets.guru import TOKEN_ADVICE, build_target
 from profilesync.targets.guru_questions import GuruQuestions
 
 CONFIG = "configuration"
@@ -39,19 +40,6 @@ CREDENTIALS = "credentials"
 MEMBERS_CHECK = "list members"
 PHOTOS = "photo folder"
 CONFIG_ADVICE = "set GURU_BASE_URL, GURU_USER and GURU_API_TOKEN (see config.example.env, the Guru block)"
-
-
-class Redactor:
-    """Remote text quoted in a check's detail may echo the credentials: the doctor prints to stdout, which the
-    log filter never sees, so every detail taken from an answer is cleaned here."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        self.secrets = [s for s in secrets if len(s) >= 6]
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "<hidden>")
-        return text
 
 
 def check_config(settings: Settings) -> Check:
@@ -84,7 +72,7 @@ NOT_ASKED = {
 }
 
 
-def check_guru(questions: GuruQuestions, clean: Redactor) -> tuple[Check, Check]:
+def check_guru(questions: GuruQuestions, clean: Scrubber) -> tuple[Check, Check]:
     """Is the URL Guru's API, and are the credentials accepted?"""
     answer = questions.member_access()
     if isinstance(answer, NotReached):
@@ -97,7 +85,7 @@ def check_guru(questions: GuruQuestions, clean: Redactor) -> tuple[Check, Check]
     return reach, passed(CREDENTIALS, f"accepted for {questions.target.user} (basic auth)")
 
 
-def check_members(questions: GuruQuestions, clean: Redactor) -> tuple[Check, set[str] | None]:
+def check_members(questions: GuruQuestions, clean: Scrubber) -> tuple[Check, set[str] | None]:
     """The whole listing, as the nightly run reads it: how many members, how many active, with a key."""
     members = questions.members()
     if isinstance(members, Unanswered):
@@ -192,7 +180,7 @@ def diagnose_guru(load_settings: Callable[[], Settings]) -> Diagnosis:
 def guru_checks(settings: Settings, checks: list[Check], diagnosis: Diagnosis) -> set[str] | None:
     """Append the Guru checks; return the members' keys for matching photos (None when they are unknown)."""
     assert settings.guru_user is not None and settings.guru_token is not None
-    target = GuruTarget(
+    target = build_target(
         settings.guru_base_url,
         settings.guru_user,
         settings.guru_token,
@@ -202,7 +190,9 @@ def guru_checks(settings: Settings, checks: list[Check], diagnosis: Diagnosis) -
         retry=PROBE_RETRY,
     )
     diagnosis.title = f"profilesync doctor: Guru {target.api.base_url} (as {settings.guru_user})"
-    clean = Redactor(settings.secret_values())
+    # Remote text quoted in a check's detail may echo the credentials: the doctor prints to stdout, which the
+    # log filter never sees, so every detail taken from an answer is cleaned.
+    clean = Scrubber(settings.secret_values())
     questions = GuruQuestions(target)
     try:
         reach, credentials = check_guru(questions, clean)

@@ -13,13 +13,14 @@ from profilesync.config import Settings, require_canvas
 from profilesync.engine.model import ObserverLink, RunEvent
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ExitCode
-from profilesync.history_identity import known_links
 from profilesync.interrupt import Stop
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
 from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import OBSERVERS
+from profilesync.targets.canvas.build import observers_client
+from profilesync.targets.canvas.history import known_links
 from profilesync.targets.canvas.observers import ObserverCanvas
 
 
@@ -54,7 +55,7 @@ class ObserversReport:
 
 def build_canvas(settings: Settings, request: ObserversRequest) -> ObserverCanvas:
     base_url, token = require_canvas(settings)
-    return ObserverCanvas(
+    return observers_client(
         base_url,
         token,
         account_id=settings.canvas_account_id,

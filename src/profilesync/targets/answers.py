@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from profilesync.http import parse_json
+from profilesync.http import Dialect
 
 
 class Unreached(Enum):
@@ -55,9 +55,10 @@ class Unanswered:
 NOT_JSON = object()
 
 
-def json_or_not(response: requests.Response) -> Any:
-    """The parsed body, or NOT_JSON (an HTML page, a proxy's text): told apart from a JSON ``null``."""
+def json_or_not(response: requests.Response, dialect: Dialect) -> Any:
+    """The body as the vendor's ``dialect`` parses it, or NOT_JSON (an HTML page, a proxy's text): told apart from
+    a JSON ``null``."""
     try:
-        return parse_json(response)
+        return dialect.parse(response)
     except ValueError:  # UnicodeDecodeError is one
         return NOT_JSON

@@ -55,18 +55,19 @@ from profilesync.errors import (
     PermissionDeniedError,
     RemoteError,
     TransientError,
-    secrets_hidden,
 )
 from profilesync.http import (
     Api,
+    Dialect,
     RateGate,
     Retry,
-    error_message,
+    error_text,
     make_session,
     parse_json,
     raise_for_status,
     redact_url,
 )
+from profilesync.scrub import Scrubber
 
 log = logging.getLogger(__name__)
 
@@ -134,17 +135,25 @@ def guru_message(response: requests.Response) -> str:
         for field in ("description", "message", "error"):
             if isinstance(body.get(field), str) and body[field]:
                 return str(body[field])
-    return error_message(response)
+    return error_text(response)
 
 
-def check_status(response: requests.Response, what: str) -> None:
-    """Guru's statuses as the project's exceptions: 401 and Guru's error bodies here, the rest as for every API."""
-    status = response.status_code
-    if status == 401:
-        raise FatalRemoteError(f"Guru rejected the credentials: {guru_message(response)}", advice=TOKEN_ADVICE)
-    if 400 <= status < 500 and status not in (403, 404):
-        raise RemoteError(f"{what}: {guru_message(response)}", status=status)
-    raise_for_status(response, what)
+class GuruDialect(Dialect):
+    """Guru's API as plain HTTP (a 429 throttles, no remaining-quota header), with its own 401 and error bodies."""
+
+    name = "Guru"
+
+    def check(self, response: requests.Response, what: str) -> None:
+        """401 and Guru's error bodies here, the rest as for every API."""
+        status = response.status_code
+        if status == 401:
+            raise FatalRemoteError(f"Guru rejected the credentials: {guru_message(response)}", advice=TOKEN_ADVICE)
+        if 400 <= status < 500 and status not in (403, 404):
+            raise RemoteError(f"{what}: {guru_message(response)}", status=status)
+        raise_for_status(response, what)
+
+
+GURU = GuruDialect()
 
 
 class GuruTarget:
@@ -152,44 +161,26 @@ class GuruTarget:
 
     def __init__(
         self,
-        base_url: str,
-        user: str,
-        token: Secret,
+        api: Api,
+        scrub: Scrubber,
         *,
+        user: str,
         match: str = "email",
-        max_in_flight: int = DEFAULT_IN_FLIGHT,
-        timeout_s: float = 60.0,
-        retry: Retry | None = None,
     ) -> None:
+        """A target on ``api`` (built by ``build_target``), hiding ``scrub``'s secrets in its errors."""
         if match not in MATCH_FIELDS:
             raise ValueError(f"Guru members can be matched by {' or '.join(MATCH_FIELDS)}, not {match!r}")
-        # The documented paths start at the host ("/api/v1/...", "/app/picture"): accept a base with /api/v1.
-        base = base_url.rstrip("/").removesuffix("/api/v1")
-        self.target_id = f"guru:{base}"
+        self.api = api
+        self.scrub = scrub
+        self.target_id = f"guru:{api.base_url}"
         self.match = match
         self.user = user
         self._fold = fold_key(match)
-        self._credentials = basic_credentials(user, token)
-        self._secrets = (token.reveal(), self._credentials.reveal())
-        self.api = Api(
-            base,
-            self._authorization,
-            session=make_session(pool_size=max(32, max_in_flight * 2)),
-            gate=RateGate(max_in_flight, up_front_cost=THROTTLE_UNIT),
-            retry=retry,
-            timeout_s=timeout_s,
-            name="Guru",
-            check=check_status,
-            advice=URL_ADVICE,
-        )
-        self._timeout = (10.0, timeout_s)
+        self._timeout = api.timeout
         self.uploads_made = 0  # picture POSTs (the bytes), reported apart from the JSON API requests
         self._lock = threading.Lock()
         self._put_ok = False
         self._put_refusals = 0
-
-    def _authorization(self) -> str:
-        return f"Basic {self._credentials.reveal()}"
 
     @property
     def requests_made(self) -> int:
@@ -198,7 +189,7 @@ class GuruTarget:
     def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Guru (or a proxy) echoed into an error, neither the token nor the Authorization value leaves
         the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        return secrets_hidden(self._secrets)
+        return self.scrub.errors_hidden()
 
     # -- listing and lookup --------------------------------------------------------------------------
     def list_users(self) -> Iterator[RemoteUser]:
@@ -223,7 +214,7 @@ class GuruTarget:
             response = self.api.request("GET", f"{MEMBERS}/{quote(key, safe='@+')}", what=what)
             if response.status_code == 404:
                 return None
-            check_status(response, what)
+            GURU.check(response, what)
             answer = self.api.body(response, what)
         # The guide promises the member (with user.id); a list of rows is read too. Only the member whose email is
         # the key counts: never act on whatever else a server might answer with.
@@ -292,7 +283,7 @@ class GuruTarget:
         if response.status_code == 403:
             # Not about this member: the upload endpoint refuses the credentials for everyone.
             raise FatalRemoteError(f"Guru refused the picture upload: {guru_message(response)}", advice=TOKEN_ADVICE)
-        check_status(response, what)
+        GURU.check(response, what)
         body = self.api.body(response, what)
         url = uploaded_url(body)
         if url is None:
@@ -309,7 +300,7 @@ class GuruTarget:
         response = self.api.request("PUT", path, what=what, json_body=with_picture(person, url))
         if response.status_code == 403:
             self._put_refused(user, response)
-        check_status(response, what)
+        GURU.check(response, what)
         with self._lock:
             self._put_ok = True
         try:
@@ -364,3 +355,33 @@ class GuruTarget:
         if response.status_code >= 400:
             raise TransientError(f"checking the picture {redact_url(url)}: answered {response.status_code}")
         return True
+
+
+def build_target(
+    base_url: str,
+    user: str,
+    token: Secret,
+    *,
+    match: str = "email",
+    max_in_flight: int | None = None,
+    timeout_s: float = 60.0,
+    retry: Retry | None = None,
+) -> GuruTarget:
+    """The avatar target on the Guru at ``base_url``, as ``user`` with their User ``token``: at most
+    ``max_in_flight`` requests at once (None: DEFAULT_IN_FLIGHT), the rate gate deciding below that."""
+    in_flight = max_in_flight or DEFAULT_IN_FLIGHT
+    credentials = basic_credentials(user, token)
+    # The documented paths start at the host ("/api/v1/...", "/app/picture"): accept a base with /api/v1.
+    api = Api(
+        base_url.rstrip("/").removesuffix("/api/v1"),
+        lambda: f"Basic {credentials.reveal()}",
+        session=make_session(in_flight),
+        gate=RateGate(in_flight, up_front_cost=THROTTLE_UNIT),
+        retry=retry,
+        timeout_s=timeout_s,
+        dialect=GURU,
+        advice=URL_ADVICE,
+    )
+    # What a request carries, and an echoing server or proxy could quote back: the token, user:token, its base64.
+    scrub = Scrubber((token.reveal(), f"{user}:{token.reveal()}", credentials.reveal()))
+    return GuruTarget(api, scrub, user=user, match=match)

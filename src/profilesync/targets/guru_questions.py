@@ -42,7 +42,7 @@ class GuruQuestions:
             return NotReached(Unreached.UNREACHABLE, exc.message, advice)
         elapsed_ms = (time.monotonic() - started) * 1000
         status = response.status_code
-        body = json_or_not(response)
+        body = json_or_not(response, self.target.api.dialect)
         if body is NOT_JSON or 300 <= status < 400:
             what = f"HTTP {status}" + (" (a redirect)" if 300 <= status < 400 else ", not JSON")
             return NotReached(Unreached.NOT_THE_API, f"{base}{MEMBERS} answers {what}: not Guru's API", URL_ADVICE)

@@ -12,23 +12,23 @@ from typing import Any
 
 import requests
 
-from profilesync.domain import Secret
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
     PermissionDeniedError,
     RemoteError,
 )
-from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
+from profilesync.http import Api
 from profilesync.observers.planner import CanvasUser
+from profilesync.scrub import Scrubber, errors_scrubbed
 from profilesync.targets.canvas.account import (
     READ_USERS_ADVICE,
     CanvasAccount,
-    normalise_base_url,
     unreadable_users_error,
 )
+from profilesync.targets.canvas.client import CANVAS, json_or_none, names_bad_token
+from profilesync.targets.canvas.ids import user_id_path
 from profilesync.targets.canvas.listing import users_path
-from profilesync.targets.canvas.target import user_id_path
 
 log = logging.getLogger(__name__)
 
@@ -58,30 +58,21 @@ class NotEnrolledError(RemoteError):
 class ObserverCanvas:
     """Canvas as the observers job sees it: students, parents, their links."""
 
-    def __init__(
-        self,
-        base_url: str,
-        token: Secret,
-        *,
-        account_id: str = "self",
-        max_in_flight: int = 16,
-        timeout_s: float = 60.0,
-    ) -> None:
+    def __init__(self, api: Api, scrub: Scrubber, *, account_id: str = "self") -> None:
+        """A client on ``api`` (built by ``targets.canvas.build``), hiding ``scrub``'s secrets in its errors."""
+        self.api = api
+        # Canvas (or a proxy) may echo the Authorization header into an error: rows' messages and the history
+        # must not show it, so every call below leaves with the token hidden.
+        self.scrub = scrub
         # One spelling of the address (case, default port, trailing slash): what requests and links are built on.
-        self.base_url = base_url = normalise_base_url(base_url)
-        self.api = Api(
-            base_url,
-            lambda: f"Bearer {token.reveal()}",
-            session=make_session(pool_size=max(32, max_in_flight * 2)),
-            gate=RateGate(max_in_flight),
-            timeout_s=timeout_s,
-        )
+        self.base_url = self.api.base_url
         self._users_path = users_path(account_id)
         self.account = CanvasAccount(self.api)
         self._student_lookups = [0, 0]  # [made, answered 404]
         self._count_lock = threading.Lock()
 
     @property
+    @errors_scrubbed
     def target_id(self) -> str:
         """The history's name for this Canvas: its root account's uuid, read once per run."""
         return self.account.root().target_id
@@ -90,6 +81,7 @@ class ObserverCanvas:
     def requests_made(self) -> int:
         return self.api.requests_made
 
+    @errors_scrubbed
     def check_access(self) -> None:
         """:calls: ``GET /api/v1/users/self`` — once, so a bad token or a wrong URL stops the run at once (exit 3)."""
         try:
@@ -103,6 +95,7 @@ class ObserverCanvas:
             raise FatalRemoteError(f"{self.api.base_url} does not answer like Canvas", advice="check CANVAS_BASE_URL")
 
     # -- lookups -------------------------------------------------------------------------------------
+    @errors_scrubbed
     def find_student(self, sis_id: str) -> CanvasUser | None:
         """:calls: ``GET /api/v1/users/sis_user_id:<enc>`` — exact and case-sensitive (§7)."""
         found = self._find(user_id_path("sis_user_id", sis_id), f"looking up student {sis_id!r}")
@@ -122,6 +115,7 @@ class ObserverCanvas:
                 advice=READ_USERS_ADVICE + "; if these students really are not in Canvas, check the CSV's SIS ids",
             )
 
+    @errors_scrubbed
     def find_login(self, email: str) -> CanvasUser | None:
         """:calls: ``GET /api/v1/users/sis_login_id:<enc>`` — case-insensitive (§7)."""
         return self._find(user_id_path("login_id", email), f"looking up parent {email}")
@@ -139,6 +133,7 @@ class ObserverCanvas:
             raise RemoteError(f"{what}: Canvas's answer is not a user")
         return CanvasUser(str(body["id"]), body.get("name"))
 
+    @errors_scrubbed
     def is_enrolled(self, user_id: str) -> bool:
         """:calls: ``GET /api/v1/users/:id/enrollments`` for live student enrollments — the condition a pairing
         code needs (§14.2), read without a write so ``plan`` can tell."""
@@ -148,6 +143,7 @@ class ObserverCanvas:
             raise RemoteError(f"{what}: expected a list")
         return bool(body)
 
+    @errors_scrubbed
     def observees(self, parent_id: str) -> dict[str, str | None]:
         """:calls: ``GET /api/v1/users/:parent/observees?per_page=100`` (paginated, §14.3): student id → SIS id."""
         found: dict[str, str | None] = {}
@@ -160,6 +156,7 @@ class ObserverCanvas:
         return found
 
     # -- writes --------------------------------------------------------------------------------------
+    @errors_scrubbed
     def create_parent(self, email: str, first_name: str, last_name: str, *, notify: bool) -> CanvasUser | None:
         """:calls: ``POST /api/v1/accounts/self/users`` (§14.1); None when the login is already taken.
 
@@ -182,24 +179,26 @@ class ObserverCanvas:
         response = self.api.request("POST", self._users_path, what=what, data=data, retry_unsafe=True)
         if response.status_code == 400 and _login_taken(response):
             return None
-        if response.status_code == 403 and not _json_body(response):
+        if response.status_code == 403 and not json_or_none(response):
             raise PermissionDeniedError(
                 f"{what}: Canvas refused (403)",
                 advice="the token's admin role needs 'Users - manage login details' to create accounts",
                 status=403,
             )
-        raise_for_status(response, what)
-        body = _json_body(response)
+        CANVAS.check(response, what)
+        body = json_or_none(response)
         if not isinstance(body, dict) or body.get("id") is None:
             raise RemoteError(f"{what}: Canvas's answer is not a user")
         return CanvasUser(str(body["id"]), body.get("name"))
 
+    @errors_scrubbed
     def link_direct(self, parent_id: str, student_id: str) -> None:
         """:calls: ``PUT /api/v1/users/:parent/observees/:student`` (§14.4 B) — idempotent, as an admin."""
         what = f"linking user {parent_id} to student {student_id}"
         body = self.api.json("PUT", f"/api/v1/users/{parent_id}/observees/{student_id}", what=what)
         _check_link(body, student_id, what)
 
+    @errors_scrubbed
     def pairing_code(self, student_id: str) -> str:
         """:calls: ``POST /api/v1/users/:student/observer_pairing_codes`` (§14.2); NotEnrolledError on 401/403."""
         what = f"getting a pairing code for student {student_id}"
@@ -207,18 +206,19 @@ class ObserverCanvas:
         response = self.api.request(
             "POST", f"/api/v1/users/{student_id}/observer_pairing_codes", what=what, retry_unsafe=True
         )
-        if response.status_code in (401, 403) and not BAD_TOKEN.search(error_message(response)):
+        if response.status_code in (401, 403) and not names_bad_token(response):
             raise NotEnrolledError(
                 f"Canvas refused a pairing code ({response.status_code}): the student has no active "
                 "student enrollment, or the token's role may not generate pairing codes",
                 status=response.status_code,
             )
-        raise_for_status(response, what)
-        body = _json_body(response)
+        CANVAS.check(response, what)
+        body = json_or_none(response)
         if not isinstance(body, dict) or not body.get("code"):
             raise RemoteError(f"{what}: Canvas's answer has no code")
         return str(body["code"])
 
+    @errors_scrubbed
     def link_with_code(self, parent_id: str, student_id: str, code: str) -> None:
         """:calls: ``POST /api/v1/users/:parent/observees`` with ``pairing_code`` (§14.4 A).
 
@@ -229,16 +229,9 @@ class ObserverCanvas:
         _check_link(body, student_id, what)
 
 
-def _json_body(response: requests.Response) -> Any:
-    try:
-        return parse_json(response)
-    except ValueError:
-        return None
-
-
 def _login_taken(response: requests.Response) -> bool:
     """``errors.pseudonym.unique_id[].type == "taken"`` (§14.1, §17.15)."""
-    body = _json_body(response)
+    body = json_or_none(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     pseudonym = errors.get("pseudonym") if isinstance(errors, dict) else None
     unique_id = pseudonym.get("unique_id") if isinstance(pseudonym, dict) else None

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from profilesync.errors import ProfilesyncError
-from profilesync.http import BAD_TOKEN, error_message, looks_like_html, redact_url
+from profilesync.http import looks_like_html, redact_url
 from profilesync.targets.answers import NOT_JSON, NotReached, Rejected, Unanswered, Unreached, json_or_not
 from profilesync.targets.canvas.account import NOT_CANVAS_ADVICE, READ_RIGHTS, TOKEN_ADVICE, WRITE_RIGHTS, RootAccount
+from profilesync.targets.canvas.client import BAD_TOKEN, error_message
 from profilesync.targets.canvas.listing import (
     MATCH_JSON_FIELD,
     list_users_advice,
@@ -118,7 +119,7 @@ class CanvasQuestions:
             location = redact_url(response.headers.get("Location", "")) or "an unnamed location"
             detail = f"{base} redirects the API ({status}) to {location}"
             return NotReached(Unreached.REDIRECTED, detail, REDIRECT_ADVICE)
-        body = json_or_not(response)
+        body = json_or_not(response, self.target.api.dialect)
         if body is NOT_JSON:
             what = "an HTML page" if looks_like_html(response) else f"{response.headers.get('Content-Type', 'no JSON')}"
             detail = f"{base}/api/v1/users/self answers with {what} (HTTP {status}), not the Canvas API's JSON"
@@ -172,7 +173,7 @@ class CanvasQuestions:
             return Unanswered(exc.message, exc.advice)
         if response.status_code == 404:
             return NoSuchAccount(target.account_id, unknown_account_advice(target.api.base_url, target.account_id))
-        body = json_or_not(response)
+        body = json_or_not(response, self.target.api.dialect)
         if response.status_code >= 400 or not isinstance(body, list):
             message = f"cannot list the users of account {target.account_id} ({error_message(response)})"
             return Unanswered(message, list_users_advice(target.account_id))
@@ -199,7 +200,7 @@ class CanvasQuestions:
                 )
             except ProfilesyncError as exc:
                 return Unanswered(exc.message, exc.advice)
-            body = json_or_not(response)
+            body = json_or_not(response, self.target.api.dialect)
             if response.status_code == 200 and isinstance(body, dict) and str(body.get("id")) == user_id:
                 return ActAs(user_id)
             message = error_message(response)

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 import requests
 
 from profilesync.errors import FatalRemoteError, LimitedAccessError, MasqueradeRefusedError, PermissionDeniedError
-from profilesync.http import error_message, parse_json
+from profilesync.targets.canvas.client import error_message, parse_json
 
 #: distinct users refused "Invalid as_user_id", with no user accepted, before the run stops. Conservative on purpose:
 #: a handful of merged, consortium or higher-ranked users early in the listing must not stop a school's run, and

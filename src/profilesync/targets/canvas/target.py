@@ -1,9 +1,10 @@
 """Canvas as an avatar target: listing, lookups, the masqueraded preflight and its refusals.
 
-The rest of the adapter is split along its halves: the upload (canvas_upload), the avatar options and
-assignment (canvas_avatars), the root account (canvas_account), the listing's rows (canvas_listing) and the
-preflight's refusals (canvas_refusals); doctor's questions are in questions.py. Each Canvas behaviour relied on
-names the canvas-lms file or method; docs/canvas-behaviours.md lists them.
+The rest of the adapter is split along its halves: the upload (``upload``), the avatar options and assignment
+(``avatars``), the root account (``account``), the listing's rows (``listing``), the preflight's refusals
+(``refusals``), user ids in URLs (``ids``) and Canvas's HTTP dialect (``client``); doctor's questions are in
+``questions``. Each Canvas behaviour relied on names the canvas-lms file or method; docs/canvas-behaviours.md
+lists them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import urljoin
 
-from profilesync.domain import Secret, fold_key
+from profilesync.domain import fold_key
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
@@ -24,20 +25,13 @@ from profilesync.errors import (
     PermissionDeniedError,
     QuotaError,
     RemoteError,
-    secrets_hidden,
 )
-from profilesync.http import (
-    BAD_TOKEN,
-    Api,
-    RateGate,
-    Retry,
-    error_message,
-    make_session,
-    parse_json,
-    raise_for_status,
-)
+from profilesync.http import Api, RateGate
+from profilesync.scrub import Scrubber
 from profilesync.targets.canvas import account as root
-from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, ThumbnailLag, avatar_ref
+from profilesync.targets.canvas.avatars import ThumbnailLag, avatar_ref
+from profilesync.targets.canvas.client import CANVAS, error_message, names_bad_token, parse_json
+from profilesync.targets.canvas.ids import user_id_path
 from profilesync.targets.canvas.listing import (
     check_first_page,
     list_users_advice,
@@ -47,31 +41,9 @@ from profilesync.targets.canvas.listing import (
     users_path,
 )
 from profilesync.targets.canvas.refusals import MasqueradeEvidence, raise_refusal
-from profilesync.targets.canvas.upload import UPLOAD_ATTEMPTS, UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
-
-__all__ = ["AVATAR_FILE_NAME", "THUMBNAIL_POLL_DELAYS_S", "UPLOAD_ATTEMPTS", "CanvasTarget", "avatar_ref"]
+from profilesync.targets.canvas.upload import UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
 
 log = logging.getLogger(__name__)
-
-# The upload and avatar halves live in canvas_upload and canvas_avatars; these names stay importable from here.
-AVATAR_FILE_NAME = OUR_FILE_NAMES[0]
-# The lookup prefix for /users/:id per match mode (canvas-lms doc/api/object_ids.md).
-LOOKUP_PREFIX = {"sis_user_id": "sis_user_id:", "login_id": "sis_login_id:", "integration_id": "sis_integration_id:"}
-
-
-def user_id_path(match: str, key: str) -> str | None:
-    """The ``/users/:id`` form for a key (canvas-lms doc/api/object_ids.md), or None when the match field has no
-    direct lookup (email)."""
-    if match == "id":
-        return key if key.isdigit() else None
-    prefix = LOOKUP_PREFIX.get(match)
-    if prefix is None:
-        return None
-    if key.strip().lower().endswith(".json"):
-        # Canvas eats a trailing ".json" as the format, and requests turns %2E back into "." — the
-        # deprecated-but-supported hex form sidesteps both (doc/api/object_ids.md: "will continue to be handled").
-        return f"hex:{prefix}{key.encode('utf-8').hex()}"
-    return prefix + quote(key, safe="")
 
 
 class CanvasTarget(CanvasUploads):
@@ -79,37 +51,27 @@ class CanvasTarget(CanvasUploads):
 
     def __init__(
         self,
-        base_url: str,
-        token: Secret,
+        api: Api,
+        scrub: Scrubber,
         *,
         account_id: str = "self",
         match: str = "sis_user_id",
-        max_in_flight: int = 16,
-        timeout_s: float = 60.0,
-        retry: Retry | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url = base_url = root.normalise_base_url(base_url)  # one spelling: case, port, trailing slash
+        """A target on ``api`` (built by ``targets.canvas.build``), hiding ``scrub``'s secrets in its errors."""
+        self.api = api
+        self.base_url = api.base_url  # one spelling: case, port, trailing slash
         self.match = match
         self.account_id = account_id
         self._fold = fold_key(match)
         self._sleep = sleep
-        session = make_session(pool_size=max(32, max_in_flight * 2))
-        self.api = Api(
-            base_url,
-            lambda: f"Bearer {token.reveal()}",
-            session=session,
-            gate=RateGate(max_in_flight),
-            retry=retry,
-            timeout_s=timeout_s,
-        )
-        self._token = token
-        self._timeout = (10.0, timeout_s)
+        self.scrub = scrub
+        self._timeout = api.timeout
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
         self._masquerade = MasqueradeEvidence()
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
-        self._upload_gate = RateGate(min(UPLOADS_IN_FLIGHT, max_in_flight))  # the upload host's own "slow down"
+        self._upload_gate = RateGate(min(UPLOADS_IN_FLIGHT, api.gate.max_in_flight))  # the upload host's "slow down"
         self._shown_names: dict[str, str | None] = {}  # user id -> name of the file they show (own_avatars)
         self.users_path = users_path(account_id)
         self.account = root.CanvasAccount(self.api)
@@ -128,7 +90,7 @@ class CanvasTarget(CanvasUploads):
     def _no_secrets(self) -> AbstractContextManager[None]:
         """Whatever Canvas echoed into an error (a proxy may quote the Authorization header), the token never
         leaves the adapter in it: errors reach stdout, the history and stderr, not only the filtered logs."""
-        return secrets_hidden((self._token.reveal(),))
+        return self.scrub.errors_hidden()
 
     @contextmanager
     def _listing_is_vital(self) -> Iterator[None]:
@@ -253,15 +215,15 @@ class CanvasTarget(CanvasUploads):
             # (lib/api/v1/attachment.rb#api_attachment_preflight)
             retry_unsafe=True,
         )
-        # A bad token is not a refused masquerade: raise_for_status below makes it fatal with token advice.
-        if response.status_code in (401, 403) and not BAD_TOKEN.search(error_message(response)):
+        # A bad token is not a refused masquerade: Canvas's check below makes it fatal with token advice.
+        if response.status_code in (401, 403) and not names_bad_token(response):
             raise_refusal(user.user_id, response, self._masquerade)  # one user's refusal, told apart by its body
         if response.status_code == 400 and "quota" in error_message(response).lower():
             raise QuotaError(
                 f"user {user.user_id}'s Canvas file quota is full ({error_message(response)})",
                 advice="free space in the user's files or raise their quota, then run again",
             )
-        raise_for_status(response, what)
+        CANVAS.check(response, what)
         self._masquerade.worked()
         try:
             body = parse_json(response)

@@ -21,7 +21,7 @@ import requests
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.engine.ports import AvatarPending
 from profilesync.errors import NotFoundError, PermissionDeniedError, QuotaError, RemoteError, TransientError
-from profilesync.http import RateGate, error_message, is_throttled, parse_json, redact_url, remaining_of
+from profilesync.http import RateGate, redact_url
 from profilesync.targets.canvas.avatars import (
     PROFILE_PICTURES,
     CanvasAvatarOptions,
@@ -30,6 +30,7 @@ from profilesync.targets.canvas.avatars import (
     our_last_file,
     shown_file_id,
 )
+from profilesync.targets.canvas.client import error_message, is_throttled, parse_json, remaining_of
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 profilesync used to name a Canvas in the history by the spelling of its base URL (``canvas:<URL>``); a
 different spelling forgot everything and re-uploaded the whole school. A Canvas is now named by its root
-account's uuid (``targets.canvas_account``). Records under an old URL-based name that spells the same address
+account's uuid (``targets.canvas.account``). Records under an old URL-based name that spells the same address
 (case, trailing slash, default port) are adopted: ``sync`` re-files them under the new name once, ``plan``
 (which writes nothing) reads them where they are.
 """
