@@ -25,8 +25,8 @@ from typing import Generic, TypeVar
 
 from profilesync.errors import FatalRemoteError, RemoteError
 from profilesync.interrupt import Stop, drain
-from profilesync.observers.model import Method, Outcome, Row, RowResult
-from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, Decision, decide, plan_parent
+from profilesync.observers.model import LinkOutcome, Method, Row, RowResult
+from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, LinkDecision, decide_link, plan_parent
 from profilesync.store.base import HistoryStore, ObserverLink
 from profilesync.targets.canvas.observers import NotEnrolledError, ObserverCanvas
 
@@ -102,7 +102,7 @@ def run_rows(rows: list[Row], job: Job, results: list[RowResult] | None = None) 
         except Exception as exc:  # a bug must fail one parent's rows, not the night's run
             log.exception("unexpected error for parent %s", group[0].email)
             message = f"unexpected error: {type(exc).__name__}: {exc}"
-            done += [RowResult(row, Outcome.ERROR, message) for row in group[len(done) :]]
+            done += [RowResult(row, LinkOutcome.ERROR, message) for row in group[len(done) :]]
         with lock:
             results.extend(done)
 
@@ -146,7 +146,7 @@ class _Runner:
             parent = canvas.find_login(rows[0].email)
             observed = canvas.observees(parent.id) if parent is not None else {}
         except RemoteError as exc:
-            done += [RowResult(row, Outcome.ERROR, exc.message) for row in rows]
+            done += [RowResult(row, LinkOutcome.ERROR, exc.message) for row in rows]
             return
         planned = [self._plan_row(row, parent, observed) for row in rows]
         adjusted = plan_parent([p.result for p in planned])
@@ -165,14 +165,16 @@ class _Runner:
             linked = student is not None and student.id in observed
             previous = self.job.history.get((row.student, row.parent_key))
 
-            def decide_with(enrolled: bool | None) -> Decision:
-                return decide(row, student=student, parent=parent, linked=linked, enrolled=enrolled, previous=previous)
+            def decide_with(enrolled: bool | None) -> LinkDecision:
+                return decide_link(
+                    row, student=student, parent=parent, linked=linked, enrolled=enrolled, previous=previous
+                )
 
             decision = decide_with(None)
             if decision is NEEDS_ENROLLMENT and student is not None:
                 decision = decide_with(self.is_enrolled(student.id))
         except RemoteError as exc:
-            return _Planned(RowResult(row, Outcome.ERROR, exc.message, parent_id=parent_id), None)
+            return _Planned(RowResult(row, LinkOutcome.ERROR, exc.message, parent_id=parent_id), None)
         student_id = student.id if student else None
         return _Planned(RowResult(row, decision.outcome, decision.message, student_id, parent_id), student)
 
@@ -192,7 +194,7 @@ class _Apply:
             if self.stopped():
                 return
             result = item.result
-            if result.outcome in (Outcome.CREATE_PARENT_AND_LINK, Outcome.LINK) and item.student is not None:
+            if result.outcome in (LinkOutcome.CREATE_PARENT_AND_LINK, LinkOutcome.LINK) and item.student is not None:
                 result = self.link(result.row, item.student)
             done.append(result)
 
@@ -202,19 +204,19 @@ class _Apply:
             # The seed's order: the code first, so an unenrolled student never gets a parent account created.
             code = canvas.pairing_code(student.id) if method is Method.PAIRING_CODE else None
         except NotEnrolledError as exc:
-            return RowResult(row, Outcome.STUDENT_NOT_ENROLLED, exc.message, student.id)
+            return RowResult(row, LinkOutcome.STUDENT_NOT_ENROLLED, exc.message, student.id)
         except RemoteError as exc:
-            return RowResult(row, Outcome.ERROR, exc.message, student.id)
+            return RowResult(row, LinkOutcome.ERROR, exc.message, student.id)
         created_now, note = False, None
         if self.parent is None:
             if self.parent_error is not None:
                 message = f"the parent account could not be created: {self.parent_error}"
-                return RowResult(row, Outcome.ERROR, message, student.id)
+                return RowResult(row, LinkOutcome.ERROR, message, student.id)
             try:
                 self.parent, created_now = self._create_or_reuse(row)
             except RemoteError as exc:
                 self.parent_error = exc.message
-                return RowResult(row, Outcome.ERROR, exc.message, student.id)
+                return RowResult(row, LinkOutcome.ERROR, exc.message, student.id)
             note = (
                 f"created the parent account (Canvas user {self.parent.id})"
                 if created_now
@@ -230,7 +232,7 @@ class _Apply:
                 canvas.link_with_code(parent.id, student.id, code)
         except RemoteError as exc:
             message = exc.message + (" (the parent account was created)" if created_now else "")
-            return RowResult(row, Outcome.ERROR, message, student.id, parent.id)
+            return RowResult(row, LinkOutcome.ERROR, message, student.id, parent.id)
         if created_now:
             self.created_on = row.number
         if self.job.store is not None:
@@ -239,7 +241,7 @@ class _Apply:
                 self.job.clock(),
             )  # fmt: skip
             self.job.store.record_observer_link(link)
-        outcome = Outcome.CREATE_PARENT_AND_LINK if created_now else Outcome.LINK
+        outcome = LinkOutcome.CREATE_PARENT_AND_LINK if created_now else LinkOutcome.LINK
         return RowResult(row, outcome, note, student.id, parent.id)
 
     def _create_or_reuse(self, row: Row) -> tuple[CanvasUser, bool]:

@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from profilesync.observers.model import Outcome, RowResult
+from profilesync.observers.model import LinkOutcome, RowResult
 from profilesync.observers.run import ObserversReport
 from profilesync.report import table
 from profilesync.text import plural
@@ -38,7 +38,7 @@ def render(report: ObserversReport, fmt: str) -> str:
     if fmt == "csv":
         return render_csv(report).decode("utf-8-sig")
     # Rows already linked are the nightly bulk: counted, not listed.
-    rows = [r.document() for r in in_file_order(report) if r.outcome is not Outcome.ALREADY_LINKED]
+    rows = [r.document() for r in in_file_order(report) if r.outcome is not LinkOutcome.ALREADY_LINKED]
     columns = (*COLUMNS[:3], "parent_columns", *COLUMNS[3:]) if any("parent_columns" in r for r in rows) else COLUMNS
     return "\n".join(([table(rows, columns)] if rows else []) + [summary(report)])
 

@@ -17,7 +17,7 @@ from profilesync.history_identity import known_links
 from profilesync.interrupt import Stop
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
-from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
+from profilesync.observers.model import LINK_FAILURES, LinkOutcome, Method, RowResult
 from profilesync.store.base import HistoryStore, ObserverLink, RunEvent
 from profilesync.store.lock import OBSERVERS
 from profilesync.targets.canvas.observers import ObserverCanvas
@@ -48,10 +48,10 @@ class ObserversReport:
 
     def counts(self) -> dict[str, int]:
         found = Counter(r.outcome for r in self.results)
-        return {o.value: found.get(o, 0) for o in Outcome}
+        return {o.value: found.get(o, 0) for o in LinkOutcome}
 
     def failures(self) -> list[RowResult]:
-        return [r for r in self.results if r.outcome in FAILURES]
+        return [r for r in self.results if r.outcome in LINK_FAILURES]
 
 
 def build_canvas(settings: Settings, request: ObserversRequest) -> ObserverCanvas:
@@ -147,7 +147,7 @@ def _log_events(store: HistoryStore, run_id: int, report: ObserversReport) -> No
     """One run event per row that changed something or needs attention (already linked rows are not logged)."""
     at = app.now_utc()
     for result in report.results:
-        if result.outcome is Outcome.ALREADY_LINKED:
+        if result.outcome is LinkOutcome.ALREADY_LINKED:
             continue
         message = f"row {result.row.number}, parent {result.row.email}" + (
             f": {result.message}" if result.message else ""
