@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, Uploaded
+from profilesync.engine.pool import Pool
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
-from profilesync.interrupt import Stop, drain
+from profilesync.interrupt import Stop
 from profilesync.store.base import HistoryStore, RunEvent
 from profilesync.targets.base import AvatarPending, AvatarTarget
 
@@ -97,44 +97,39 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
     finished, or once the grace period ended with some still busy (``abandoned``); every finished user has been
     recorded and reported through ``ctx.on_result`` by then.
     """
-    stop = threading.Event()
-    fatal: list[FatalRemoteError] = []
     results: dict[int, Result] = {}
     breaker = _Breaker(ctx.breaker_threshold)
 
-    def run(index: int, planned: PlannedAction) -> None:
-        if stop.is_set() or ctx.stop.requested():
-            return
-        try:
-            result = _apply(planned, ctx)
-        except FatalRemoteError as exc:
-            stop.set()
-            fatal.append(exc)
-            return
-        except Exception as exc:  # a bug must fail one user, not the night's run
-            log.exception("unexpected error for %s", planned.key)
-            result = _failed(planned, ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
-        results[index] = result
+    def unexpected(item: tuple[int, PlannedAction], exc: Exception) -> Result:
+        planned = item[1]
+        log.exception("unexpected error for %s", planned.key)
+        return _failed(planned, ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def finished(item: tuple[int, PlannedAction], result: Result) -> None:
+        results[item[0]] = result
         tripped = breaker.observe(result)
         if tripped is not None:
-            stop.set()
-            fatal.append(tripped)
+            pool.halt(tripped)
         ctx.on_result(result)
 
-    with ctx.stop.deferred():
-        pool = ThreadPoolExecutor(max_workers=max(1, ctx.workers), thread_name_prefix="sync")
-        futures = []
+    def pending() -> Iterator[tuple[int, PlannedAction]]:
+        """The users to apply, queued as they come; the others are settled here, in plan order, meanwhile."""
         for index, planned in enumerate(plan.actions):
             if planned.action in (Action.UPLOAD, Action.REASSIGN):
-                futures.append(pool.submit(run, index, planned))
+                yield index, planned
             else:
                 results[index] = _not_pending(planned, ctx)
                 ctx.on_result(results[index])
-        settled = drain(pool, futures, ctx.stop)
-    if fatal:
-        raise fatal[0]
-    if not settled or len(results) < len(plan.actions):
-        raise ctx.stop.interrupted(abandoned=not settled)
+
+    pool: Pool[tuple[int, PlannedAction], Result] = Pool(
+        work=lambda item: _apply(item[1], ctx),
+        failed=unexpected,
+        finished=finished,
+        workers=ctx.workers,
+        stop=ctx.stop,
+        thread_name="sync",
+    )
+    pool.run(pending(), complete=lambda: len(results) == len(plan.actions))
     return [results[i] for i in sorted(results)]
 
 

@@ -8,9 +8,8 @@ Per parent (one task, so two rows of one parent never race to create the same ac
 3. decide (:mod:`profilesync.observers.planner`), and for a sync, apply: create the parent at their first row
    that links, link, check Canvas's answer, record the link.
 
-A ``FatalRemoteError`` (bad token…) stops new rows from starting and is raised once the tasks in flight end.
-So does a stop request (SIGINT/SIGTERM, ``Job.stop``): ``RunInterrupted`` once the parents in flight finished, or
-once the grace period ended with some still busy.
+The parents run on the engine's :class:`~profilesync.engine.pool.Pool`: a ``FatalRemoteError`` (bad token…) or a
+stop request (SIGINT/SIGTERM, ``Job.stop``) starts no new parent nor row, and ends the run as the pool says.
 """
 
 from __future__ import annotations
@@ -18,13 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from profilesync.errors import FatalRemoteError, RemoteError
-from profilesync.interrupt import Stop, drain
+from profilesync.engine.pool import Pool
+from profilesync.errors import RemoteError
+from profilesync.interrupt import Stop
 from profilesync.observers.model import LinkOutcome, Method, Row, RowResult
 from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, LinkDecision, decide_link, plan_parent
 from profilesync.store.base import HistoryStore, ObserverLink
@@ -86,37 +86,44 @@ def run_rows(rows: list[Row], job: Job, results: list[RowResult] | None = None) 
 
     ``results`` receives each parent's results as the parent finishes: an interrupted run still knows them.
     """
-    stop = threading.Event()
-    fatal: list[FatalRemoteError] = []
     results = [] if results is None else results
     lock = threading.Lock()
-    run = _Runner(job, stop)
 
-    def task(group: list[Row]) -> None:
-        done: list[RowResult] = []
-        try:
-            run.parent(group, done)
-        except FatalRemoteError as exc:
-            stop.set()
-            fatal.append(exc)
-        except Exception as exc:  # a bug must fail one parent's rows, not the night's run
-            log.exception("unexpected error for parent %s", group[0].email)
-            message = f"unexpected error: {type(exc).__name__}: {exc}"
-            done += [RowResult(row, LinkOutcome.ERROR, message) for row in group[len(done) :]]
+    def unexpected(parent: _Parent, exc: Exception) -> list[RowResult]:
+        log.exception("unexpected error for parent %s", parent.rows[0].email)
+        message = f"unexpected error: {type(exc).__name__}: {exc}"
+        return parent.done + [RowResult(row, LinkOutcome.ERROR, message) for row in parent.rows[len(parent.done) :]]
+
+    def finished(_parent: _Parent, done: list[RowResult]) -> None:
         with lock:
             results.extend(done)
 
-    with job.stop.deferred():
-        pool = ThreadPoolExecutor(max_workers=max(1, job.workers), thread_name_prefix="observers")
-        futures = [pool.submit(task, group) for group in group_by_parent(rows)]
-        settled = drain(pool, futures, job.stop)
-    if fatal:
-        raise fatal[0]
-    with lock:
-        complete = len(results) == len(rows)
-    if not settled or not complete:
-        raise job.stop.interrupted(abandoned=not settled)
+    def complete() -> bool:
+        with lock:
+            return len(results) == len(rows)
+
+    def work(parent: _Parent) -> list[RowResult]:
+        return runner.parent(parent.rows, parent.done)
+
+    pool: Pool[_Parent, list[RowResult]] = Pool(
+        work=work,
+        failed=unexpected,
+        finished=finished,
+        workers=job.workers,
+        stop=job.stop,
+        thread_name="observers",
+    )
+    runner = _Runner(job, pool.stopped)
+    pool.run((_Parent(group) for group in group_by_parent(rows)), complete)
     return sorted(results, key=lambda r: r.row.number)
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """One parent's rows, and their results so far (an unexpected error fails only the rows not done)."""
+
+    rows: list[Row]
+    done: list[RowResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -126,35 +133,30 @@ class _Planned:
 
 
 class _Runner:
-    def __init__(self, job: Job, stop: threading.Event) -> None:
+    def __init__(self, job: Job, stopped: Callable[[], bool]) -> None:
         self.job = job
-        self.stop = stop
+        self.stopped = stopped  # a fatal error or a signal: start nothing new
         self.find_student = Once(job.canvas.find_student)
         self.is_enrolled = Once(job.canvas.is_enrolled)
 
     # -- planning --------------------------------------------------------------------------------------
-    def stopped(self) -> bool:
-        """A fatal error or a signal: start nothing new."""
-        return self.stop.is_set() or self.job.stop.requested()
-
-    def parent(self, rows: list[Row], done: list[RowResult]) -> None:
-        """Decide, and when applying carry out, one parent's rows; results are appended to ``done``."""
-        if self.stopped():
-            return
+    def parent(self, rows: list[Row], done: list[RowResult]) -> list[RowResult]:
+        """Decide, and when applying carry out, one parent's rows; results are appended to ``done``, returned."""
         canvas = self.job.canvas
         try:
             parent = canvas.find_login(rows[0].email)
             observed = canvas.observees(parent.id) if parent is not None else {}
         except RemoteError as exc:
             done += [RowResult(row, LinkOutcome.ERROR, exc.message) for row in rows]
-            return
+            return done
         planned = [self._plan_row(row, parent, observed) for row in rows]
         adjusted = plan_parent([p.result for p in planned])
         planned = [_Planned(result, p.student) for result, p in zip(adjusted, planned, strict=True)]
         if not self.job.apply:
             done += [p.result for p in planned]
-            return
+            return done
         _Apply(self, parent).rows(planned, done)
+        return done
 
     def _plan_row(self, row: Row, parent: CanvasUser | None, observed: Mapping[str, str | None]) -> _Planned:
         parent_id = parent.id if parent else None
