@@ -1,20 +1,19 @@
 """Applies a plan: several users in flight, failures isolated per user, only verified outcomes recorded.
 
-A ``FatalRemoteError`` (bad token, avatars disabled…) makes every later request pointless: no new user
-starts, the ones in flight finish, and the error is raised to stop the run. So does a circuit breaker: when the
-first users to finish all fail the same non-transient way and none succeeds, the cause is the token or the
-account, not the users, and failing the other thousands one by one would only hammer the server.
+The users run on the engine's :class:`~profilesync.engine.pool.Pool`: a ``FatalRemoteError`` (bad token, avatars
+disabled…) starts no new user, lets the ones in flight finish and stops the run. So does the circuit breaker
+(:mod:`profilesync.engine.breaker`) when the first users to finish all fail the same non-transient way and none
+succeeds.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from profilesync.engine.breaker import Breaker
 from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, Uploaded
 from profilesync.engine.pool import Pool
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
@@ -36,9 +35,12 @@ ImageReader = Callable[[Photo], tuple[bytes, str]]
 BREAKER_THRESHOLD = 10
 # Failure kinds that speak about the remote side. Transient ones (an outage: the next run repairs it), bad photos
 # (one file's problem) and Canvas's refusals of one user (limited_access, masquerade_refused: a school's first
-# users may all be refused students or higher-ranked staff) never trip the breaker; the target itself decides when
-# refusals prove the token cannot act as anyone.
-BREAKER_KINDS = frozenset({PermissionDeniedError.kind, NotFoundError.kind, QuotaError.kind, RemoteError.kind})
+# users may all be refused students or higher-ranked staff) never trip this breaker; the target keeps its own
+# Breaker for refusals only its answers can prove wrong (refusals.REFUSALS_BEFORE_FATAL, guru.REFUSALS_BEFORE_FATAL).
+BREAKER_THRESHOLDS = {
+    kind: BREAKER_THRESHOLD
+    for kind in (PermissionDeniedError.kind, NotFoundError.kind, QuotaError.kind, RemoteError.kind)
+}
 
 
 @dataclass(frozen=True)
@@ -52,42 +54,24 @@ class Execution:
     workers: int
     clock: Callable[[], datetime]
     on_result: Callable[[Result], None] = lambda _result: None
-    breaker_threshold: int = BREAKER_THRESHOLD  # 0: never stop for repeated failures
+    breaker_thresholds: Mapping[str, int] = field(default_factory=lambda: BREAKER_THRESHOLDS)  # kind → users
     stop: Stop = field(default_factory=Stop)  # SIGINT/SIGTERM: no new user starts
 
 
-class _Breaker:
-    """Trips when ``threshold`` users failed with one kind from BREAKER_KINDS before any user succeeded."""
-
-    def __init__(self, threshold: int) -> None:
-        self._threshold = threshold
-        self._armed = threshold > 0
-        self._counts: Counter[str] = Counter()
-        self._first: dict[str, Result] = {}
-        self._lock = threading.Lock()
-
-    def observe(self, result: Result) -> FatalRemoteError | None:
-        """Count one finished pending user; the error that stops the run when the breaker trips."""
-        with self._lock:
-            if not self._armed:
-                return None
-            if result.outcome is not Outcome.FAILED:
-                self._armed = False  # one success proves the token and the account can do the job
-                return None
-            kind = result.reason or ""
-            if kind not in BREAKER_KINDS:
-                return None
-            self._counts[kind] += 1
-            first = self._first.setdefault(kind, result)
-            if self._counts[kind] < self._threshold:
-                return None
-            self._armed = False
-        return FatalRemoteError(
-            f"stopped: the first {self._threshold} users all failed the same way ({kind}) and none succeeded, "
-            f"e.g. {first.planned.key}: {first.message}",
-            advice="the cause is the token's permissions or the account's settings, not the users: fix it and "
-            "run again (nothing unverified was recorded as synced)",
-        )
+def _observe(breaker: Breaker[Result], result: Result) -> FatalRemoteError | None:
+    """Count one finished pending user; the error that stops the run when the breaker trips."""
+    if result.outcome is not Outcome.FAILED:
+        breaker.proven()  # one success proves the token and the account can do the job
+        return None
+    trip = breaker.refused(result.reason or "", None, result)
+    if trip is None:
+        return None
+    return FatalRemoteError(
+        f"stopped: the first {trip.threshold} users all failed the same way ({trip.kind}) and none succeeded, "
+        f"e.g. {trip.first.planned.key}: {trip.first.message}",
+        advice="the cause is the token's permissions or the account's settings, not the users: fix it and "
+        "run again (nothing unverified was recorded as synced)",
+    )
 
 
 def execute(plan: Plan, ctx: Execution) -> list[Result]:
@@ -98,7 +82,7 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
     recorded and reported through ``ctx.on_result`` by then.
     """
     results: dict[int, Result] = {}
-    breaker = _Breaker(ctx.breaker_threshold)
+    breaker: Breaker[Result] = Breaker(ctx.breaker_thresholds)
 
     def unexpected(item: tuple[int, PlannedAction], exc: Exception) -> Result:
         planned = item[1]
@@ -107,7 +91,7 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
 
     def finished(item: tuple[int, PlannedAction], result: Result) -> None:
         results[item[0]] = result
-        tripped = breaker.observe(result)
+        tripped = _observe(breaker, result)
         if tripped is not None:
             pool.halt(tripped)
         ctx.on_result(result)

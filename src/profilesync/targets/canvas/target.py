@@ -48,7 +48,7 @@ from profilesync.targets.canvas.listing import (
     listing_params,
     remote_user,
 )
-from profilesync.targets.canvas.refusals import MasqueradeEvidence, raise_refusal
+from profilesync.targets.canvas.refusals import masquerade_breaker, raise_refusal
 from profilesync.targets.canvas.upload import UPLOAD_ATTEMPTS, UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
 
 __all__ = ["AVATAR_FILE_NAME", "THUMBNAIL_POLL_DELAYS_S", "UPLOAD_ATTEMPTS", "CanvasTarget", "avatar_ref"]
@@ -108,7 +108,7 @@ class CanvasTarget(CanvasUploads):
         self._token = token
         self._timeout = (10.0, timeout_s)
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
-        self._masquerade = MasqueradeEvidence()
+        self._masquerade = masquerade_breaker()
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
         self._upload_gate = RateGate(min(UPLOADS_IN_FLIGHT, max_in_flight))  # the upload host's own "slow down"
@@ -266,7 +266,7 @@ class CanvasTarget(CanvasUploads):
                 advice="free space in the user's files or raise their quota, then run again",
             )
         raise_for_status(response, what)
-        self._masquerade.worked()
+        self._masquerade.proven()
         try:
             body = parse_json(response)
         except ValueError:  # not JSON: reported below as an answer without upload_url, not a crash
