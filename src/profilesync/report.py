@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from profilesync.engine.model import Action, Photo, Plan, PlannedAction, RunEvent, RunRecord, SyncRecord, SyncReport
+from profilesync.tabular import csv_text, json_text, table
 from profilesync.text import plural
 
 if TYPE_CHECKING:
@@ -65,14 +63,9 @@ def render_plan(plan: Plan, fmt: str, verdict: Verdict | None = None) -> str:
         document = plan_document(plan)
         if verdict is not None:
             document["safety_valve"] = verdict.document()
-        return json.dumps(document, indent=2, ensure_ascii=False)
+        return json_text(document)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=PLAN_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for planned in plan.actions:
-            writer.writerow(action_row(planned))
-        return out.getvalue().rstrip("\n")
+        return csv_text((action_row(a) for a in plan.actions), PLAN_COLUMNS).rstrip("\n")
     # The table shows what will change or needs attention; the thousands of skips are only counted.
     rows = [a for a in plan.actions if a.action is not Action.SKIP]
     warning = [f"warning: the sync would stop here (exit 4): {verdict.message()}"] if verdict and verdict.trips else []
@@ -119,7 +112,7 @@ def sync_document(report: SyncReport) -> dict[str, Any]:
 
 def render_sync(report: SyncReport, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(sync_document(report), indent=2, ensure_ascii=False)
+        return json_text(sync_document(report))
     lines = []
     failures = report.failures()
     if failures:
@@ -160,7 +153,7 @@ def render_history(records: Sequence[SyncRecord], fmt: str, events: Sequence[Run
         document: dict[str, Any] = {"records": rows}
         if events is not None:
             document["events"] = [event_row(e) for e in events]
-        return json.dumps(document, indent=2, ensure_ascii=False)
+        return json_text(document)
     if not rows and not events:
         return "no history yet: run 'profilesync avatars sync'"
     for row, record in zip(rows, records, strict=True):
@@ -208,7 +201,7 @@ def render_runs(runs: Sequence[RunRecord], fmt: str) -> str:
     """Recent runs, newest first: when, how long, what they did and how they ended."""
     rows = [run_row(r) for r in runs]
     if fmt == "json":
-        return json.dumps({"runs": rows}, indent=2, ensure_ascii=False)
+        return json_text({"runs": rows})
     if not rows:
         return "no runs recorded yet: run 'profilesync avatars sync'"
     cells = []
@@ -250,7 +243,7 @@ def render_run_events(run_id: int, events: Sequence[RunEvent], fmt: str) -> str:
     """One run's events (uploaded, reassigned, failed users; unchanged ones are not logged), failures first."""
     ordered = sorted(events, key=lambda e: e.outcome != "failed")  # stable: newest first within each group
     if fmt == "json":
-        return json.dumps({"run_id": run_id, "events": [event_row(e) for e in ordered]}, indent=2, ensure_ascii=False)
+        return json_text({"run_id": run_id, "events": [event_row(e) for e in ordered]})
     if not ordered:
         return f"run {run_id}: no user events recorded (nothing changed or failed, or no such run)"
     counts = Counter(e.outcome for e in ordered)
@@ -272,17 +265,3 @@ def local(value: datetime | None) -> str | None:
     if not zone or zone[0] in "+-":  # no name for the zone: its offset, e.g. +0530
         zone = shown.strftime("%z")
     return f"{shown:%Y-%m-%d %H:%M:%S} {zone}"
-
-
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], max_width: int = 100) -> str:
-    """A plain aligned text table (no dependency; cron mails and terminals both read it)."""
-
-    def cell(value: Any) -> str:
-        text = "" if value is None else str(value)
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
-
-    cells = [[cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    header = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))
-    body = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    return "\n".join([header.rstrip(), *body])

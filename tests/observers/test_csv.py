@@ -8,7 +8,7 @@ import pytest
 
 from profilesync.errors import ExitCode
 from profilesync.observers.csvfile import CsvLayoutError, field_of, parse_csv, read_csv
-from profilesync.observers.model import FAILURES, Outcome, Row
+from profilesync.observers.model import LINK_FAILURES, LinkOutcome, Row
 
 GOOD = "student_sis_id,parent_email,parent_first_name,parent_last_name"
 
@@ -122,11 +122,11 @@ def test_row_without_parent_email_is_skipped_not_invalid() -> None:
     """A student's row without a parent email is no_parent_email (not a failure), saying why and what to do."""
     parsed = parse_csv(f"{GOOD}\nS2,,Pat,Parent\nS3,,,\n")
     assert [(r.row.number, r.outcome) for r in parsed.invalid] == [
-        (2, Outcome.NO_PARENT_EMAIL),
-        (3, Outcome.NO_PARENT_EMAIL),
+        (2, LinkOutcome.NO_PARENT_EMAIL),
+        (3, LinkOutcome.NO_PARENT_EMAIL),
     ]
     assert parsed.invalid[0].message == "no parent email, skipped: add the email in the SIS to create their account"
-    assert parsed.rows == [] and Outcome.NO_PARENT_EMAIL not in FAILURES
+    assert parsed.rows == [] and LinkOutcome.NO_PARENT_EMAIL not in LINK_FAILURES
 
 
 def test_short_row_is_missing_fields() -> None:
@@ -163,7 +163,7 @@ def test_one_parent_on_several_rows_is_valid() -> None:
 def test_invalid_rows_carry_the_outcome() -> None:
     """Invalid rows are reported with the invalid_row outcome."""
     parsed = parse_csv(f"{GOOD}\nS1,nope,Pat,Parent\n")
-    assert [r.outcome for r in parsed.invalid] == [Outcome.INVALID_ROW]
+    assert [r.outcome for r in parsed.invalid] == [LinkOutcome.INVALID_ROW]
 
 
 def test_unknown_layout_names_what_is_missing() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from profilesync.observers.csvfile import CsvLayoutError, parse_csv, split_name
 from profilesync.observers.layout import parse_header
-from profilesync.observers.model import Outcome, Row, RowResult
+from profilesync.observers.model import LinkOutcome, Row, RowResult
 
 MOTHER_FATHER = (
     "Student ID,First Name,Last Name,Grade,Mother First Name,Mother Last Name,Mother Email,"
@@ -79,12 +79,12 @@ def test_empty_parent_columns_are_nobody_and_a_name_without_email_is_skipped() -
     assert skipped == [
         (
             3,
-            Outcome.NO_PARENT_EMAIL,
+            LinkOutcome.NO_PARENT_EMAIL,
             "Father: no parent email, skipped: add the email in the SIS to create their account",
         ),
         (
             4,
-            Outcome.NO_PARENT_EMAIL,
+            LinkOutcome.NO_PARENT_EMAIL,
             "no parent email in any parent's columns, skipped: add the email in the SIS to create their account",
         ),
     ]
@@ -106,7 +106,7 @@ def test_invalid_wide_row_names_its_parent_group() -> None:
     text = f"{MOTHER_FATHER}\nS1,Kim,Lee,7,Ann,Lee,ann@example.com,Bo,Lee,bo-at-example\n"
     parsed = parse_csv(text)
     assert [(r.row.label, r.outcome, r.message) for r in parsed.invalid] == [
-        ("Father", Outcome.INVALID_ROW, "Father: 'bo-at-example' is not an email address")
+        ("Father", LinkOutcome.INVALID_ROW, "Father: 'bo-at-example' is not an email address")
     ]
 
 
@@ -135,10 +135,10 @@ def test_one_email_with_two_names_is_warned(caplog: pytest.LogCaptureFixture) ->
 def test_notes_reach_the_row_document() -> None:
     """A row's note is added to its message in the JSON/CSV/table document, with its parent columns."""
     row = Row(2, "S1", "ann@example.com", "Ann", "Lee", label="Mother", note="merged with … on row 5")
-    document = RowResult(row, Outcome.LINK, "parent account created on row 1").document()
+    document = RowResult(row, LinkOutcome.LINK, "parent account created on row 1").document()
     assert document["message"] == "parent account created on row 1; merged with … on row 5"
     assert document["parent_columns"] == "Mother"
-    assert "parent_columns" not in RowResult(Row(3, "S1", "a@example.com", "A", "B"), Outcome.LINK).document()
+    assert "parent_columns" not in RowResult(Row(3, "S1", "a@example.com", "A", "B"), LinkOutcome.LINK).document()
 
 
 @pytest.mark.parametrize(

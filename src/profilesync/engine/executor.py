@@ -1,25 +1,24 @@
 """Applies a plan: several users in flight, failures isolated per user, only verified outcomes recorded.
 
-A ``FatalRemoteError`` (bad token, avatars disabled…) makes every later request pointless: no new user
-starts, the ones in flight finish, and the error is raised to stop the run. So does a circuit breaker: when the
-first users to finish all fail the same non-transient way and none succeeds, the cause is the token or the
-account, not the users, and failing the other thousands one by one would only hammer the server.
+The users run on the engine's :class:`~profilesync.engine.pool.Pool`: a ``FatalRemoteError`` (bad token, avatars
+disabled…) starts no new user, lets the ones in flight finish and stops the run. So does the circuit breaker
+(:mod:`profilesync.engine.breaker`) when the first users to finish all fail the same non-transient way and none
+succeeds.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from profilesync.engine.breaker import Breaker
 from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction, Reason, Result, RunEvent, Uploaded
+from profilesync.engine.pool import Pool
 from profilesync.engine.ports import AvatarPending, AvatarTarget, HistoryStore
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, QuotaError, RemoteError
-from profilesync.interrupt import Stop, drain
+from profilesync.interrupt import Stop
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +34,12 @@ ImageReader = Callable[[Photo], tuple[bytes, str]]
 BREAKER_THRESHOLD = 10
 # Failure kinds that speak about the remote side. Transient ones (an outage: the next run repairs it), bad photos
 # (one file's problem) and Canvas's refusals of one user (limited_access, masquerade_refused: a school's first
-# users may all be refused students or higher-ranked staff) never trip the breaker; the target itself decides when
-# refusals prove the token cannot act as anyone.
-BREAKER_KINDS = frozenset({PermissionDeniedError.kind, NotFoundError.kind, QuotaError.kind, RemoteError.kind})
+# users may all be refused students or higher-ranked staff) never trip this breaker; the target keeps its own
+# Breaker for refusals only its answers can prove wrong (refusals.REFUSALS_BEFORE_FATAL, guru.REFUSALS_BEFORE_FATAL).
+BREAKER_THRESHOLDS = {
+    kind: BREAKER_THRESHOLD
+    for kind in (PermissionDeniedError.kind, NotFoundError.kind, QuotaError.kind, RemoteError.kind)
+}
 
 
 @dataclass(frozen=True)
@@ -51,42 +53,24 @@ class Execution:
     workers: int
     clock: Callable[[], datetime]
     on_result: Callable[[Result], None] = lambda _result: None
-    breaker_threshold: int = BREAKER_THRESHOLD  # 0: never stop for repeated failures
+    breaker_thresholds: Mapping[str, int] = field(default_factory=lambda: BREAKER_THRESHOLDS)  # kind → users
     stop: Stop = field(default_factory=Stop)  # SIGINT/SIGTERM: no new user starts
 
 
-class _Breaker:
-    """Trips when ``threshold`` users failed with one kind from BREAKER_KINDS before any user succeeded."""
-
-    def __init__(self, threshold: int) -> None:
-        self._threshold = threshold
-        self._armed = threshold > 0
-        self._counts: Counter[str] = Counter()
-        self._first: dict[str, Result] = {}
-        self._lock = threading.Lock()
-
-    def observe(self, result: Result) -> FatalRemoteError | None:
-        """Count one finished pending user; the error that stops the run when the breaker trips."""
-        with self._lock:
-            if not self._armed:
-                return None
-            if result.outcome is not Outcome.FAILED:
-                self._armed = False  # one success proves the token and the account can do the job
-                return None
-            kind = result.reason or ""
-            if kind not in BREAKER_KINDS:
-                return None
-            self._counts[kind] += 1
-            first = self._first.setdefault(kind, result)
-            if self._counts[kind] < self._threshold:
-                return None
-            self._armed = False
-        return FatalRemoteError(
-            f"stopped: the first {self._threshold} users all failed the same way ({kind}) and none succeeded, "
-            f"e.g. {first.planned.key}: {first.message}",
-            advice="the cause is the token's permissions or the account's settings, not the users: fix it and "
-            "run again (nothing unverified was recorded as synced)",
-        )
+def _observe(breaker: Breaker[Result], result: Result) -> FatalRemoteError | None:
+    """Count one finished pending user; the error that stops the run when the breaker trips."""
+    if result.outcome is not Outcome.FAILED:
+        breaker.proven()  # one success proves the token and the account can do the job
+        return None
+    trip = breaker.refused(result.reason or "", None, result)
+    if trip is None:
+        return None
+    return FatalRemoteError(
+        f"stopped: the first {trip.threshold} users all failed the same way ({trip.kind}) and none succeeded, "
+        f"e.g. {trip.first.planned.key}: {trip.first.message}",
+        advice="the cause is the token's permissions or the account's settings, not the users: fix it and "
+        "run again (nothing unverified was recorded as synced)",
+    )
 
 
 def execute(plan: Plan, ctx: Execution) -> list[Result]:
@@ -96,44 +80,39 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
     finished, or once the grace period ended with some still busy (``abandoned``); every finished user has been
     recorded and reported through ``ctx.on_result`` by then.
     """
-    stop = threading.Event()
-    fatal: list[FatalRemoteError] = []
     results: dict[int, Result] = {}
-    breaker = _Breaker(ctx.breaker_threshold)
+    breaker: Breaker[Result] = Breaker(ctx.breaker_thresholds)
 
-    def run(index: int, planned: PlannedAction) -> None:
-        if stop.is_set() or ctx.stop.requested():
-            return
-        try:
-            result = _apply(planned, ctx)
-        except FatalRemoteError as exc:
-            stop.set()
-            fatal.append(exc)
-            return
-        except Exception as exc:  # a bug must fail one user, not the night's run
-            log.exception("unexpected error for %s", planned.key)
-            result = _failed(planned, ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
-        results[index] = result
-        tripped = breaker.observe(result)
+    def unexpected(item: tuple[int, PlannedAction], exc: Exception) -> Result:
+        planned = item[1]
+        log.exception("unexpected error for %s", planned.key)
+        return _failed(planned, ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
+
+    def finished(item: tuple[int, PlannedAction], result: Result) -> None:
+        results[item[0]] = result
+        tripped = _observe(breaker, result)
         if tripped is not None:
-            stop.set()
-            fatal.append(tripped)
+            pool.halt(tripped)
         ctx.on_result(result)
 
-    with ctx.stop.deferred():
-        pool = ThreadPoolExecutor(max_workers=max(1, ctx.workers), thread_name_prefix="sync")
-        futures = []
+    def pending() -> Iterator[tuple[int, PlannedAction]]:
+        """The users to apply, queued as they come; the others are settled here, in plan order, meanwhile."""
         for index, planned in enumerate(plan.actions):
             if planned.action in (Action.UPLOAD, Action.REASSIGN):
-                futures.append(pool.submit(run, index, planned))
+                yield index, planned
             else:
                 results[index] = _not_pending(planned, ctx)
                 ctx.on_result(results[index])
-        settled = drain(pool, futures, ctx.stop)
-    if fatal:
-        raise fatal[0]
-    if not settled or len(results) < len(plan.actions):
-        raise ctx.stop.interrupted(abandoned=not settled)
+
+    pool: Pool[tuple[int, PlannedAction], Result] = Pool(
+        work=lambda item: _apply(item[1], ctx),
+        failed=unexpected,
+        finished=finished,
+        workers=ctx.workers,
+        stop=ctx.stop,
+        thread_name="sync",
+    )
+    pool.run(pending(), complete=lambda: len(results) == len(plan.actions))
     return [results[i] for i in sorted(results)]
 
 

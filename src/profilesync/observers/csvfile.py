@@ -16,7 +16,7 @@ from pathlib import Path
 
 from profilesync.errors import ProfilesyncError
 from profilesync.observers.layout import FIELD_LABELS, Layout, field_of, fold_header, map_header
-from profilesync.observers.model import Outcome, Row, RowResult
+from profilesync.observers.model import LinkOutcome, Row, RowResult
 
 __all__ = ["CsvLayoutError", "ParsedCsv", "field_of", "fold_header", "parse_csv", "read_csv"]
 
@@ -131,11 +131,11 @@ def _rows(number: int, record: Sequence[str], layout: Layout) -> tuple[list[Row]
             rows.append(row)  # without a student it is an invalid row, whatever else is missing
         else:
             whose = f"{parent.label}: " if parent.label else ""
-            skipped.append(RowResult(row, Outcome.NO_PARENT_EMAIL, f"{whose}no parent email, {NO_EMAIL_ADVICE}"))
+            skipped.append(RowResult(row, LinkOutcome.NO_PARENT_EMAIL, f"{whose}no parent email, {NO_EMAIL_ADVICE}"))
     if student and not rows and not skipped:
         where = "in any parent's columns" if layout.wide else ""
         message = f"no parent email {where}".rstrip() + f", {NO_EMAIL_ADVICE}"
-        skipped.append(RowResult(Row(number, student, "", "", ""), Outcome.NO_PARENT_EMAIL, message))
+        skipped.append(RowResult(Row(number, student, "", "", ""), LinkOutcome.NO_PARENT_EMAIL, message))
     return rows, skipped
 
 
@@ -186,7 +186,7 @@ def check_rows(rows: Iterable[Row]) -> tuple[list[Row], list[RowResult]]:
     for row in rows:
         problem = row_problem(row)
         if problem is not None:
-            invalid.append(RowResult(row, Outcome.INVALID_ROW, _whose(row) + problem))
+            invalid.append(RowResult(row, LinkOutcome.INVALID_ROW, _whose(row) + problem))
             continue
         index = kept_at.setdefault((row.student, row.parent_key), len(valid))
         if index != len(valid):

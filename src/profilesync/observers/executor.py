@@ -8,9 +8,8 @@ Per parent (one task, so two rows of one parent never race to create the same ac
 3. decide (:mod:`profilesync.observers.planner`), and for a sync, apply: create the parent at their first row
    that links, link, check Canvas's answer, record the link.
 
-A ``FatalRemoteError`` (bad token…) stops new rows from starting and is raised once the tasks in flight end.
-So does a stop request (SIGINT/SIGTERM, ``Job.stop``): ``RunInterrupted`` once the parents in flight finished, or
-once the grace period ended with some still busy.
+The parents run on the engine's :class:`~profilesync.engine.pool.Pool`: a ``FatalRemoteError`` (bad token…) or a
+stop request (SIGINT/SIGTERM, ``Job.stop``) starts no new parent nor row, and ends the run as the pool says.
 """
 
 from __future__ import annotations
@@ -18,17 +17,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
 from profilesync.engine.model import ObserverLink
+from profilesync.engine.pool import Pool
 from profilesync.engine.ports import HistoryStore
-from profilesync.errors import FatalRemoteError, RemoteError
-from profilesync.interrupt import Stop, drain
-from profilesync.observers.model import Method, Outcome, Row, RowResult
-from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, Decision, decide, plan_parent
+from profilesync.errors import RemoteError
+from profilesync.interrupt import Stop
+from profilesync.observers.model import LinkOutcome, Method, Row, RowResult
+from profilesync.observers.planner import (
+    NEEDS_ENROLLMENT,
+    CanvasUser,
+    LinkDecision,
+    decide_link,
+    plan_parent,
+)
 from profilesync.targets.canvas.observers import NotEnrolledError, ObserverCanvas
 
 log = logging.getLogger(__name__)
@@ -87,37 +93,44 @@ def run_rows(rows: list[Row], job: Job, results: list[RowResult] | None = None) 
 
     ``results`` receives each parent's results as the parent finishes: an interrupted run still knows them.
     """
-    stop = threading.Event()
-    fatal: list[FatalRemoteError] = []
     results = [] if results is None else results
     lock = threading.Lock()
-    run = _Runner(job, stop)
 
-    def task(group: list[Row]) -> None:
-        done: list[RowResult] = []
-        try:
-            run.parent(group, done)
-        except FatalRemoteError as exc:
-            stop.set()
-            fatal.append(exc)
-        except Exception as exc:  # a bug must fail one parent's rows, not the night's run
-            log.exception("unexpected error for parent %s", group[0].email)
-            message = f"unexpected error: {type(exc).__name__}: {exc}"
-            done += [RowResult(row, Outcome.ERROR, message) for row in group[len(done) :]]
+    def unexpected(parent: _Parent, exc: Exception) -> list[RowResult]:
+        log.exception("unexpected error for parent %s", parent.rows[0].email)
+        message = f"unexpected error: {type(exc).__name__}: {exc}"
+        return parent.done + [RowResult(row, LinkOutcome.ERROR, message) for row in parent.rows[len(parent.done) :]]
+
+    def finished(_parent: _Parent, done: list[RowResult]) -> None:
         with lock:
             results.extend(done)
 
-    with job.stop.deferred():
-        pool = ThreadPoolExecutor(max_workers=max(1, job.workers), thread_name_prefix="observers")
-        futures = [pool.submit(task, group) for group in group_by_parent(rows)]
-        settled = drain(pool, futures, job.stop)
-    if fatal:
-        raise fatal[0]
-    with lock:
-        complete = len(results) == len(rows)
-    if not settled or not complete:
-        raise job.stop.interrupted(abandoned=not settled)
+    def complete() -> bool:
+        with lock:
+            return len(results) == len(rows)
+
+    def work(parent: _Parent) -> list[RowResult]:
+        return runner.parent(parent.rows, parent.done)
+
+    pool: Pool[_Parent, list[RowResult]] = Pool(
+        work=work,
+        failed=unexpected,
+        finished=finished,
+        workers=job.workers,
+        stop=job.stop,
+        thread_name="observers",
+    )
+    runner = _Runner(job, pool.stopped)
+    pool.run((_Parent(group) for group in group_by_parent(rows)), complete)
     return sorted(results, key=lambda r: r.row.number)
+
+
+@dataclass(frozen=True)
+class _Parent:
+    """One parent's rows, and their results so far (an unexpected error fails only the rows not done)."""
+
+    rows: list[Row]
+    done: list[RowResult] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -127,35 +140,30 @@ class _Planned:
 
 
 class _Runner:
-    def __init__(self, job: Job, stop: threading.Event) -> None:
+    def __init__(self, job: Job, stopped: Callable[[], bool]) -> None:
         self.job = job
-        self.stop = stop
+        self.stopped = stopped  # a fatal error or a signal: start nothing new
         self.find_student = Once(job.canvas.find_student)
         self.is_enrolled = Once(job.canvas.is_enrolled)
 
     # -- planning --------------------------------------------------------------------------------------
-    def stopped(self) -> bool:
-        """A fatal error or a signal: start nothing new."""
-        return self.stop.is_set() or self.job.stop.requested()
-
-    def parent(self, rows: list[Row], done: list[RowResult]) -> None:
-        """Decide, and when applying carry out, one parent's rows; results are appended to ``done``."""
-        if self.stopped():
-            return
+    def parent(self, rows: list[Row], done: list[RowResult]) -> list[RowResult]:
+        """Decide, and when applying carry out, one parent's rows; results are appended to ``done``, returned."""
         canvas = self.job.canvas
         try:
             parent = canvas.find_login(rows[0].email)
             observed = canvas.observees(parent.id) if parent is not None else {}
         except RemoteError as exc:
-            done += [RowResult(row, Outcome.ERROR, exc.message) for row in rows]
-            return
+            done += [RowResult(row, LinkOutcome.ERROR, exc.message) for row in rows]
+            return done
         planned = [self._plan_row(row, parent, observed) for row in rows]
         adjusted = plan_parent([p.result for p in planned])
         planned = [_Planned(result, p.student) for result, p in zip(adjusted, planned, strict=True)]
         if not self.job.apply:
             done += [p.result for p in planned]
-            return
+            return done
         _Apply(self, parent).rows(planned, done)
+        return done
 
     def _plan_row(self, row: Row, parent: CanvasUser | None, observed: Mapping[str, str | None]) -> _Planned:
         parent_id = parent.id if parent else None
@@ -166,14 +174,16 @@ class _Runner:
             linked = student is not None and student.id in observed
             previous = self.job.history.get((row.student, row.parent_key))
 
-            def decide_with(enrolled: bool | None) -> Decision:
-                return decide(row, student=student, parent=parent, linked=linked, enrolled=enrolled, previous=previous)
+            def decide_with(enrolled: bool | None) -> LinkDecision:
+                return decide_link(
+                    row, student=student, parent=parent, linked=linked, enrolled=enrolled, previous=previous
+                )
 
             decision = decide_with(None)
             if decision is NEEDS_ENROLLMENT and student is not None:
                 decision = decide_with(self.is_enrolled(student.id))
         except RemoteError as exc:
-            return _Planned(RowResult(row, Outcome.ERROR, exc.message, parent_id=parent_id), None)
+            return _Planned(RowResult(row, LinkOutcome.ERROR, exc.message, parent_id=parent_id), None)
         student_id = student.id if student else None
         return _Planned(RowResult(row, decision.outcome, decision.message, student_id, parent_id), student)
 
@@ -193,7 +203,7 @@ class _Apply:
             if self.stopped():
                 return
             result = item.result
-            if result.outcome in (Outcome.CREATE_PARENT_AND_LINK, Outcome.LINK) and item.student is not None:
+            if result.outcome in (LinkOutcome.CREATE_PARENT_AND_LINK, LinkOutcome.LINK) and item.student is not None:
                 result = self.link(result.row, item.student)
             done.append(result)
 
@@ -203,19 +213,19 @@ class _Apply:
             # The seed's order: the code first, so an unenrolled student never gets a parent account created.
             code = canvas.pairing_code(student.id) if method is Method.PAIRING_CODE else None
         except NotEnrolledError as exc:
-            return RowResult(row, Outcome.STUDENT_NOT_ENROLLED, exc.message, student.id)
+            return RowResult(row, LinkOutcome.STUDENT_NOT_ENROLLED, exc.message, student.id)
         except RemoteError as exc:
-            return RowResult(row, Outcome.ERROR, exc.message, student.id)
+            return RowResult(row, LinkOutcome.ERROR, exc.message, student.id)
         created_now, note = False, None
         if self.parent is None:
             if self.parent_error is not None:
                 message = f"the parent account could not be created: {self.parent_error}"
-                return RowResult(row, Outcome.ERROR, message, student.id)
+                return RowResult(row, LinkOutcome.ERROR, message, student.id)
             try:
                 self.parent, created_now = self._create_or_reuse(row)
             except RemoteError as exc:
                 self.parent_error = exc.message
-                return RowResult(row, Outcome.ERROR, exc.message, student.id)
+                return RowResult(row, LinkOutcome.ERROR, exc.message, student.id)
             note = (
                 f"created the parent account (Canvas user {self.parent.id})"
                 if created_now
@@ -231,7 +241,7 @@ class _Apply:
                 canvas.link_with_code(parent.id, student.id, code)
         except RemoteError as exc:
             message = exc.message + (" (the parent account was created)" if created_now else "")
-            return RowResult(row, Outcome.ERROR, message, student.id, parent.id)
+            return RowResult(row, LinkOutcome.ERROR, message, student.id, parent.id)
         if created_now:
             self.created_on = row.number
         if self.job.store is not None:
@@ -240,7 +250,7 @@ class _Apply:
                 self.job.clock(),
             )  # fmt: skip
             self.job.store.record_observer_link(link)
-        outcome = Outcome.CREATE_PARENT_AND_LINK if created_now else Outcome.LINK
+        outcome = LinkOutcome.CREATE_PARENT_AND_LINK if created_now else LinkOutcome.LINK
         return RowResult(row, outcome, note, student.id, parent.id)
 
     def _create_or_reuse(self, row: Row) -> tuple[CanvasUser, bool]:

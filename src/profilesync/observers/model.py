@@ -7,8 +7,9 @@ from enum import StrEnum
 from typing import Any
 
 
-class Outcome(StrEnum):
-    """What happened (sync) or would happen (plan) to one CSV row."""
+class LinkOutcome(StrEnum):
+    """What happened (sync) or would happen (plan) to one CSV row (the observers job's own table, not the avatars
+    engine's :class:`profilesync.engine.model.Outcome`)."""
 
     CREATE_PARENT_AND_LINK = "create_parent_and_link"  # the parent's account is created, then linked
     LINK = "link"  # the parent exists (or was created on an earlier row): link only
@@ -26,7 +27,7 @@ class Outcome(StrEnum):
 #: ``no_parent_email``: SIS exports routinely hold guardians without an email, and failing every night
 #: for them would hide real failures. An ``invalid_row`` is: the export itself is wrong and no later run
 #: will fix it.
-FAILURES = frozenset({Outcome.ERROR, Outcome.INVALID_ROW})
+LINK_FAILURES = frozenset({LinkOutcome.ERROR, LinkOutcome.INVALID_ROW})
 
 
 class Method(StrEnum):
@@ -69,7 +70,7 @@ class RowResult:
     """One row's outcome, with the Canvas ids involved when they are known."""
 
     row: Row
-    outcome: Outcome
+    outcome: LinkOutcome
     message: str | None = None
     student_id: str | None = None
     parent_id: str | None = None

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from profilesync.engine.model import ObserverLink
-from profilesync.observers.model import Outcome, Row, RowResult
+from profilesync.observers.model import LinkOutcome, Row, RowResult
 
 
 @dataclass(frozen=True)
@@ -35,17 +35,19 @@ class CanvasUser:
 
 
 @dataclass(frozen=True)
-class Decision:
-    outcome: Outcome
+class LinkDecision:
+    """What :func:`decide_link` chose for one row."""
+
+    outcome: LinkOutcome
     message: str | None = None
 
 
 #: returned when the decision hinges on the student's enrollment and it was not looked up (``enrolled=None``):
 #: the executor looks it up only then, so students already linked cost no request.
-NEEDS_ENROLLMENT = Decision(Outcome.ERROR, "the student's enrollment was not looked up")
+NEEDS_ENROLLMENT = LinkDecision(LinkOutcome.ERROR, "the student's enrollment was not looked up")
 
 
-def decide(
+def decide_link(
     row: Row,
     *,
     student: CanvasUser | None,
@@ -53,35 +55,37 @@ def decide(
     linked: bool,
     enrolled: bool | None,
     previous: ObserverLink | None = None,
-) -> Decision:
+) -> LinkDecision:
     """One row's outcome from what Canvas and the history say (see the module's table)."""
     if student is None:
-        return Decision(Outcome.STUDENT_NOT_FOUND, f"no Canvas user has SIS ID {row.student!r}")
+        return LinkDecision(LinkOutcome.STUDENT_NOT_FOUND, f"no Canvas user has SIS ID {row.student!r}")
     if parent is not None and parent.id == student.id:
         # Canvas would refuse it anyway ("Cannot observe yourself", §14.4 B)
-        return Decision(Outcome.ERROR, f"{row.email} is the student's own Canvas login")
+        return LinkDecision(LinkOutcome.ERROR, f"{row.email} is the student's own Canvas login")
     if linked:
-        return Decision(Outcome.ALREADY_LINKED)
+        return LinkDecision(LinkOutcome.ALREADY_LINKED)
     if (
         previous is not None
         and parent is not None
         and (previous.student_id, previous.parent_id) == (student.id, parent.id)
     ):
-        return Decision(
-            Outcome.ERROR,
+        return LinkDecision(
+            LinkOutcome.ERROR,
             f"profilesync linked them on {previous.linked_at:%Y-%m-%d} and someone has since removed the link "
             "in Canvas: not linking again (link them in Canvas if the removal was a mistake, or drop the row)",
         )
     if enrolled is None:
         return NEEDS_ENROLLMENT
     if not enrolled:
-        return Decision(
-            Outcome.STUDENT_NOT_ENROLLED,
+        return LinkDecision(
+            LinkOutcome.STUDENT_NOT_ENROLLED,
             "the student has no active student enrollment yet; the first run after they enrol links them",
         )
     if parent is None:
-        return Decision(Outcome.CREATE_PARENT_AND_LINK, f"{row.email} has no Canvas account yet: it will be created")
-    return Decision(Outcome.LINK)
+        return LinkDecision(
+            LinkOutcome.CREATE_PARENT_AND_LINK, f"{row.email} has no Canvas account yet: it will be created"
+        )
+    return LinkDecision(LinkOutcome.LINK)
 
 
 def plan_parent(results: Sequence[RowResult]) -> list[RowResult]:
@@ -90,10 +94,12 @@ def plan_parent(results: Sequence[RowResult]) -> list[RowResult]:
     created_on: int | None = None
     adjusted = []
     for result in results:
-        if result.outcome is Outcome.CREATE_PARENT_AND_LINK:
+        if result.outcome is LinkOutcome.CREATE_PARENT_AND_LINK:
             if created_on is None:
                 created_on = result.row.number
             else:
-                result = replace(result, outcome=Outcome.LINK, message=f"parent account created on row {created_on}")
+                result = replace(
+                    result, outcome=LinkOutcome.LINK, message=f"parent account created on row {created_on}"
+                )
         adjusted.append(result)
     return adjusted

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Any
 
-from profilesync.observers.model import Outcome, RowResult
+from profilesync.observers.model import LinkOutcome, RowResult
 from profilesync.observers.run import ObserversReport
-from profilesync.report import table
+from profilesync.tabular import excel_csv, json_text, table
 from profilesync.text import plural
 
 COLUMNS = ("row", "student", "parent", "outcome", "message")
@@ -34,24 +31,18 @@ def in_file_order(report: ObserversReport) -> list[RowResult]:
 
 def render(report: ObserversReport, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(document(report), indent=2, ensure_ascii=False)
+        return json_text(document(report))
     if fmt == "csv":
         return render_csv(report).decode("utf-8-sig")
     # Rows already linked are the nightly bulk: counted, not listed.
-    rows = [r.document() for r in in_file_order(report) if r.outcome is not Outcome.ALREADY_LINKED]
+    rows = [r.document() for r in in_file_order(report) if r.outcome is not LinkOutcome.ALREADY_LINKED]
     columns = (*COLUMNS[:3], "parent_columns", *COLUMNS[3:]) if any("parent_columns" in r for r in rows) else COLUMNS
     return "\n".join(([table(rows, columns)] if rows else []) + [summary(report)])
 
 
 def render_csv(report: ObserversReport) -> bytes:
-    """The rows as a CSV file Excel opens right: UTF-8 with a BOM (without it Excel reads the parents' names
-    in the local code page: "ZoÃ«"), CRLF line ends (RFC 4180). Bytes, so no platform's newline
-    translation or console encoding touches them."""
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(r.document() for r in in_file_order(report))
-    return out.getvalue().encode("utf-8-sig")
+    """The rows as a CSV file Excel opens right (parents' names included)."""
+    return excel_csv((r.document() for r in in_file_order(report)), CSV_COLUMNS)
 
 
 def summary(report: ObserversReport) -> str:

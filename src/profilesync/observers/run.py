@@ -16,7 +16,7 @@ from profilesync.errors import ExitCode
 from profilesync.interrupt import Stop
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
-from profilesync.observers.model import FAILURES, Method, Outcome, RowResult
+from profilesync.observers.model import LINK_FAILURES, LinkOutcome, Method, RowResult
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import OBSERVERS
 from profilesync.targets.canvas.build import observers_client
@@ -47,10 +47,10 @@ class ObserversReport:
 
     def counts(self) -> dict[str, int]:
         found = Counter(r.outcome for r in self.results)
-        return {o.value: found.get(o, 0) for o in Outcome}
+        return {o.value: found.get(o, 0) for o in LinkOutcome}
 
     def failures(self) -> list[RowResult]:
-        return [r for r in self.results if r.outcome in FAILURES]
+        return [r for r in self.results if r.outcome in LINK_FAILURES]
 
 
 def build_canvas(settings: Settings, request: ObserversRequest) -> ObserverCanvas:
@@ -141,7 +141,7 @@ def _log_events(store: HistoryStore, run_id: int, report: ObserversReport) -> No
     """One run event per row that changed something or needs attention (already linked rows are not logged)."""
     at = now_utc()
     for result in report.results:
-        if result.outcome is Outcome.ALREADY_LINKED:
+        if result.outcome is LinkOutcome.ALREADY_LINKED:
             continue
         message = f"row {result.row.number}, parent {result.row.email}" + (
             f": {result.message}" if result.message else ""

@@ -49,6 +49,7 @@ from urllib.parse import quote
 import requests
 
 from profilesync.domain import Secret, basic_credentials, fold_key
+from profilesync.engine.breaker import Breaker
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import (
     FatalRemoteError,
@@ -84,6 +85,8 @@ PICTURE_GONE = frozenset({403, 404, 410})
 #: with no remaining-quota header to go by, a 429 pauses for about this many "units" / 10 s (RateGate.throttle)
 THROTTLE_UNIT = 5.0
 PERMISSION_FAILURES_BEFORE_FATAL = 3
+#: refused profile updates (each PUT counts) that stop the run while no PUT was accepted
+REFUSALS_BEFORE_FATAL = {PermissionDeniedError.kind: PERMISSION_FAILURES_BEFORE_FATAL}
 #: requests in flight unless --workers / PROFILESYNC_WORKERS say otherwise: Guru publishes no rate limit, so
 #: fewer than Canvas's 16; a 429 still lowers it further on its own
 DEFAULT_IN_FLIGHT = 8
@@ -179,8 +182,7 @@ class GuruTarget:
         self._timeout = api.timeout
         self.uploads_made = 0  # picture POSTs (the bytes), reported apart from the JSON API requests
         self._lock = threading.Lock()
-        self._put_ok = False
-        self._put_refusals = 0
+        self._put_refusals: Breaker[None] = Breaker(REFUSALS_BEFORE_FATAL)  # proven by an accepted PUT
 
     @property
     def requests_made(self) -> int:
@@ -301,8 +303,7 @@ class GuruTarget:
         if response.status_code == 403:
             self._put_refused(user, response)
         GURU.check(response, what)
-        with self._lock:
-            self._put_ok = True
+        self._put_refusals.proven()
         try:
             echoed = parse_json(response) if response.content else None
         except ValueError:
@@ -331,11 +332,9 @@ class GuruTarget:
 
     def _put_refused(self, user: RemoteUser, response: requests.Response) -> None:
         """One refused PUT fails the member; refusals before any success mean the credentials cannot write."""
-        with self._lock:
-            self._put_refusals += 1
-            fatal = not self._put_ok and self._put_refusals >= PERMISSION_FAILURES_BEFORE_FATAL
+        fatal = self._put_refusals.refused(PermissionDeniedError.kind, None, None)
         message = guru_message(response)
-        if fatal:
+        if fatal is not None:
             raise FatalRemoteError(f"Guru refused to update members' profiles ({message})", advice=TOKEN_ADVICE)
         raise PermissionDeniedError(
             f"Guru refused to update the profile of {user.key or user.user_id} ({message})", status=403

@@ -20,12 +20,12 @@ The preflight (``POST /api/v1/users/self/files?as_user_id=<id>``) is refused in 
 
 from __future__ import annotations
 
-import threading
 from enum import Enum
 from typing import Any, NoReturn
 
 import requests
 
+from profilesync.engine.breaker import Breaker
 from profilesync.errors import FatalRemoteError, LimitedAccessError, MasqueradeRefusedError, PermissionDeniedError
 from profilesync.targets.canvas.client import error_message, parse_json
 
@@ -33,6 +33,8 @@ from profilesync.targets.canvas.client import error_message, parse_json
 #: a handful of merged, consortium or higher-ranked users early in the listing must not stop a school's run, and
 #: a token without "Users - act as" is caught up front by the root-account permissions check.
 MASQUERADE_REFUSALS_BEFORE_FATAL = 20
+#: the preflight's refusals that stop the run, and after how many distinct users (see :func:`masquerade_breaker`)
+REFUSALS_BEFORE_FATAL = {MasqueradeRefusedError.kind: MASQUERADE_REFUSALS_BEFORE_FATAL}
 
 ACT_AS_ADVICE = (
     "the token's admin role needs the 'Users - act as' permission (\"Become other users\") on the root account: "
@@ -75,38 +77,23 @@ def classify(response: requests.Response) -> tuple[Refusal, dict[str, Any]]:
     return Refusal.OTHER, body
 
 
-class MasqueradeEvidence:
-    """Whether acting as users works this run, judged only from Canvas's answers (thread-safe).
+def masquerade_breaker() -> Breaker[None]:
+    """Whether acting as users works this run, judged only from Canvas's answers.
 
     Acting as oneself always works (``User#can_masquerade?`` returns true first), so only another user's accepted
-    preflight — or a refusal Canvas made as that user — proves the permission. Without any, the run stops once
-    ``threshold`` distinct users were refused.
+    preflight — or a refusal Canvas made as that user — proves the permission (:meth:`Breaker.proven`). Without
+    any, the run stops once :data:`REFUSALS_BEFORE_FATAL` distinct users were refused.
     """
-
-    def __init__(self, threshold: int = MASQUERADE_REFUSALS_BEFORE_FATAL) -> None:
-        self.threshold = threshold
-        self._worked = False
-        self._refused: set[str] = set()
-        self._lock = threading.Lock()
-
-    def worked(self) -> None:
-        with self._lock:
-            self._worked = True
-
-    def refused(self, user_id: str) -> bool:
-        """Count one refused user; True when the refusals now prove the token cannot act as anyone."""
-        with self._lock:
-            self._refused.add(user_id)
-            return not self._worked and len(self._refused) >= self.threshold
+    return Breaker(REFUSALS_BEFORE_FATAL)
 
 
-def raise_refusal(user_id: str, response: requests.Response, evidence: MasqueradeEvidence) -> NoReturn:
+def raise_refusal(user_id: str, response: requests.Response, evidence: Breaker[None]) -> NoReturn:
     """Turn a 401/403 answer to the preflight for ``user_id`` into the error it stands for."""
     kind, body = classify(response)
     message = error_message(response)
     status = response.status_code
     if kind is Refusal.LIMITED_ACCESS:
-        evidence.worked()  # Canvas accepted acting as the user before it refused the upload
+        evidence.proven()  # Canvas accepted acting as the user before it refused the upload
         raise LimitedAccessError(
             f"Canvas refuses uploads as user {user_id}: 'Limited access for students' is on for their account "
             f"({message})",
@@ -114,9 +101,10 @@ def raise_refusal(user_id: str, response: requests.Response, evidence: Masquerad
             status=status,
         )
     if kind is Refusal.MASQUERADE:
-        if evidence.refused(user_id):
+        trip = evidence.refused(MasqueradeRefusedError.kind, user_id, None)
+        if trip is not None:
             raise FatalRemoteError(
-                f"Canvas refused to let the token act as users: the first {evidence.threshold} users tried were all "
+                f"Canvas refused to let the token act as users: the first {trip.threshold} users tried were all "
                 f"refused and none accepted ({message})",
                 advice=ACT_AS_ADVICE,
             )

@@ -40,7 +40,7 @@ from profilesync.targets.canvas.listing import (
     unknown_account_advice,
     users_path,
 )
-from profilesync.targets.canvas.refusals import MasqueradeEvidence, raise_refusal
+from profilesync.targets.canvas.refusals import masquerade_breaker, raise_refusal
 from profilesync.targets.canvas.upload import UPLOADS_IN_FLIGHT, CanvasUploads, preflight_body
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class CanvasTarget(CanvasUploads):
         self.scrub = scrub
         self._timeout = api.timeout
         self.uploads_made = 0  # POSTs to the upload host: not metered by Canvas's API throttle
-        self._masquerade = MasqueradeEvidence()
+        self._masquerade = masquerade_breaker()
         self._lock = threading.Lock()
         self._thumbnail_lag = ThumbnailLag()
         self._upload_gate = RateGate(min(UPLOADS_IN_FLIGHT, api.gate.max_in_flight))  # the upload host's "slow down"
@@ -224,7 +224,7 @@ class CanvasTarget(CanvasUploads):
                 advice="free space in the user's files or raise their quota, then run again",
             )
         CANVAS.check(response, what)
-        self._masquerade.worked()
+        self._masquerade.proven()
         try:
             body = parse_json(response)
         except ValueError:  # not JSON: reported below as an answer without upload_url, not a crash
