@@ -12,7 +12,8 @@ import requests
 import responses
 
 from profilesync.config import Secret
-from profilesync.http import Api, RateGate, Retry
+from profilesync.http import Api, Retry
+from profilesync.rategate import RateGate
 from profilesync.targets.canvas.target import CanvasTarget
 from support.http_fakes import mocked_http, record_pauses
 

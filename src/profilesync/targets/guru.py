@@ -59,7 +59,6 @@ from profilesync.errors import (
 )
 from profilesync.http import (
     Api,
-    RateGate,
     Retry,
     error_message,
     make_session,
@@ -67,6 +66,7 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
+from profilesync.rategate import RateGate
 
 log = logging.getLogger(__name__)
 

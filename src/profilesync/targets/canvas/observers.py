@@ -20,8 +20,9 @@ from profilesync.errors import (
     PermissionDeniedError,
     RemoteError,
 )
-from profilesync.http import BAD_TOKEN, Api, RateGate, error_message, make_session, parse_json, raise_for_status
+from profilesync.http import BAD_TOKEN, Api, error_message, make_session, parse_json, raise_for_status
 from profilesync.observers.planner import CanvasUser
+from profilesync.rategate import RateGate
 from profilesync.targets.canvas.account import (
     READ_USERS_ADVICE,
     CanvasAccount,

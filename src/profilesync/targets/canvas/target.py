@@ -31,13 +31,13 @@ from profilesync.errors import (
 from profilesync.http import (
     BAD_TOKEN,
     Api,
-    RateGate,
     Retry,
     error_message,
     make_session,
     parse_json,
     raise_for_status,
 )
+from profilesync.rategate import RateGate
 from profilesync.targets.canvas import account as root
 from profilesync.targets.canvas.avatars import OUR_FILE_NAMES, THUMBNAIL_POLL_DELAYS_S, ThumbnailLag, avatar_ref
 from profilesync.targets.canvas.listing import (

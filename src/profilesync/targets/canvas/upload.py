@@ -20,7 +20,8 @@ import requests
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import NotFoundError, PermissionDeniedError, QuotaError, RemoteError, TransientError
-from profilesync.http import RateGate, error_message, is_throttled, parse_json, redact_url, remaining_of
+from profilesync.http import error_message, is_throttled, parse_json, redact_url, remaining_of
+from profilesync.rategate import RateGate
 from profilesync.targets.base import AvatarPending
 from profilesync.targets.canvas.avatars import (
     PROFILE_PICTURES,
