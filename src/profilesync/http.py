@@ -18,6 +18,15 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    nap,
+    retry_if_exception_type,
+    retry_if_result,
+    retry_never,
+    stop_after_attempt,
+)
 
 from profilesync import __version__
 from profilesync.errors import (
@@ -78,6 +87,19 @@ class Retry:
 
     def delay(self, attempt: int) -> float:
         return float(min(self.max_delay_s, self.base_delay_s * 2**attempt) * random.uniform(0.8, 1.2))
+
+
+CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout)
+
+
+def _server_error(response: requests.Response) -> bool:
+    return response.status_code >= 500
+
+
+def _last_outcome(state: RetryCallState) -> Any:
+    """When the retries run out: the last answer (a 5xx, for the caller's check), or its failure raised."""
+    assert state.outcome is not None  # tenacity calls this only after a try
+    return state.outcome.result()
 
 
 def is_throttled(response: requests.Response) -> bool:
@@ -190,6 +212,7 @@ class Api:
         name: str = "Canvas",
         check: Callable[[requests.Response, str], None] = raise_for_status,
         advice: str | None = None,
+        sleep: Callable[[float], None] = nap.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.check = check  # the vendor's status → exception mapping
@@ -199,6 +222,7 @@ class Api:
         self.session = session or make_session()
         self.gate = gate or RateGate(16)
         self.retry = retry or Retry()
+        self._sleep = sleep  # the backoff between retries (tenacity's default looks time.sleep up at each call)
         self.timeout = (CONNECT_TIMEOUT_S, timeout_s)
         self.name = name
         self.requests_made = 0  # every request sent to the API host (what Canvas charges for)
@@ -232,64 +256,84 @@ class Api:
         if not self.same_origin(url):
             raise ValueError(f"refusing to send the {self.name} token to another host: {redact_url(url)}")
         safe = method in IDEMPOTENT or retry_unsafe
-        attempt = 0
-        throttled_since: float | None = None
-        while True:
-            try:
-                with self.gate as sent_with:
-                    self._count()
-                    started = time.monotonic()
-                    response = self.session.request(
-                        method,
-                        url,
-                        params=params,
-                        data=data,
-                        json=json_body,
-                        files=files,
-                        headers={"Authorization": self._auth_header()},
-                        timeout=self.timeout,
-                        allow_redirects=False,
-                    )
-                    # Observed while this request still counts as in flight: the remaining it reports
-                    # excludes the reservations of the others in flight, which the gate adds back.
-                    throttled = is_throttled(response)
-                    pause = self.gate.throttle(remaining_of(response), sent_with) if throttled else 0.0
-                    if not throttled:
-                        self.gate.observe(remaining_of(response))
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if not safe or attempt >= self.retry.attempts:
-                    raise TransientError(
-                        f"{what}: cannot reach {self.name} ({type(exc).__name__})",
-                        advice=f"check the network and {self.base_url}",
-                    ) from None
-                delay = self.retry.delay(attempt)
-                log.debug("%s %s failed (%s); retry in %.1fs", method, redact_url(url), type(exc).__name__, delay)
-                attempt += 1
-                time.sleep(delay)
-                continue
-            elapsed = time.monotonic() - started
-            log.debug(
-                "%s %s -> %s in %.0f ms (cost %s, remaining %s)",
-                method,
-                redact_url(response.url),
-                response.status_code,
-                elapsed * 1000,
-                response.headers.get("X-Request-Cost", "-"),
-                response.headers.get("X-Rate-Limit-Remaining", "-"),
-            )
-            if throttled:
+        throttled_since: float | None = None  # across the retries: the throttle wait is bounded for the request
+
+        def send() -> requests.Response:
+            # Hand-written: a throttled answer is retried for as long as max_throttle_wait_s allows, after the
+            # gate's pause, and never uses up an attempt; tenacity counts every try of what it wraps.
+            nonlocal throttled_since
+            while True:
+                response, pause = self._send(method, url, params, data, json_body, files)
+                if pause is None:
+                    return response
                 throttled_since = throttled_since or time.monotonic()
                 if time.monotonic() - throttled_since > self.retry.max_throttle_wait_s:
                     raise TransientError(f"{what}: {self.name} kept throttling for too long")
                 log.debug("%s throttled the request; pausing %.1fs", self.name, pause)
-                continue
-            if response.status_code >= 500 and safe and attempt < self.retry.attempts:
-                delay = self.retry.delay(attempt)
-                log.debug("%s %s answered %s; retry in %.1fs", method, redact_url(url), response.status_code, delay)
-                attempt += 1
-                time.sleep(delay)
-                continue
-            return response
+
+        def log_retry(state: RetryCallState) -> None:
+            delay = state.next_action.sleep if state.next_action else 0.0
+            failure = state.outcome.exception() if state.outcome else None
+            if failure is not None:
+                log.debug("%s %s failed (%s); retry in %.1fs", method, redact_url(url), type(failure).__name__, delay)
+            elif state.outcome is not None:
+                status = state.outcome.result().status_code
+                log.debug("%s %s answered %s; retry in %.1fs", method, redact_url(url), status, delay)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts + 1),
+            wait=lambda state: self.retry.delay(state.attempt_number - 1),
+            retry=retry_if_exception_type(CONNECTION_FAILURES) | retry_if_result(_server_error)
+            if safe
+            else retry_never,
+            sleep=self._sleep,
+            before_sleep=log_retry,
+            retry_error_callback=_last_outcome,
+        )
+        try:
+            response: requests.Response = retrying(send)
+        except CONNECTION_FAILURES as exc:
+            raise TransientError(
+                f"{what}: cannot reach {self.name} ({type(exc).__name__})",
+                advice=f"check the network and {self.base_url}",
+            ) from None
+        return response
+
+    def _send(
+        self, method: str, url: str, params: Any, data: Any, json_body: Any, files: Any
+    ) -> tuple[requests.Response, float | None]:
+        """One try through the gate: the answer, and the pause the gate asks for when it was throttled (else None)."""
+        with self.gate as sent_with:
+            self._count()
+            started = time.monotonic()
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                json=json_body,
+                files=files,
+                headers={"Authorization": self._auth_header()},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            # Observed while this request still counts as in flight: the remaining it reports
+            # excludes the reservations of the others in flight, which the gate adds back.
+            throttled = is_throttled(response)
+            remaining = remaining_of(response)
+            pause = self.gate.throttle(remaining, sent_with) if throttled else None
+            if not throttled:
+                self.gate.observe(remaining)
+        log.debug(
+            "%s %s -> %s in %.0f ms (cost %s, remaining %s)",
+            method,
+            redact_url(response.url),
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+            response.headers.get("X-Request-Cost", "-"),
+            response.headers.get("X-Rate-Limit-Remaining", "-"),
+        )
+        return response, pause
 
     def json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
         """A request whose 2xx answer must be a JSON document; everything else raises."""

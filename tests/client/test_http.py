@@ -204,6 +204,19 @@ def test_post_5xx_is_retried_when_declared_harmless(rsps: responses.RequestsMock
     assert len(rsps.calls) == 2
 
 
+def test_retry_backoff_doubles_through_the_injected_sleep(rsps: responses.RequestsMock) -> None:
+    """Each retry waits base_delay_s doubled per attempt (±20 %), through the sleep the Api was given."""
+    waits: list[float] = []
+    api = Api(BASE, lambda: f"Bearer {TOKEN}", retry=Retry(attempts=3, base_delay_s=0.5), sleep=waits.append)
+    for status in (500, 502, 503):
+        rsps.add(responses.GET, USERS, status=status, body="busy")
+    rsps.add(responses.GET, USERS, json={"id": 1001})
+    assert api.json("GET", "/api/v1/users/1001", what="reading") == {"id": 1001}
+    assert len(waits) == 3
+    for wait, base in zip(waits, (0.5, 1.0, 2.0), strict=True):
+        assert base * 0.8 <= wait <= base * 1.2
+
+
 @pytest.mark.parametrize("failure", [requests.ConnectionError("reset"), requests.ReadTimeout("slow")])
 def test_connection_failure_on_get_is_retried(
     rsps: responses.RequestsMock, api: Api, sleeps: list[float], failure: Exception
