@@ -190,7 +190,6 @@ def test_persistent_5xx_becomes_transient_error(rsps: responses.RequestsMock, ap
 def test_post_5xx_is_not_retried(rsps: responses.RequestsMock, api: Api) -> None:
     """A POST answered 5xx is sent once only: it may have run on the server."""
     rsps.add(responses.POST, USERS, status=500, json={})
-    rsps.add(responses.POST, USERS, json={"id": 1})
     with pytest.raises(TransientError):
         api.json("POST", "/api/v1/users/1001", what="creating")
     assert len(rsps.calls) == 1
@@ -232,7 +231,6 @@ def test_connection_failure_on_get_is_retried(
 def test_connection_failure_on_post_is_not_retried(rsps: responses.RequestsMock, api: Api) -> None:
     """A POST whose connection dropped is not sent again; TransientError says the host was unreachable."""
     rsps.add(responses.POST, USERS, body=requests.ConnectionError("reset"))
-    rsps.add(responses.POST, USERS, json={"id": 1})
     with pytest.raises(TransientError, match="cannot reach Canvas"):
         api.request("POST", "/api/v1/users/1001", what="creating")
     assert len(rsps.calls) == 1
@@ -287,7 +285,6 @@ def test_throttling_never_uses_up_the_retry_budget(rsps: responses.RequestsMock,
 def test_403_json_unauthorized_is_not_throttling(rsps: responses.RequestsMock, api: Api) -> None:
     """A 403 with a JSON permission body fails at once and is not counted as throttling."""
     rsps.add(responses.GET, USERS, status=403, json=UNAUTHORIZED)
-    rsps.add(responses.GET, USERS, json={"id": 1001})
     with pytest.raises(PermissionDeniedError):
         api.json("GET", "/api/v1/users/1001", what="reading")
     assert api.gate.throttled == 0
@@ -394,7 +391,6 @@ def test_token_goes_as_bearer_header_to_the_base_url(rsps: responses.RequestsMoc
 )
 def test_request_refuses_another_origin(rsps: responses.RequestsMock, api: Api, url: str) -> None:
     """Api.request never sends the token to another scheme, host or port."""
-    rsps.add(responses.GET, url, json={})
     with pytest.raises(ValueError, match="another host") as caught:
         api.request("GET", url, what="x")
     assert TOKEN not in str(caught.value)
@@ -410,7 +406,6 @@ def test_absolute_url_on_the_base_origin_is_allowed(rsps: responses.RequestsMock
 def test_redirects_are_not_followed(rsps: responses.RequestsMock, api: Api) -> None:
     """A 3xx answer is returned as is: the token never follows a Location."""
     rsps.add(responses.GET, USERS, status=302, headers={"Location": "https://elsewhere.test/steal"})
-    rsps.add(responses.GET, "https://elsewhere.test/steal", json={})
     assert api.request("GET", "/api/v1/users/1001", what="x").status_code == 302
     assert len(rsps.calls) == 1
 
@@ -441,7 +436,6 @@ def test_pagination_stops_on_an_empty_page_with_a_next_link(rsps: responses.Requ
     """An empty page past the end still has rel=next; the listing stops there."""
     add_page(rsps, 1, 100, rows(0, 100))
     add_page(rsps, 2, 100, [])
-    add_page(rsps, 3, 100, [])
     assert [len(p) for p in listed(api)] == [100]
     assert len(rsps.calls) == 2
 
@@ -449,7 +443,6 @@ def test_pagination_stops_on_an_empty_page_with_a_next_link(rsps: responses.Requ
 def test_pagination_stops_on_a_short_page(rsps: responses.RequestsMock, api: Api) -> None:
     """A page with fewer rows than per_page is the last, even if it carries a next link."""
     add_page(rsps, 1, 100, rows(0, 99))
-    add_page(rsps, 2, 100, rows(99, 5))
     assert [len(p) for p in listed(api)] == [99]
     assert len(rsps.calls) == 1
 

@@ -12,8 +12,9 @@ from profilesync.rategate import RateGate
 
 
 def mocked_http() -> Iterator[responses.RequestsMock]:
-    """Every HTTP call goes to this registry; an unregistered URL is a ConnectionError."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    """Every HTTP call goes to this registry; an unregistered URL is a ConnectionError, and a registered one
+    that the test never calls fails it."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
 
 
