@@ -280,12 +280,11 @@ class Api:
                 status = state.outcome.result().status_code
                 log.debug("%s %s answered %s; retry in %.1fs", method, redact_url(url), status, delay)
 
+        retryable = retry_if_exception_type(CONNECTION_FAILURES) | retry_if_result(_server_error)
         retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts + 1),
+            stop=stop_after_attempt(self.retry.attempts + 1),  # the first try and `attempts` retries
             wait=lambda state: self.retry.delay(state.attempt_number - 1),
-            retry=retry_if_exception_type(CONNECTION_FAILURES) | retry_if_result(_server_error)
-            if safe
-            else retry_never,
+            retry=retryable if safe else retry_never,
             sleep=self._sleep,
             before_sleep=log_retry,
             retry_error_callback=_last_outcome,
