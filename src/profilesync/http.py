@@ -1,11 +1,7 @@
-"""HTTP plumbing shared by the targets: one session, timeouts, throttle-aware concurrency, safe retries,
-status-to-exception mapping, pagination and redaction — vendor-neutral: what a vendor's API adds (its error
-bodies, throttle signals, page sizes) comes from the ``Dialect`` its package gives the client.
-
-Canvas meters every token with a leaky bucket (canvas-api.md §4): each request in flight reserves
-``up_front_cost`` (50) units and the request is refused once the bucket reaches the high-water mark.
-``RateGate`` therefore limits requests in flight from the ``X-Rate-Limit-Remaining`` the server reports,
-instead of guessing a fixed worker count, and pauses every thread together when the server says "throttled".
+"""HTTP plumbing shared by the targets: one session, timeouts, throttle-aware concurrency (through the
+adaptive gate of ``rategate``), safe retries, status-to-exception mapping, pagination and redaction —
+vendor-neutral: what a vendor's API adds (its error bodies, throttle signals, page sizes) comes from the
+``Dialect`` its package gives the client.
 """
 
 from __future__ import annotations
@@ -24,6 +20,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    nap,
+    retry_if_exception_type,
+    retry_if_result,
+    retry_never,
+    stop_after_attempt,
+)
 
 from profilesync import __version__
 from profilesync.errors import (
@@ -33,6 +38,7 @@ from profilesync.errors import (
     RemoteError,
     TransientError,
 )
+from profilesync.rategate import RateGate
 
 log = logging.getLogger(__name__)
 
@@ -75,118 +81,6 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
-class RateGate:
-    """Keeps requests in flight within what the server's leaky bucket takes, steering by its own answers.
-
-    Canvas (canvas-api.md §4) reserves ``up_front_cost`` (50) per request in flight and refuses a request once
-    the bucket reaches the high-water mark; every answer reports ``X-Rate-Limit-Remaining`` = hwm − count,
-    where count holds the reservations of the requests the server is running plus the costs not yet leaked.
-    After each answer:
-
-    - remaining above two reservations (plus a margin): grow, by one request per round of answers
-      (congestion-avoidance style, so a burst of answers cannot overshoot by many at once);
-    - remaining below two reservations: one fewer in flight;
-    - alone in flight and remaining below one reservation: the bucket itself is full of spent cost, so wait
-      the time it needs to leak room for the next request (``outflow``: Canvas's default 10/s) instead of
-      being refused.
-
-    A throttled answer halves the requests in flight and caps them just below the number in flight when the
-    refused request was sent (remaining cannot show that ceiling exactly: it does not count our requests
-    still on the wire); the cap is probed upward again now and then, in case spent cost caused the refusal.
-    Only a throttle with nothing else in flight pauses everyone, backing off while it repeats. A server that
-    reports no remaining (Guru) gets the same growth on success and the same decrease on a 429.
-    """
-
-    PROBE_EVERY = 200  # answers at the cap before trying one more in flight
-
-    def __init__(self, max_in_flight: int, up_front_cost: float = 50.0, outflow: float = 10.0) -> None:
-        self.max_in_flight = max(1, max_in_flight)
-        self.up_front_cost = up_front_cost
-        self.outflow = outflow
-        self.margin = up_front_cost / 10  # a little headroom for the costs of requests in flight
-        self._allowed = min(self.max_in_flight, 4)  # until answers say how much room there is
-        self._ceiling = self.max_in_flight
-        self._growth = 0.0
-        self._at_ceiling = 0
-        self._in_flight = 0
-        self._paused_until = 0.0
-        self._throttle_streak = 0
-        self._cond = threading.Condition()
-        self.throttled = 0  # how many throttled answers we got (reported by the benchmark)
-
-    def __enter__(self) -> int:
-        """Wait for room; returns how many requests are in flight with this one (for ``throttle``)."""
-        with self._cond:
-            while True:
-                wait = self._paused_until - time.monotonic()
-                if wait > 0:
-                    self._cond.wait(wait)
-                elif self._in_flight >= self._allowed:
-                    self._cond.wait(1.0)
-                else:
-                    self._in_flight += 1
-                    return self._in_flight
-
-    def __exit__(self, *exc: object) -> None:
-        with self._cond:
-            self._in_flight -= 1
-            self._cond.notify_all()
-
-    def observe(self, remaining: float | None) -> None:
-        """Adapt to a successful answer. Must be called while its request still counts as in flight."""
-        with self._cond:
-            self._throttle_streak = 0
-            reservation = self.up_front_cost
-            if remaining is None or remaining > 2 * reservation + self.margin:
-                self._grow()
-            elif remaining < 2 * reservation:
-                self._allowed = max(1, self._allowed - 1)
-                if self._in_flight <= 1 and remaining < reservation + self.margin:
-                    self._pause((reservation + self.margin - remaining) / self.outflow)
-            self._cond.notify_all()
-
-    def _grow(self) -> None:
-        if self._allowed >= self._ceiling:
-            self._at_ceiling += 1
-            if self._at_ceiling >= self.PROBE_EVERY and self._ceiling < self.max_in_flight:
-                self._ceiling += 1
-                self._at_ceiling = 0
-            return
-        self._growth += 1 / self._allowed
-        if self._growth >= 1:
-            self._growth = 0.0
-            self._allowed += 1
-
-    def throttle(self, remaining: float | None, sent_with: int = 1) -> float:
-        """Record a throttled answer to a request sent with ``sent_with`` in flight; returns how long to wait."""
-        with self._cond:
-            self.throttled += 1
-            left = self._paused_until - time.monotonic()
-            if left > 0:
-                return left  # an answer to a request sent before the pause began: the same episode
-            self._allowed = max(1, min(self._allowed, self._in_flight) // 2)
-            self._cond.notify_all()
-            if sent_with > 1:
-                # Our concurrency did it: fewer in flight is the cure, not a pause.
-                self._ceiling = max(1, min(self._ceiling, sent_with - 1))
-                self._at_ceiling = 0
-                return 0.0
-            self._throttle_streak += 1
-            deficit = self.up_front_cost + self.margin - (remaining or 0.0)
-            base = max(0.1, deficit / self.outflow)
-            pause = min(30.0, base * 1.5 ** (self._throttle_streak - 1)) * random.uniform(1.0, 1.2)
-            self._pause(pause)
-            return pause
-
-    def _pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        self._cond.notify_all()
-
-    @property
-    def in_flight_limit(self) -> int:
-        return self._allowed
-
-
 @dataclass(frozen=True)
 class Retry:
     """How often to retry transient failures (5xx, dropped connections, timeouts) of safe requests."""
@@ -198,6 +92,19 @@ class Retry:
 
     def delay(self, attempt: int) -> float:
         return float(min(self.max_delay_s, self.base_delay_s * 2**attempt) * random.uniform(0.8, 1.2))
+
+
+CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout)
+
+
+def _server_error(response: requests.Response) -> bool:
+    return response.status_code >= 500
+
+
+def _last_outcome(state: RetryCallState) -> Any:
+    """When the retries run out: the last answer (a 5xx, for the caller's check), or its failure raised."""
+    assert state.outcome is not None  # tenacity calls this only after a try
+    return state.outcome.result()
 
 
 def parse_json(response: requests.Response) -> Any:
@@ -298,6 +205,7 @@ class Api:
         timeout_s: float = 60.0,
         dialect: Dialect,
         advice: str | None = None,
+        sleep: Callable[[float], None] = nap.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.dialect = dialect  # the vendor's statuses, throttle signals and bodies
@@ -308,6 +216,7 @@ class Api:
         self.session = session or make_session()
         self.gate = gate or RateGate(16)
         self.retry = retry or Retry()
+        self._sleep = sleep  # the backoff between retries (tenacity's default looks time.sleep up at each call)
         self.timeout = (CONNECT_TIMEOUT_S, timeout_s)
         self.name = name
         self.requests_made = 0  # every request sent to the API host (what Canvas charges for)
@@ -341,64 +250,82 @@ class Api:
         if not self.same_origin(url):
             raise ValueError(f"refusing to send the {self.name} token to another host: {redact_url(url)}")
         safe = method in IDEMPOTENT or retry_unsafe
-        attempt = 0
-        throttled_since: float | None = None
-        while True:
-            try:
-                with self.gate as sent_with:
-                    self._count()
-                    started = time.monotonic()
-                    response = self.session.request(
-                        method,
-                        url,
-                        params=params,
-                        data=data,
-                        json=json_body,
-                        files=files,
-                        headers={"Authorization": self._auth_header()},
-                        timeout=self.timeout,
-                        allow_redirects=False,
-                    )
-                    # Observed while this request still counts as in flight: the remaining it reports
-                    # excludes the reservations of the others in flight, which the gate adds back.
-                    throttled = self.dialect.throttled(response)
-                    pause = self.gate.throttle(self.dialect.remaining(response), sent_with) if throttled else 0.0
-                    if not throttled:
-                        self.gate.observe(self.dialect.remaining(response))
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if not safe or attempt >= self.retry.attempts:
-                    raise TransientError(
-                        f"{what}: cannot reach {self.name} ({type(exc).__name__})",
-                        advice=f"check the network and {self.base_url}",
-                    ) from None
-                delay = self.retry.delay(attempt)
-                log.debug("%s %s failed (%s); retry in %.1fs", method, redact_url(url), type(exc).__name__, delay)
-                attempt += 1
-                time.sleep(delay)
-                continue
-            elapsed = time.monotonic() - started
-            log.debug(
-                "%s %s -> %s in %.0f ms (cost %s, remaining %s)",
-                method,
-                redact_url(response.url),
-                response.status_code,
-                elapsed * 1000,
-                response.headers.get("X-Request-Cost", "-"),
-                response.headers.get("X-Rate-Limit-Remaining", "-"),
-            )
-            if throttled:
+        throttled_since: float | None = None  # across the retries: the throttle wait is bounded for the request
+
+        def send() -> requests.Response:
+            # Hand-written: a throttled answer is retried for as long as max_throttle_wait_s allows, after the
+            # gate's pause, and never uses up an attempt; tenacity counts every try of what it wraps.
+            nonlocal throttled_since
+            while True:
+                response, pause = self._send(method, url, params, data, json_body, files)
+                if pause is None:
+                    return response
                 throttled_since = throttled_since or time.monotonic()
                 if time.monotonic() - throttled_since > self.retry.max_throttle_wait_s:
                     raise TransientError(f"{what}: {self.name} kept throttling for too long")
                 log.debug("%s throttled the request; pausing %.1fs", self.name, pause)
-                continue
-            if response.status_code >= 500 and safe and attempt < self.retry.attempts:
-                delay = self.retry.delay(attempt)
-                log.debug("%s %s answered %s; retry in %.1fs", method, redact_url(url), response.status_code, delay)
-                attempt += 1
-                time.sleep(delay)
-                continue
-            return response
+
+        def log_retry(state: RetryCallState) -> None:
+            delay = state.next_action.sleep if state.next_action else 0.0
+            failure = state.outcome.exception() if state.outcome else None
+            if failure is not None:
+                log.debug("%s %s failed (%s); retry in %.1fs", method, redact_url(url), type(failure).__name__, delay)
+            elif state.outcome is not None:
+                status = state.outcome.result().status_code
+                log.debug("%s %s answered %s; retry in %.1fs", method, redact_url(url), status, delay)
+
+        retryable = retry_if_exception_type(CONNECTION_FAILURES) | retry_if_result(_server_error)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry.attempts + 1),  # the first try and `attempts` retries
+            wait=lambda state: self.retry.delay(state.attempt_number - 1),
+            retry=retryable if safe else retry_never,
+            sleep=self._sleep,
+            before_sleep=log_retry,
+            retry_error_callback=_last_outcome,
+        )
+        try:
+            response: requests.Response = retrying(send)
+        except CONNECTION_FAILURES as exc:
+            raise TransientError(
+                f"{what}: cannot reach {self.name} ({type(exc).__name__})",
+                advice=f"check the network and {self.base_url}",
+            ) from None
+        return response
+
+    def _send(
+        self, method: str, url: str, params: Any, data: Any, json_body: Any, files: Any
+    ) -> tuple[requests.Response, float | None]:
+        """One try through the gate: the answer, and the pause the gate asks for when it was throttled (else None)."""
+        with self.gate as sent_with:
+            self._count()
+            started = time.monotonic()
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                json=json_body,
+                files=files,
+                headers={"Authorization": self._auth_header()},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+            # Observed while this request still counts as in flight: the remaining it reports
+            # excludes the reservations of the others in flight, which the gate adds back.
+            throttled = self.dialect.throttled(response)
+            remaining = self.dialect.remaining(response)
+            pause = self.gate.throttle(remaining, sent_with) if throttled else None
+            if not throttled:
+                self.gate.observe(remaining)
+        log.debug(
+            "%s %s -> %s in %.0f ms (remaining %s)",
+            method,
+            redact_url(response.url),
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+            "-" if remaining is None else f"{remaining:g}",
+        )
+        return response, pause
 
     def json(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
         """A request whose 2xx answer must be a JSON document; everything else raises."""

@@ -12,7 +12,8 @@ import requests
 import responses
 
 from profilesync.domain import Secret
-from profilesync.http import Api, RateGate, Retry
+from profilesync.http import Api, Retry
+from profilesync.rategate import RateGate
 from profilesync.targets.canvas.build import avatar_target
 from profilesync.targets.canvas.client import CANVAS
 from profilesync.targets.canvas.target import CanvasTarget

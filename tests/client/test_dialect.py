@@ -7,7 +7,8 @@ import requests
 import responses
 
 from profilesync.errors import FatalRemoteError, PermissionDeniedError, TransientError
-from profilesync.http import Api, Dialect, RateGate, Retry
+from profilesync.http import Api, Dialect, Retry
+from profilesync.rategate import RateGate
 from profilesync.targets.canvas.client import CANVAS
 from profilesync.targets.guru import GURU
 

@@ -16,7 +16,8 @@ import responses
 from profilesync.domain import Secret
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.errors import FatalRemoteError, NotFoundError, PermissionDeniedError, RemoteError, TransientError
-from profilesync.http import RateGate, Retry
+from profilesync.http import Retry
+from profilesync.rategate import RateGate
 from profilesync.targets.guru import PERMISSION_FAILURES_BEFORE_FATAL, GuruTarget, build_target, with_picture
 
 BASE = "https://api.guru.test"
@@ -318,15 +319,15 @@ def test_credentials_echoed_in_an_error_never_leave_the_adapter(
     """An error body quoting the token, user:token or the Authorization value is cleaned before it is raised."""
     basic = base64.b64encode(f"{USER}:{TOKEN}".encode()).decode()
     echo = {"description": f"bad request; Authorization: Basic {basic} ({USER}:{TOKEN})"}
-    rsps.get(MEMBERS, status=400, json=echo)
-    rsps.get(f"{MEMBERS}/ada@school.test", status=400, json=echo)
-    rsps.post(PICTURE, status=400, json=echo)
     with pytest.raises(RemoteError) as caught:
         if method == "listing":
+            rsps.get(MEMBERS, status=400, json=echo)
             list(target.list_users())
         elif method == "lookup":
+            rsps.get(f"{MEMBERS}/ada@school.test", status=400, json=echo)
             target.find_user("ada@school.test")
         else:
+            rsps.post(PICTURE, status=400, json=echo)
             target.upload_avatar(ADA, IMAGE)
     text = f"{caught.value} {caught.value.args} {caught.value.advice}"
     assert "<hidden>" in text and TOKEN not in text and basic not in text
@@ -422,9 +423,9 @@ def test_server_errors_that_persist_fail_the_member(rsps: responses.RequestsMock
 
 def test_gate_recovers_one_step_per_success_after_throttling() -> None:
     """With no remaining-quota header, a throttled gate opens up again by one per round of successes."""
-    gate = RateGate(4, up_front_cost=5.0)
-    gate.throttle(None)
-    gate._paused_until = 0.0
+    clock = [1000.0]
+    gate = RateGate(4, up_front_cost=5.0, clock=lambda: clock[0])
+    clock[0] += gate.throttle(None)  # the pause is waited out
     assert gate.in_flight_limit == 1
     limits = []
     for _ in range(7):
@@ -435,10 +436,10 @@ def test_gate_recovers_one_step_per_success_after_throttling() -> None:
 
 def test_throttled_answers_during_a_pause_do_not_lengthen_it() -> None:
     """A burst of 429s from requests already in flight is one throttling episode."""
-    gate = RateGate(8, up_front_cost=5.0)
+    gate = RateGate(8, up_front_cost=5.0, clock=lambda: 1000.0)
     first = gate.throttle(None)
     later = [gate.throttle(None) for _ in range(6)]
-    assert all(pause <= first for pause in later) and gate.throttled == 7
+    assert all(pause == pytest.approx(first) for pause in later) and gate.throttled == 7
 
 
 # -- reassigning a recorded picture

@@ -140,7 +140,7 @@ def test_avatar_on_another_host_is_not_fetched() -> None:
         assert not mock.calls
 
 
-@responses.activate
+@responses.activate(assert_all_requests_are_fired=True)
 def test_thumbnail_redirect_is_followed_without_the_token() -> None:
     """Canvas's thumbnail redirect to its storage host is followed, and the token goes only to Canvas."""
     responses.get(

@@ -60,7 +60,8 @@ def test_scanning_the_bad_photo_corpus_never_raises(tmp_path: Path) -> None:
         if fragment is None:
             assert photo.problem is None, (key, photo.problem)
             data = normalise(photo.path, size=64)
-            open_avatar(data, min(64, *Image.open(photo.path).size))
+            with Image.open(photo.path) as original:  # closed: warnings are errors, ResourceWarning included
+                open_avatar(data, min(64, *original.size))
         else:
             assert photo.problem is not None and fragment in photo.problem, (key, photo.problem)
 

@@ -3,30 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import responses
 
-from profilesync.http import RateGate
+from profilesync.rategate import RateGate
 
 
 def mocked_http() -> Iterator[responses.RequestsMock]:
-    """Every HTTP call goes to this registry; an unregistered URL is a ConnectionError."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    """Every HTTP call goes to this registry; an unregistered URL is a ConnectionError, and a registered one
+    that the test never calls fails it."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         yield mock
 
 
-def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Retry backoff and throttle pauses recorded instead of waited for."""
-    recorded: list[float] = []
-    monkeypatch.setattr("profilesync.http.time.sleep", recorded.append)
-    original = RateGate.throttle
+class FakeTime:
+    """A clock that stands still until something sleeps on it; sleeping moves it on at once."""
 
-    def throttle(self: RateGate, remaining: float | None, sent_with: int = 1) -> float:
-        pause = original(self, remaining, sent_with)
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(0.0, seconds)
+
+
+def record_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Retry backoff and throttle pauses recorded instead of waited for.
+
+    Every rate gate made during the test runs in fake time: its throttle pauses are recorded and pass at once.
+    """
+    recorded: list[float] = []
+    monkeypatch.setattr("time.sleep", recorded.append)
+    fake = FakeTime()
+    make_gate = RateGate.__init__
+
+    def fake_time_gate(self: RateGate, *args: Any, **kwargs: Any) -> None:
+        make_gate(self, *args, **{"clock": fake.monotonic, "sleep": fake.sleep, **kwargs})
+
+    monkeypatch.setattr(RateGate, "__init__", fake_time_gate)
+    throttle = RateGate.throttle
+
+    def recorded_throttle(self: RateGate, remaining: float | None, sent_with: int = 1) -> float:
+        pause = throttle(self, remaining, sent_with)
         recorded.append(pause)
-        self._paused_until = 0.0  # the pause is recorded, not waited for
         return pause
 
-    monkeypatch.setattr(RateGate, "throttle", throttle)
+    monkeypatch.setattr(RateGate, "throttle", recorded_throttle)
     return recorded

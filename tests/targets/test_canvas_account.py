@@ -60,7 +60,7 @@ def test_former_names_match_only_the_same_address() -> None:
 
 def test_root_account_is_read_once() -> None:
     """root() asks Canvas once however often it is called, and names the target by the uuid."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.GET, f"{BASE}/api/v1/accounts/self", json=ROOT)
         account = CanvasAccount(Api(BASE, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         assert account.root().target_id == "canvas:root:" + "U" * 40
@@ -70,7 +70,7 @@ def test_root_account_is_read_once() -> None:
 
 def test_rights_accept_booleans_and_strings() -> None:
     """The rights endpoint's booleans (or the API doc's "true"/"false" strings) are read alike."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(
             responses.GET,
             f"{BASE}/api/v1/accounts/self/permissions",
@@ -88,7 +88,7 @@ def test_rights_accept_booleans_and_strings() -> None:
 
 def test_refused_rights_question_means_no_root_role() -> None:
     """A 401 from the rights endpoint is fatal: only a user without any root-account role is refused."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         body = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
         rsps.add(responses.GET, f"{BASE}/api/v1/accounts/self/permissions", json=body, status=401)
         account = CanvasAccount(Api(BASE, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
@@ -98,7 +98,7 @@ def test_refused_rights_question_means_no_root_role() -> None:
 
 def test_missing_rights_endpoint_is_no_evidence() -> None:
     """An old Canvas without the endpoint (404): the check is skipped, no error, asked only once."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.GET, f"{BASE}/api/v1/accounts/self/permissions", status=404, json={"errors": []})
         account = CanvasAccount(Api(BASE, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         account.require_write_rights()
@@ -124,7 +124,7 @@ def test_test_and_beta_copies_are_told_from_production(url: str, environment: st
 def test_a_test_copy_has_its_own_history_name() -> None:
     """The test copy of a Canvas shares production's root account uuid, but not its history name."""
     test_base = "https://school.test.instructure.com"
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         rsps.add(responses.GET, f"{test_base}/api/v1/accounts/self", json=ROOT)
         account = CanvasAccount(Api(test_base, lambda: "Bearer t", dialect=CANVAS, retry=Retry(attempts=1)))
         assert account.root().target_id == "canvas:root:" + "U" * 40 + ":test"

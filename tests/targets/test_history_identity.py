@@ -56,7 +56,7 @@ def test_plan_reads_a_respelled_history_without_moving_it() -> None:
     """known_records without adopt merges the old spelling's records and leaves them filed where they were."""
     store = MemoryStore()
     history(store, "canvas:HTTPS://Canvas.School.example.edu/")
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
         root = {"id": 1, "name": "School", "uuid": "U" * 40}
         rsps.add(responses.GET, "https://canvas.school.example.edu/api/v1/accounts/self", json=root)
         found = known_records(store, target(), adopt=False)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
 # Connection execution option marking a transaction that will write (see _begin below).
 _WRITE_OPTION = "profilesync_write"
@@ -57,15 +57,13 @@ def _switch_to_wal(cursor: Any) -> None:
     the same new file to WAL at that moment (found by the store's concurrent-first-open test: several processes
     starting on a new database): a short wait and another try is all it needs.
     """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    while True:
-        try:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
+    retrying = Retrying(
+        stop=stop_after_delay(SQLITE_BUSY_TIMEOUT_MS / 1000),
+        wait=wait_fixed(0.01),
+        retry=retry_if_exception(lambda exc: isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)),
+        reraise=True,
+    )
+    retrying(cursor.execute, "PRAGMA journal_mode = WAL")
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -60,7 +60,6 @@ from profilesync.errors import (
 from profilesync.http import (
     Api,
     Dialect,
-    RateGate,
     Retry,
     error_text,
     make_session,
@@ -68,6 +67,7 @@ from profilesync.http import (
     raise_for_status,
     redact_url,
 )
+from profilesync.rategate import RateGate
 from profilesync.scrub import Scrubber
 
 log = logging.getLogger(__name__)

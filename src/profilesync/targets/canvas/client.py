@@ -18,7 +18,8 @@ import requests
 
 from profilesync.domain import Secret
 from profilesync.errors import FatalRemoteError
-from profilesync.http import Api, Dialect, RateGate, Retry, make_session, raise_for_status, text_snippet
+from profilesync.http import Api, Dialect, Retry, make_session, raise_for_status, text_snippet
+from profilesync.rategate import RateGate
 from profilesync.targets.canvas.account import TOKEN_ADVICE, normalise_base_url
 
 # The messages of Canvas's 401 for a token that cannot be used at all: every later request would fail too.

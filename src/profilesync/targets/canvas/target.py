@@ -26,7 +26,8 @@ from profilesync.errors import (
     QuotaError,
     RemoteError,
 )
-from profilesync.http import Api, RateGate
+from profilesync.http import Api
+from profilesync.rategate import RateGate
 from profilesync.scrub import Scrubber
 from profilesync.targets.canvas import account as root
 from profilesync.targets.canvas.avatars import ThumbnailLag, avatar_ref

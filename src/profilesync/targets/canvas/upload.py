@@ -17,11 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.engine.ports import AvatarPending
 from profilesync.errors import NotFoundError, PermissionDeniedError, QuotaError, RemoteError, TransientError
-from profilesync.http import RateGate, redact_url
+from profilesync.http import redact_url
+from profilesync.rategate import RateGate
 from profilesync.targets.canvas.avatars import (
     PROFILE_PICTURES,
     CanvasAvatarOptions,
@@ -81,6 +83,11 @@ def upload_host_throttled(response: requests.Response) -> bool:
     return is_throttled(response) or (response.status_code == 503 and retry_after_s(response) is not None)
 
 
+class NotConfirmed(TransientError):
+    """A confirm that did not take effect (the file is still pending): it may be sent again, and once the
+    confirms run out the whole upload starts over, as for any transient failure of the upload host."""
+
+
 @dataclass(frozen=True)
 class Stored:
     """A file the upload host stored: its Canvas id, uuid and folder."""
@@ -136,16 +143,23 @@ class CanvasUploads(CanvasAvatarOptions):
         Redoing is safe: the same name with ``on_duplicate=overwrite`` replaces any copy a lost answer left
         behind, so a user never ends with two files for one photo.
         """
-        for attempt in range(UPLOAD_ATTEMPTS):
+        retrying = Retrying(
+            stop=stop_after_attempt(UPLOAD_ATTEMPTS),
+            wait=wait_exponential(multiplier=0.5),  # 0.5 s, then doubling
+            retry=retry_if_exception_type(TransientError),
+            sleep=self._sleep,
+            before_sleep=lambda _: log.debug(
+                "upload for user %s failed; starting over with a new preflight", user.user_id
+            ),
+            reraise=True,
+        )
+        for attempt in retrying:
+            # Outside the attempt: the preflight is an API request with retries of its own, and its failure is
+            # the user's, not the upload host's.
             preflight = self._preflight(user, len(image), name, folder_id)
-            try:
+            with attempt:
                 return self._send_bytes(user, preflight, image, name)
-            except TransientError:
-                if attempt == UPLOAD_ATTEMPTS - 1:
-                    raise
-                log.debug("upload for user %s failed; starting over with a new preflight", user.user_id)
-                self._sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable")  # tenacity re-raises the last failure
 
     def _send_bytes(self, user: RemoteUser, preflight: dict[str, Any], image: bytes, name: str) -> Stored:
         """POST the bytes to ``upload_url`` — never with the token, never following redirects.
@@ -158,6 +172,7 @@ class CanvasUploads(CanvasAvatarOptions):
         file_param = str(preflight.get("file_param") or "file")
         what = f"uploading the photo of user {user.user_id}"
         throttled_since: float | None = None
+        # Hand-written: a "slow down" is waited out (bounded by time, not attempts) and never counts as a retry.
         while True:
             try:
                 with self._upload_gate as sent_with:
@@ -239,28 +254,37 @@ class CanvasUploads(CanvasAvatarOptions):
         if not self.api.same_origin(location):
             raise RemoteError(f"{what}: the upload host redirected to an unexpected host")
         match = CONFIRM_PATH.search(urlsplit(location).path)
-        for attempt in range(CONFIRM_ATTEMPTS):
+        retrying = Retrying(
+            stop=stop_after_attempt(CONFIRM_ATTEMPTS),
+            retry=retry_if_exception_type(NotConfirmed),
+            sleep=lambda _: None,  # sent again at once: Canvas never saw the first one
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                return self._confirm_once(user, location, match, what)
+        raise AssertionError("unreachable")  # tenacity re-raises the last failure
+
+    def _confirm_once(self, user: RemoteUser, location: str, match: re.Match[str] | None, what: str) -> Stored:
+        """One confirm; a failed one is checked against the file, and ``NotConfirmed`` if it is still pending."""
+        try:
+            body = self.api.json("POST", location, what=what)
+        except (TransientError, RemoteError) as exc:
+            if match is None or isinstance(exc, (PermissionDeniedError, QuotaError)):
+                raise
+            if "quota" in str(exc).lower():
+                raise QuotaError(f"user {user.user_id}'s Canvas file quota is full ({exc})") from None
+            log.debug("confirm failed (%s); checking whether the file exists", exc)
             try:
-                body = self.api.json("POST", location, what=what)
-            except (TransientError, RemoteError) as exc:
-                if match is None or isinstance(exc, (PermissionDeniedError, QuotaError)):
-                    raise
-                if "quota" in str(exc).lower():
-                    raise QuotaError(f"user {user.user_id}'s Canvas file quota is full ({exc})") from None
-                log.debug("confirm failed (%s); checking whether the file exists", exc)
-                try:
-                    return self._file(f"/api/v1/files/{match[1]}", what)
-                except NotFoundError:
-                    # Found by the reliability tests: a 5xx or dropped confirm that never reached Canvas left the
-                    # file pending (GET /files/:id is 404 until confirmed), and the user used to fail with
-                    # "not found". The confirm did not happen, so it may be sent again.
-                    if attempt == CONFIRM_ATTEMPTS - 1:
-                        raise TransientError(f"{what}: Canvas did not confirm the upload ({exc.message})") from None
-                    continue
-            if not isinstance(body, dict) or body.get("id") is None:
-                raise RemoteError(f"{what}: Canvas's answer names no file")
-            return _stored_from(body)
-        raise AssertionError("unreachable")
+                return self._file(f"/api/v1/files/{match[1]}", what)
+            except NotFoundError:
+                # Found by the reliability tests: a 5xx or dropped confirm that never reached Canvas left the
+                # file pending (GET /files/:id is 404 until confirmed), and the user used to fail with
+                # "not found". The confirm did not happen, so it may be sent again.
+                raise NotConfirmed(f"{what}: Canvas did not confirm the upload ({exc.message})") from None
+        if not isinstance(body, dict) or body.get("id") is None:
+            raise RemoteError(f"{what}: Canvas's answer names no file")
+        return _stored_from(body)
 
     def _file(self, location: str, what: str) -> Stored:
         """:calls: ``GET /api/v1/files/:id``."""
