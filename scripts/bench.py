@@ -60,7 +60,7 @@ finally:
     with open(out, "w") as f:
         f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
 """
-HWM, UP_FRONT, OUTFLOW = 600.0, 50.0, 10.0  # Canvas's defaults (canvas-api.md §4.1)
+HWM, UP_FRONT, OUTFLOW = 600.0, 50.0, 10.0  # Canvas's defaults (docs/canvas.md §4.1)
 MAX_IN_FLIGHT = int(HWM // UP_FRONT) - 1  # the 12th concurrent request on an empty bucket is refused
 
 

@@ -41,7 +41,7 @@ def basic_credentials(user: str, token: Secret) -> Secret:
 
 def fold_key(match: str) -> Callable[[str], str]:
     """How keys compare, for photo names and users alike: SIS and integration ids are case-sensitive in
-    Canvas (canvas-api.md §7), logins and emails are not (Canvas and Guru)."""
+    Canvas (docs/canvas.md §7), logins and emails are not (Canvas and Guru)."""
     return str.casefold if match in ("login_id", "email") else str
 
 

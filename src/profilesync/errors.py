@@ -10,7 +10,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Exit codes shared by every command (DESIGN.md §2)."""
+    """Exit codes shared by every command (docs/design.md §2)."""
 
     OK = 0
     PARTIAL = 1  # finished, but some users or rows failed

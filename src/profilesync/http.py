@@ -108,7 +108,7 @@ def _last_outcome(state: RetryCallState) -> Any:
 
 
 def parse_json(response: requests.Response) -> Any:
-    """The JSON body whatever the Content-Type says (multipart answers come as text/html, §1.4)."""
+    """The JSON body whatever the Content-Type says (multipart answers come as text/html, docs/canvas.md §1.4)."""
     # JSON is UTF-8 (RFC 8259); response.text would decode a charset-less text/html answer as Latin-1.
     text = response.content.decode("utf-8")
     return json.loads(text) if text.strip() else None

@@ -1,6 +1,6 @@
 """The adaptive rate gate: requests in flight kept within what the server's leaky bucket takes.
 
-Canvas meters every token with a leaky bucket (canvas-api.md §4): each request in flight reserves
+Canvas meters every token with a leaky bucket (docs/canvas.md §4): each request in flight reserves
 ``up_front_cost`` (50) units and the request is refused once the bucket reaches the high-water mark.
 ``RateGate`` therefore limits requests in flight from the ``X-Rate-Limit-Remaining`` the server reports,
 instead of guessing a fixed worker count, and pauses every thread together when the server says "throttled".
@@ -20,7 +20,7 @@ from collections.abc import Callable
 class RateGate:
     """Keeps requests in flight within what the server's leaky bucket takes, steering by its own answers.
 
-    Canvas (canvas-api.md §4) reserves ``up_front_cost`` (50) per request in flight and refuses a request once
+    Canvas (docs/canvas.md §4) reserves ``up_front_cost`` (50) per request in flight and refuses a request once
     the bucket reaches the high-water mark; every answer reports ``X-Rate-Limit-Remaining`` = hwm − count,
     where count holds the reservations of the requests the server is running plus the costs not yet leaked.
     After each answer:

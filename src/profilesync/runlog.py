@@ -31,7 +31,7 @@ ADVICE = {
 }
 DEFAULT_ADVICE = "see the message; the next run retries"
 
-#: what each exit code means (DESIGN.md's table), for the exit line
+#: what each exit code means (docs/design.md §2.4), for the exit line
 EXIT_MEANINGS = {
     0: "done",
     1: "finished, some users or rows failed",

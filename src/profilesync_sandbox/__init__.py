@@ -1,7 +1,7 @@
 """A faithful Canvas emulator shipped with profilesync (``profilesync sandbox``, ``demo``, end-to-end tests).
 
 It serves the Canvas REST endpoints the avatar and observer syncs use, over real HTTP on loopback, with the
-quirks ``docs/canvas-api.md`` documents: masquerade-only uploads to a separate upload host, thumbnail lag,
+quirks ``docs/canvas.md`` documents: masquerade-only uploads to a separate upload host, thumbnail lag,
 one-shot upload confirmation, Folio pagination, silent avatar no-ops, the request throttle, and injected
 latency and faults::
 
@@ -12,7 +12,7 @@ latency and faults::
         sb.state.users(); sb.state.counts(); sb.faults.outage(2.0)
         sb.faults.kill_on("PUT", r"^/api/v1/users/\\d+$", proc.pid, when="after", nth=40)  # kill -9 a CLI process
 
-Emulated (canvas-api.md sections): auth, masquerading and error bodies (§1, §2); pagination (§3); the
+Emulated (docs/canvas.md sections): auth, masquerading and error bodies (§1, §2); pagination (§3); the
 throttle (§4); user JSON visibility (§5); listing and search (§6); id forms (§7); show and profile (§8);
 avatar URLs, options and updates (§9-§11); uploads in inst-fs and local styles, confirm, duplicates, file
 JSON, folders (§12); quota (§13); observers, pairing codes and create-user (§14).

@@ -2,8 +2,8 @@
 
 Pipeline, in the order real infrastructure would apply it: kill failpoints due on arrival → outage (the
 load balancer answers 503) → scripted/random drop before the app → throttle reservation (a host's own
-``Throttling``: Canvas's token buckets, §4) → injected latency (slept while the reservation is held, like server time) →
-scripted/random error → the app → throttle settlement and headers → kill failpoints due after the app →
+``Throttling``: Canvas's token buckets, docs/canvas.md §4) → injected latency (slept while the reservation is held, like
+server time) → scripted/random error → the app → throttle settlement and headers → kill failpoints due after the app →
 scripted/random drop after the app → answer.
 
 ``ThreadingHTTPServer`` with HTTP/1.1 keep-alive: clients reuse connections, so every answer carries an
@@ -126,7 +126,8 @@ class Pipeline:
         throttling = self.throttling
         key = throttling.key(request) if throttling else None
         if throttling and key and not throttling.bucket.reserve(key):
-            remaining = throttling.bucket.settle(key, 0.0)  # refused requests cost nothing but the refund (§4.2)
+            # refused requests cost nothing but the refund (docs/canvas.md §4.2)
+            remaining = throttling.bucket.settle(key, 0.0)
             self._sleep()
             return throttling.refusal(remaining)
         try:

@@ -1,7 +1,7 @@
 """Requests and responses as the emulated hosts see them: Rails-style params, multipart parts, JSON rendering.
 
 Rails parses query strings, form bodies, multipart bodies and JSON bodies into one ``params`` hash
-(canvas-api.md §1.5). The emulator keeps them flat, in bracket syntax (``user[avatar][token]``,
+(docs/canvas.md §1.5). The emulator keeps them flat, in bracket syntax (``user[avatar][token]``,
 ``include[]``), with body values after query values so that ``get`` (last wins) prefers the body like Rails.
 """
 
@@ -176,7 +176,7 @@ def _header_text(value: str) -> str:
 
 @dataclass
 class Response:
-    """An answer before rendering; ``payload`` is JSON-encoded late so the §1.4 rules can apply."""
+    """An answer before rendering; ``payload`` is JSON-encoded late so the docs/canvas.md §1.4 rules can apply."""
 
     status: int
     body: bytes = b""

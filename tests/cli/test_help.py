@@ -46,7 +46,7 @@ def test_command_help_shows_an_example(path: tuple[str, ...]) -> None:
 
 
 def test_design_commands_exist() -> None:
-    """The stable surface of DESIGN.md §2 is all there."""
+    """The stable surface of docs/design.md §2 is all there."""
     names = {" ".join(p) for p in all_commands()}
     expected = {
         "avatars plan",

@@ -1,4 +1,4 @@
-"""The decision table of DESIGN.md §4, row by row, without any I/O."""
+"""The decision table of docs/design.md §4, row by row, without any I/O."""
 
 from __future__ import annotations
 

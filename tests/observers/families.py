@@ -107,7 +107,7 @@ def build_school() -> Families:
     for i in range(15):
         f.student(f"U{i:02d}", enrollments=dead[i % len(dead)])
         f.row(f"U{i:02d}", f"unenrolled{i}@home.example.net", "student_not_enrolled")
-    # Invited and completed enrollments count (§14.2).
+    # Invited and completed enrollments count (docs/canvas.md §14.2).
     f.student("INV-1", enrollments=[{"type": "student", "state": "invited"}])
     f.row("INV-1", "invited@home.example.net", "create_parent_and_link")
     f.student("CMP-1", enrollments=[{"type": "student", "state": "completed"}])
@@ -117,7 +117,7 @@ def build_school() -> Families:
     f.student("MIX-2")
     f.row("MIX-1", "mixed@home.example.net", "student_not_enrolled")
     f.row("MIX-2", "mixed@home.example.net", "create_parent_and_link")
-    # SIS ids that need care in URLs (§7), and the seed's search_term trap: "100" must not find "1001".
+    # SIS ids that need care in URLs (docs/canvas.md §7), and the seed's search_term trap: "100" must not find "1001".
     for i, sis in enumerate(("S/100", "S 200", "S+300", "S400.json", "100", "1001", "ÉLÈVE-7")):
         f.student(sis)
         f.row(sis, f"tricky{i}@home.example.net", "create_parent_and_link")

@@ -268,7 +268,7 @@ def test_server_that_is_not_canvas_exits_three(make_world: MakeWorld) -> None:
 
 
 def test_parallel_rows_stay_under_canvas_throttle(make_world: MakeWorld) -> None:
-    """With slow answers and many parents in flight, throttling stays rare and fails no row (§4)."""
+    """With slow answers and many parents in flight, throttling stays rare and fails no row (docs/canvas.md §4)."""
     f = Families()
     for i in range(60):
         f.student(f"T{i}")

@@ -43,7 +43,7 @@ def preflight(
     folder: str = "profile pictures",
     on_duplicate: str = "overwrite",
 ) -> requests.Response:
-    """Step 1, masquerading as the user (the only way an admin may upload, §12.1)."""
+    """Step 1, masquerading as the user (the only way an admin may upload, docs/canvas.md §12.1)."""
     data: dict[str, Any] = {
         "name": name,
         "content_type": content_type,

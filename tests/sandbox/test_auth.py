@@ -1,4 +1,4 @@
-"""Authentication, masquerading and the error bodies of §2, plus the §1.4 response-encoding quirks."""
+"""Authentication, masquerading and the error bodies of docs/canvas.md §2, plus the §1.4 response-encoding quirks."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_masquerade_by_sis_id(sb: Sandbox, admin: requests.Session) -> None:
 
 
 def test_masquerade_without_become_user_is_refused(sb: Sandbox) -> None:
-    """A token without "Become other users" gets 401 Invalid as_user_id (§1.2)."""
+    """A token without "Become other users" gets 401 Invalid as_user_id (docs/canvas.md §1.2)."""
     response = api(sb, sb.no_masquerade_token).get(
         f"{sb.base_url}/api/v1/users/self", params={"as_user_id": student(sb).id}
     )

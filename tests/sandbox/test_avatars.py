@@ -1,4 +1,4 @@
-"""Avatar options (§10), the PUT with its silent no-ops (§11), and the avatar URL rules (§9)."""
+"""Avatar options (docs/canvas.md §10), the PUT with its silent no-ops (§11), and the avatar URL rules (§9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""User id forms in URLs (§7): SIS prefixes, percent-encoding, the .json format suffix, case rules."""
+"""User id forms in URLs (docs/canvas.md §7): SIS prefixes, percent-encoding, the .json format suffix, case rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Observers (§14): create-user quirks, pairing codes and observee links."""
+"""Observers (docs/canvas.md §14): create-user quirks, pairing codes and observee links."""
 
 from __future__ import annotations
 

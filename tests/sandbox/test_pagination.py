@@ -1,4 +1,5 @@
-"""GET /api/v1/accounts/:id/users: Folio's unknown-total pagination and the listing's parameters (§3, §6)."""
+"""GET /api/v1/accounts/:id/users: Folio's unknown-total pagination and the listing's parameters
+(docs/canvas.md §3, §6)."""
 
 from __future__ import annotations
 

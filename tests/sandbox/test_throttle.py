@@ -1,4 +1,5 @@
-"""The request throttle (§4): headers, the exact throttled answers, and throttling caused by concurrency."""
+"""The request throttle (docs/canvas.md §4): headers, the exact throttled answers, and throttling caused by
+concurrency."""
 
 from __future__ import annotations
 

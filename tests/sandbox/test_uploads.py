@@ -1,4 +1,5 @@
-"""Uploads (§12, §13): masquerade-only preflight, the separate upload host, confirm, quota and duplicates."""
+"""Uploads (docs/canvas.md §12, §13): masquerade-only preflight, the separate upload host, confirm, quota and
+duplicates."""
 
 from __future__ import annotations
 

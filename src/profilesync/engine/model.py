@@ -30,7 +30,7 @@ class Action(str, Enum):
 
 
 class Reason(str, Enum):
-    """Why (DESIGN.md §2 lists the stable values; extensions are documented in the README)."""
+    """Why (docs/design.md §2 lists the stable values; extensions are documented in the README)."""
 
     NEW = "new"
     CHANGED = "changed"
@@ -216,7 +216,7 @@ class Fingerprint:
 
 @dataclass(frozen=True, slots=True)
 class ObserverLink:
-    """An observer (parent) → student link that profilesync made and verified (DESIGN.md §7, §8).
+    """An observer (parent) → student link that profilesync made and verified (docs/design.md §7, §8).
 
     Keyed by target, student key (SIS id) and parent email (lower-cased, as Canvas compares logins); the
     Canvas ids say which two accounts were linked, so a later run can tell "we linked these two and someone

@@ -1,4 +1,4 @@
-"""The pure decision table of DESIGN.md §4: users + photos + history → one action per user. No I/O.
+"""The pure decision table of docs/design.md §4: users + photos + history → one action per user. No I/O.
 
 Precedence, top to bottom (the README documents it for admins):
 1. no key → skip/no_key; inactive → skip/inactive (Guru)

@@ -168,7 +168,7 @@ class _Runner:
     def _plan_row(self, row: Row, parent: CanvasUser | None, observed: Mapping[str, str | None]) -> _Planned:
         parent_id = parent.id if parent else None
         try:
-            # The observees list carries each student's SIS id (§14.3): a linked student needs no lookup.
+            # The observees list carries each student's SIS id (docs/canvas.md §14.3): a linked student needs no lookup.
             by_sis = next((sid for sid, sis in observed.items() if sis == row.student), None)
             student = CanvasUser(by_sis) if by_sis is not None else self.find_student(row.student)
             linked = student is not None and student.id in observed
@@ -254,7 +254,8 @@ class _Apply:
         return RowResult(row, outcome, note, student.id, parent.id)
 
     def _create_or_reuse(self, row: Row) -> tuple[CanvasUser, bool]:
-        """Create the parent's account; a login Canvas calls taken is looked up and reused (§16.2 step 3)."""
+        """Create the parent's account; a login Canvas calls taken is looked up and reused
+        (docs/canvas.md §16.2 step 3)."""
         canvas = self.job.canvas
         created = canvas.create_parent(row.email, row.first_name, row.last_name, notify=self.job.notify)
         if created is not None:

@@ -1,4 +1,4 @@
-"""Value types of the observers job: CSV rows, row outcomes (DESIGN.md §2 names) and the link methods."""
+"""Value types of the observers job: CSV rows, row outcomes (docs/design.md §2 names) and the link methods."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ LINK_FAILURES = frozenset({LinkOutcome.ERROR, LinkOutcome.INVALID_ROW})
 
 
 class Method(StrEnum):
-    """How a parent is linked to a student (canvas-api.md §14.4)."""
+    """How a parent is linked to a student (docs/canvas.md §14.4)."""
 
     DIRECT = "direct"  # PUT /users/:parent/observees/:student, as an admin (B)
     PAIRING_CODE = "pairing-code"  # the seed's way: a student's pairing code, then POST /users/:parent/observees (A)
@@ -52,7 +52,7 @@ class Row:
 
     @property
     def parent_key(self) -> str:
-        """How parents compare: by email, case-insensitively (Canvas: ``LOWER(unique_id)``, §7)."""
+        """How parents compare: by email, case-insensitively (Canvas: ``LOWER(unique_id)``, docs/canvas.md §7)."""
         return self.email.lower()
 
     @property
@@ -76,7 +76,7 @@ class RowResult:
     parent_id: str | None = None
 
     def document(self) -> dict[str, Any]:
-        """The row as DESIGN.md §2's JSON shows it (plus ``parent_columns`` for a wide layout's rows)."""
+        """The row as docs/design.md §2's JSON shows it (plus ``parent_columns`` for a wide layout's rows)."""
         message = "; ".join(m for m in (self.message, self.row.note) if m) or None
         document = {
             "row": self.row.number,

@@ -60,7 +60,7 @@ def decide_link(
     if student is None:
         return LinkDecision(LinkOutcome.STUDENT_NOT_FOUND, f"no Canvas user has SIS ID {row.student!r}")
     if parent is not None and parent.id == student.id:
-        # Canvas would refuse it anyway ("Cannot observe yourself", §14.4 B)
+        # Canvas would refuse it anyway ("Cannot observe yourself", docs/canvas.md §14.4 B)
         return LinkDecision(LinkOutcome.ERROR, f"{row.email} is the student's own Canvas login")
     if linked:
         return LinkDecision(LinkOutcome.ALREADY_LINKED)

@@ -1,4 +1,4 @@
-"""Renderings of an observers plan or sync: a table for people, JSON and CSV for scripts (DESIGN.md §2)."""
+"""Renderings of an observers plan or sync: a table for people, JSON and CSV for scripts (docs/design.md §2)."""
 
 from __future__ import annotations
 

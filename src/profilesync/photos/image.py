@@ -1,6 +1,6 @@
 """Photo validation and normalisation: any photo an admin drops in the folder becomes one small square JPEG.
 
-The rules are DESIGN.md §4: EXIF orientation applied, centre-cropped square, resized with LANCZOS (never
+The rules are docs/design.md §4: EXIF orientation applied, centre-cropped square, resized with LANCZOS (never
 upscaled), RGB JPEG with transparency flattened onto white, and no metadata at all (a school must not publish
 a student's GPS position or camera serial number). Everything that can be wrong with a file becomes an
 ``InvalidPhoto`` with a reason an admin can act on.

@@ -2,7 +2,7 @@
 
 Handlers live in ``users``, ``uploads`` and ``observers``; each exposes a list of ``Route``s. This
 module turns a request into a ``Ctx`` (who is calling, as whom, with which rights) the way
-``AuthenticationMethods#load_user`` does (canvas-api.md §1.1, §1.2), and renders answers with the §1.4 rules.
+``AuthenticationMethods#load_user`` does (docs/canvas.md §1.1, §1.2), and renders answers with the §1.4 rules.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from profilesync_sandbox.wire import Params, Request, Response, encode_json, jso
 
 log = logging.getLogger("profilesync_sandbox")
 
-_API_PATH = re.compile(r"^/api/")  # §1.1: only /api/ paths are API requests and get JSON errors
+_API_PATH = re.compile(r"^/api/")  # docs/canvas.md §1.1: only /api/ paths are API requests and get JSON errors
 _ACCEPTS_JSON = re.compile(r"application/json")
 
 
@@ -85,7 +85,7 @@ class Ctx:
         return user
 
     def is_admin_over(self, target: UserRecord, permission: str) -> bool:
-        """An account right that also needs a superset of the target's own admin rights (§10, §11.1)."""
+        """An account right that also needs a superset of the target's own admin rights (docs/canvas.md §10, §11.1)."""
         return self.can(permission) and target.admin_permissions <= self.perms
 
 
@@ -109,7 +109,8 @@ class CanvasApp:
         return self._routes.match(request.method, split[0]) if split is not None else None
 
     def token(self, request: Request) -> str | None:
-        """§1.1: ``Authorization: Bearer <token>`` (exactly ``Bearer``), else the ``access_token`` param."""
+        """docs/canvas.md §1.1: ``Authorization: Bearer <token>`` (exactly ``Bearer``), else the ``access_token``
+        param."""
         header = request.header("authorization")
         if header:
             scheme, _, value = header.partition(" ")
@@ -191,7 +192,8 @@ class CanvasApp:
         return target
 
     def render(self, request: Request, response: Response) -> Response:
-        """Encode JSON with the §1.4 quirks: ``while(1);`` for token-less GETs, text/html for multipart posts."""
+        """Encode JSON with the docs/canvas.md §1.4 quirks: ``while(1);`` for token-less GETs, text/html for multipart
+        posts."""
         if not response.is_json:
             return response
         body = encode_json(response.payload)

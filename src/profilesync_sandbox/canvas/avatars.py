@@ -1,4 +1,4 @@
-"""Avatar options, their tokens, and what assigning one does (canvas-api.md §10, §11.2).
+"""Avatar options, their tokens, and what assigning one does (docs/canvas.md §10, §11.2).
 
 Tokens are ``HMAC-SHA1(secret, "<user id>::<type>::<url>")``: bound to the target user and the exact URL
 (host included), so a token made for someone else, or for a URL that changed, simply matches nothing.
@@ -85,7 +85,8 @@ def option_for_token(ctx: Ctx, user: UserRecord, token: str) -> dict[str, Any] |
 
 
 def assign(ctx: Ctx, user: UserRecord, kind: str | None, url: str | None, *, admin: bool) -> None:
-    """§11.2 steps 3-4: the admin path bypasses (and keeps) a lock; otherwise a locked avatar is a no-op."""
+    """docs/canvas.md §11.2 steps 3-4: the admin path bypasses (and keeps) a lock; otherwise a locked avatar is a
+    no-op."""
     previous = user.avatar_state
     if admin:
         user.avatar_state = "submitted"
@@ -98,7 +99,8 @@ def assign(ctx: Ctx, user: UserRecord, kind: str | None, url: str | None, *, adm
     elif url and re.match(ctx.config.external_avatar_url_pattern, url):
         user.avatar_image_source, user.avatar_image_url, user.avatar_state = "external", url, "submitted"
     else:
-        # anything else clears the avatar: a URL on your own CDN silently removes the picture (§11.2, §17 #3)
+        # anything else clears the avatar: a URL on your own CDN silently removes the picture
+        # (docs/canvas.md §11.2, §17 #3)
         user.avatar_image_source, user.avatar_image_url, user.avatar_state = "no_pic", None, "approved"
     if admin:
         user.avatar_state = "locked" if previous == "locked" else "approved"

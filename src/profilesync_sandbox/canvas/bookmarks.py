@@ -15,7 +15,7 @@ Read from canvas-lms:
   ``BookmarkedCollection::InvalidPage``, which ``Api.paginate_collection!`` lets propagate (a 404).
 - ``BookmarkedCollection::WrapProxy`` counts the restricted scope and calls ``has_more!`` only when
   ``next_page`` exists, i.e. when more rows remain than fit this page: a last page that is exactly full has
-  **no** ``next`` (unlike the numbered listing, §3.3).
+  **no** ``next`` (unlike the numbered listing, docs/canvas.md §3.3).
 - ``Folio::Page`` (gem folio, lib/folio/page.rb): ``previous_page`` is never set (no ``prev``), ``last_page``
   is the current page when there is no next page and nil otherwise — so only the final page has ``last``,
   pointing at itself.

@@ -1,6 +1,6 @@
 """The sandbox's knobs: one frozen dataclass, every field with a default that behaves like a stock Canvas.
 
-Section numbers refer to ``docs/canvas-api.md``. The defaults follow that spec (throttle on with Canvas's
+Section numbers refer to ``docs/canvas.md``. The defaults follow that spec (throttle on with Canvas's
 own numbers, the 50 MB user quota, avatars service on with the ``enabled`` setting); the fault knobs are off.
 """
 
@@ -34,24 +34,25 @@ class SandboxConfig(EmulatorConfig):
     users: int = 50
     scenario: Path | Mapping[str, Any] | None = None
     seed: int = 0
-    unenrolled_rate: float = 0.05  # share of generated students with no enrollment (pairing codes fail, §14.2)
+    # share of generated students with no enrollment (pairing codes fail, docs/canvas.md §14.2)
+    unenrolled_rate: float = 0.05
     missing_sis_rate: float = 0.0  # share of generated users without an SIS id
-    tricky_sis_ids: bool = False  # give some generated users SIS ids with '/', ' ', '+', '.json' (§7)
+    tricky_sis_ids: bool = False  # give some generated users SIS ids with '/', ' ', '+', '.json' (docs/canvas.md §7)
     admin_token: str | None = None  # None: derived from the seed, so a restarted sandbox keeps its token
     # the first N generated users also belong to a sub-account that has an admin of its own
     # (Sandbox.sub_account_token): that admin lists them but, as in Canvas, can never upload or set avatars
     sub_account_users: int = 0
 
     # -- timing
-    thumbnail_lag_s: float = 0.0  # a confirmed image stays out of /avatars this long (§10)
-    upload_expiry_s: float = 1800.0  # the upload policy / token lifetime (§12.2: 30 minutes)
+    thumbnail_lag_s: float = 0.0  # a confirmed image stays out of /avatars this long (docs/canvas.md §10)
+    upload_expiry_s: float = 1800.0  # the upload policy / token lifetime (docs/canvas.md §12.2: 30 minutes)
 
-    # -- uploads (§12)
+    # -- uploads (docs/canvas.md §12)
     upload_mode: UploadMode = "instfs"
     instfs_body_ids: bool = True  # inst-fs 201 body carries the file JSON (id, uuid...) besides location
-    default_quota: int = 52_428_800  # §13: 50 MB
+    default_quota: int = 52_428_800  # docs/canvas.md §13: 50 MB
 
-    # -- avatars (§9, §10, §11)
+    # -- avatars (docs/canvas.md §9, §10, §11)
     avatars_service_enabled: bool = True  # False: the avatar_url key is absent from user JSON
     # The first N generated users (lowest ids, so first in a sort=id listing) have an earlier login in a partner
     # root account whose avatars service is off: Canvas omits avatar_url for them alone (User#account).
@@ -59,27 +60,28 @@ class SandboxConfig(EmulatorConfig):
     avatars_setting: AvatarsSetting = "enabled"
     gravatar_enabled: bool = False  # list a gravatar option first in /avatars
     cdn_host: str | None = None  # serve the no-avatar fallback from this host instead of the Canvas host
-    external_avatar_url_pattern: str = r"^https://[a-zA-Z0-9.-]+\.instructure\.com/"  # §11.2
-    clear_avatar_on_delete: bool = True  # deleting/overwriting a file clears an avatar that showed it (§12.5)
+    external_avatar_url_pattern: str = r"^https://[a-zA-Z0-9.-]+\.instructure\.com/"  # docs/canvas.md §11.2
+    # deleting/overwriting a file clears an avatar that showed it (docs/canvas.md §12.5)
+    clear_avatar_on_delete: bool = True
     # Share of users with a second "profile pictures" folder ("my files/Old Files/profile pictures", holding a
     # picture of theirs) made before "my files/profile pictures": User#profile_pics_folder takes the first
     # one anywhere, so avatars come from there, not from where a path preflight puts the upload.
     two_profile_folders_rate: float = 0.0
     users_can_edit_name: bool = True
 
-    # -- errors and auth (§1.2, §2)
+    # -- errors and auth (docs/canvas.md §1.2, §2)
     api_auth_error_updates: bool = False  # permission errors answer 403 instead of 401
     # "Limited access for students" on (the root account's allow_limited_access_for_students feature and the
     # account setting): students' own file uploads are refused (docs/canvas-behaviours.md)
     limited_access_for_students: bool = False
 
-    # -- throttle (§4)
+    # -- throttle (docs/canvas.md §4)
     throttle: bool = True
     hwm: float = 600.0
     maximum: float = 800.0
     outflow: float = 10.0
     up_front_cost: float = 50.0
-    # Canvas charges CPU + DB seconds; its own docs show ~0.03–0.04 per request (§4.2, §6), so 0.05.
+    # Canvas charges CPU + DB seconds; its own docs show ~0.03–0.04 per request (docs/canvas.md §4.2, §6), so 0.05.
     request_cost: float | Mapping[str, float] = 0.05  # or per route key ("GET /api/v1/users/:id"), plus "default"
     throttle_status: Literal[403, 429] = 403
     # The upload host's own throttle, per client address (off by default). In ``local`` mode it is Canvas's
@@ -90,7 +92,7 @@ class SandboxConfig(EmulatorConfig):
     upload_hwm: float = 150.0  # with the 50 reserved per upload in flight: two at a time
     upload_throttle_status: Literal[429, 503] = 429
 
-    # -- time zone of rendered user timestamps (§1.4: offsets, not always Z)
+    # -- time zone of rendered user timestamps (docs/canvas.md §1.4: offsets, not always Z)
     utc_offset_minutes: int = -420
 
     def problems(self) -> list[str]:
@@ -114,7 +116,7 @@ class SandboxConfig(EmulatorConfig):
         return found
 
     def cost_for(self, route_key: str | None) -> float:
-        """The deterministic request cost charged to the throttle bucket for one route (§4.4)."""
+        """The deterministic request cost charged to the throttle bucket for one route (docs/canvas.md §4.4)."""
         if isinstance(self.request_cost, int | float):
             return float(self.request_cost)
         if route_key is not None and route_key in self.request_cost:

@@ -52,7 +52,7 @@ class SandboxData:
         self.config = config
         self.clock = Clock()
         self.rng = random.Random(config.seed ^ 0x5EED)
-        self.secret = secrets.token_bytes(32)  # Canvas::Security's installation secret (§10 tokens)
+        self.secret = secrets.token_bytes(32)  # Canvas::Security's installation secret (docs/canvas.md §10 tokens)
         self.canvas_base_url = "http://127.0.0.1"  # set by Sandbox.start()
         self.upload_base_url = "http://127.0.0.1"
         self.accounts: dict[int, Account] = {a.id: a for a in population.accounts}
@@ -92,7 +92,7 @@ class SandboxData:
         self._sis, self._logins, self._integration, self._uuids = {}, {}, {}, {}
         for user in self.user_records.values():
             self._uuids[user.uuid] = user
-            # §7: SIS forms find logins in the domain root account only, never deleted ones
+            # docs/canvas.md §7: SIS forms find logins in the domain root account only, never deleted ones
             if user.login_account_id != DOMAIN_ROOT_ACCOUNT_ID or user.login_deleted:
                 continue
             if user.sis_user_id is not None:
@@ -104,7 +104,7 @@ class SandboxData:
         self._cache_version = self._identity_version
 
     def find_user(self, raw_id: str, current: UserRecord | None) -> UserRecord | None:
-        """Resolve ``self`` or any §7 id form; None when nothing matches."""
+        """Resolve ``self`` or any docs/canvas.md §7 id form; None when nothing matches."""
         if raw_id.strip() == "self":
             return current
         parsed = parse_id(raw_id)

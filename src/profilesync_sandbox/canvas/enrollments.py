@@ -9,7 +9,7 @@ from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
 # -- a user's enrollments (``GET /api/v1/users/:user_id/enrollments``, Canvas's enrollments API) [I]
-# Not in canvas-api.md: emulated from Canvas's API docs, reduced to what the observers job reads.
+# Emulated from Canvas's API docs, reduced to what the observers job reads.
 
 _ENROLLMENT_TYPES = {
     "student": "StudentEnrollment",

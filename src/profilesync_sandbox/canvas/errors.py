@@ -1,4 +1,4 @@
-"""Canvas's error answers, byte for byte where canvas-api.md §2 knows them.
+"""Canvas's error answers, byte for byte where docs/canvas.md §2 knows them.
 
 Handlers raise ``ApiError(response)``; the Canvas app renders it like any other response.
 """
@@ -22,18 +22,18 @@ class ApiError(Exception):
 
 
 def invalid_token() -> ApiError:
-    """§2: a token was sent but is unknown."""
+    """docs/canvas.md §2: a token was sent but is unknown."""
     return ApiError(json_response(401, {"errors": [{"message": "Invalid access token."}]}, [WWW_AUTHENTICATE]))
 
 
 def unauthenticated() -> ApiError:
-    """§2 ``require_user``: no user at all."""
+    """docs/canvas.md §2 ``require_user``: no user at all."""
     body = {"status": "unauthenticated", "errors": [{"message": "user authorization required"}]}
     return ApiError(json_response(401, body, [WWW_AUTHENTICATE]))
 
 
 def unauthorized(auth_error_updates: bool) -> ApiError:
-    """§2 ``render_unauthorized_action``: 401, or 403 behind the ``api_auth_error_updates`` flag."""
+    """docs/canvas.md §2 ``render_unauthorized_action``: 401, or 403 behind the ``api_auth_error_updates`` flag."""
     body = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
     return ApiError(json_response(403 if auth_error_updates else 401, body))
 
@@ -48,7 +48,7 @@ def bad_request(message: str, status: int = 400) -> ApiError:
 
 
 def message_error(status: int, message: str) -> ApiError:
-    """The files API's top-level ``{"message": ...}`` bodies (§12.2, §12.4)."""
+    """The files API's top-level ``{"message": ...}`` bodies (docs/canvas.md §12.2, §12.4)."""
     return ApiError(json_response(status, {"message": message}))
 
 

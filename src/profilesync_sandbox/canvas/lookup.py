@@ -1,4 +1,4 @@
-"""Canvas's id forms (canvas-api.md §7) and the path rules that feed them.
+"""Canvas's id forms (docs/canvas.md §7) and the path rules that feed them.
 
 ``parse_id`` is a port of ``Api.sis_parse_id``: the whole id is stripped, ``hex:`` forms are hex-decoded, an
 unknown ``sis_``/``lti_`` prefix matches nothing (404), plain digits (at most 19) are a Canvas id.
@@ -22,7 +22,8 @@ USER_COLUMNS = frozenset({"sis_user_id", "sis_login_id", "sis_integration_id", "
 
 
 def parse_id(raw: str, columns: frozenset[str] = USER_COLUMNS) -> tuple[str, str] | None:
-    """``(column, value)`` for an id in any §7 form, ``("id", digits)``, or None when it can match nothing."""
+    """``(column, value)`` for an id in any docs/canvas.md §7 form, ``("id", digits)``, or None when it can match
+    nothing."""
     text = raw.strip()
     hex_match = _HEX_FORM.fullmatch(text)
     if hex_match:
@@ -51,5 +52,5 @@ def split_format(raw_path: str) -> tuple[str, bool] | None:
 
 
 def decode_segment(raw: str) -> str:
-    """Percent-decode one path segment; ``+`` stays ``+`` because paths are not form-decoded (§7)."""
+    """Percent-decode one path segment; ``+`` stays ``+`` because paths are not form-decoded (docs/canvas.md §7)."""
     return unquote(raw, encoding="utf-8", errors="replace")

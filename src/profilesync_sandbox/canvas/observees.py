@@ -16,7 +16,7 @@ from profilesync_sandbox.wire import Response, json_response
 _OBSERVEE_INCLUDES = ("avatar_url", "uuid")
 
 
-# -- observees (§14.3, §14.4)
+# -- observees (docs/canvas.md §14.3, §14.4)
 
 
 def _common_roots(a: UserRecord, b: UserRecord) -> list[int]:
@@ -38,7 +38,7 @@ def _link_ids(ctx: Ctx, observer: UserRecord, student: UserRecord) -> list[int]:
 
 
 def _observer_for(ctx: Ctx, raw: str) -> UserRecord:
-    """The observer, and the §14.3 access rule: self, or an admin over one of its root accounts."""
+    """The observer, and the docs/canvas.md §14.3 access rule: self, or an admin over one of its root accounts."""
     observer = ctx.find_user(raw)
     if ctx.me().id == observer.id:
         return observer
@@ -61,7 +61,7 @@ def _students_json(ctx: Ctx, observer: UserRecord, students: list[UserRecord]) -
 
 
 def _paged(ctx: Ctx, users: list[UserRecord], observer: UserRecord) -> Response:
-    """Counted-total pagination, 10 per page by default, with a ``last`` link (§14.3)."""
+    """Counted-total pagination, 10 per page by default, with a ``last`` link (docs/canvas.md §14.3)."""
     per_page = per_page_for(ctx.params)
     page = page_number(ctx.params)
     users = sorted(users, key=lambda u: (u.sortable_name.casefold(), u.id))
@@ -107,7 +107,8 @@ def show_observee(ctx: Ctx, args: dict[str, str]) -> Response:
 
 
 def _root_accounts_forlink(ctx: Ctx, common: list[int]) -> list[int]:
-    """``root_account_id``: omitted → the domain root account only; ``all`` → every common one (§14.4)."""
+    """``root_account_id``: omitted → the domain root account only; ``all`` → every common one
+    (docs/canvas.md §14.4)."""
     raw = ctx.params.get("root_account_id")
     if raw == "all":
         return common
@@ -160,7 +161,7 @@ def post_observee(ctx: Ctx, args: dict[str, str]) -> Response:
         raise ctx.unauthorized()
     params, state = ctx.params, ctx.state
     if params.get("access_token"):
-        # the same name as the auth parameter (§14.4 A): a query-string admin token lands here too
+        # the same name as the auth parameter (docs/canvas.md §14.4 A): a query-string admin token lands here too
         owner_id = state.tokens.get(params.get("access_token") or "")
         if owner_id is None:
             raise errors.bad_request("Unknown observee.", 422)
@@ -179,9 +180,9 @@ def post_observee(ctx: Ctx, args: dict[str, str]) -> Response:
             raise errors.bad_request("Invalid credentials provided.", 401)
         student = found
     else:
-        raise KeyError("observee")  # params[:observee][:unique_id] on nil → 500 (§14.4 A)
+        raise KeyError("observee")  # params[:observee][:unique_id] on nil → 500 (docs/canvas.md §14.4 A)
     roots = _root_accounts_forlink(ctx, _common_roots(observer, student))
-    # no shared root account: still 200, with [] and no link; the code is already gone (§14.4 A)
+    # no shared root account: still 200, with [] and no link; the code is already gone (docs/canvas.md §14.4 A)
     link(ctx, observer=observer, student=student, root_account_ids=roots)
     body = user_json(ctx, student, [])
     body["observation_link_root_account_ids"] = roots

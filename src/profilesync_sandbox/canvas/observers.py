@@ -1,4 +1,4 @@
-"""Parents: create-user (§14.1, §14.5), pairing codes (§14.2), and the observation link a code makes.
+"""Parents: create-user (docs/canvas.md §14.1, §14.5), pairing codes (§14.2), and the observation link a code makes.
 
 The observee endpoints are in ``observees``; the enrollments listing a client reads is in ``enrollments``.
 """
@@ -28,7 +28,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _CODE_ALPHABET = string.ascii_letters + string.digits
 
 
-# -- create user (§14.1)
+# -- create user (docs/canvas.md §14.1)
 
 
 def _create_errors(**extra: Any) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def create_user(ctx: Ctx, args: dict[str, str]) -> Response:
     """POST /api/v1/accounts/:account_id/users: 200 (not 201); ``taken`` nested under errors.pseudonym."""
     account = resolve_account(ctx, args["account_id"])  # @context is forced to the root account
     if not ctx.can("manage_user_logins"):
-        raise errors.ApiError(json_response(403, {}))  # require_self_registration: a bare {} (§2)
+        raise errors.ApiError(json_response(403, {}))  # require_self_registration: a bare {} (docs/canvas.md §2)
     params, state = ctx.params, ctx.state
     unique_id = (params.get("pseudonym[unique_id]") or "").strip()
     if not unique_id:
@@ -146,7 +146,7 @@ def _notify(ctx: Ctx, user: UserRecord) -> None:
     ctx.state.emails.append(EmailSent(user.id, user.email, kind))
 
 
-# -- pairing codes (§14.2)
+# -- pairing codes (docs/canvas.md §14.2)
 
 
 def active_code(ctx: Ctx, raw: str) -> PairingCode | None:
@@ -160,7 +160,7 @@ def create_pairing_code(ctx: Ctx, args: dict[str, str]) -> Response:
     """POST /api/v1/users/:user_id/observer_pairing_codes: 401/403 first if the student has no enrollment."""
     student = ctx.find_user(args["user_id"])
     if not student.has_student_enrollment():
-        raise ctx.unauthorized()  # whoever calls (§14.2)
+        raise ctx.unauthorized()  # whoever calls (docs/canvas.md §14.2)
     if ctx.me().id != student.id and not ctx.can("generate_observer_pairing_code"):
         raise ctx.unauthorized()
     state = ctx.state

@@ -1,6 +1,6 @@
 """Non-API paths on the Canvas host: images a browser loads, file downloads, and a small index page.
 
-None of these need a token (§1.1: only ``/api/`` paths are API requests), so a browser pointed at the
+None of these need a token (docs/canvas.md §1.1: only ``/api/`` paths are API requests), so a browser pointed at the
 sandbox shows the avatars the sync set.
 """
 

@@ -1,4 +1,4 @@
-"""Canvas pagination: ``per_page`` clamping, Folio's next/last rules and the exact Link header (§3).
+"""Canvas pagination: ``per_page`` clamping, Folio's next/last rules and the exact Link header (docs/canvas.md §3).
 
 The Link header is ``Api.build_links_from_hash``: ``<url>; rel="x"`` joined by ``,`` with no space, in the
 order current, next, prev, first, last. Each URL is the endpoint URL, ``?``, the request's *query* params
@@ -33,7 +33,7 @@ def ruby_to_i(text: str | None) -> int:
 
 
 def per_page_for(params: Params, default: int = DEFAULT_PER_PAGE, maximum: int = MAX_PER_PAGE) -> int:
-    """``per_page_requested.to_i.clamp(1, max)``: silently clamped, never an error (§3.1)."""
+    """``per_page_requested.to_i.clamp(1, max)``: silently clamped, never an error (docs/canvas.md §3.1)."""
     raw = params.get("per_page")
     if raw is None or raw == "":
         return default
@@ -41,7 +41,7 @@ def per_page_for(params: Params, default: int = DEFAULT_PER_PAGE, maximum: int =
 
 
 def page_number(params: Params) -> int:
-    """The ordinal page; 0, negative or non-numeric pages raise Folio::InvalidPage → 404 (§3.1)."""
+    """The ordinal page; 0, negative or non-numeric pages raise Folio::InvalidPage → 404 (docs/canvas.md §3.1)."""
     raw = params.get("page")
     if raw is None or raw == "":
         return 1
@@ -55,7 +55,8 @@ def page_number(params: Params) -> int:
 
 
 def unknown_total_links(page: int, per_page: int, count: int) -> dict[str, Any]:
-    """Folio with ``total_entries: nil`` (§3.3): full pages and empty pages past 1 always get ``next``."""
+    """Folio with ``total_entries: nil`` (docs/canvas.md §3.3): full pages and empty pages past 1 always get
+    ``next``."""
     links: dict[str, Any] = {"current": page, "first": 1}
     short = count < per_page and (page == 1 or count >= 1)
     if short:
@@ -68,7 +69,7 @@ def unknown_total_links(page: int, per_page: int, count: int) -> dict[str, Any]:
 
 
 def known_total_links(page: int, per_page: int, total: int) -> dict[str, Any]:
-    """Folio with a counted total: ``next`` iff not on the last page, ``last`` always (§3.3)."""
+    """Folio with a counted total: ``next`` iff not on the last page, ``last`` always (docs/canvas.md §3.3)."""
     total_pages = max(1, math.ceil(total / per_page))
     links: dict[str, Any] = {"current": page, "first": 1, "last": total_pages}
     if page < total_pages:

@@ -1,7 +1,7 @@
 """What the emulated Canvas stores: mutable records (guarded by the state lock) and frozen views for tests.
 
 Records mirror the Canvas models the spec talks about, reduced to the columns the emulated endpoints read:
-a user carries its one login (pseudonym) inline, because every rule in canvas-api.md §5/§7 is about "the
+a user carries its one login (pseudonym) inline, because every rule in docs/canvas.md §5/§7 is about "the
 login in the domain root account".
 """
 
@@ -13,7 +13,7 @@ from datetime import datetime
 #: account-level admin rights the emulator checks (Canvas permission names, as in /accounts/:id/permissions)
 ALL_PERMISSIONS: frozenset[str] = frozenset(
     {
-        "become_user",  # "Become other users" (§1.2)
+        "become_user",  # "Become other users" (docs/canvas.md §1.2)
         "read_roster",
         "read_sis",
         "manage_sis",
@@ -29,10 +29,10 @@ ALL_PERMISSIONS: frozenset[str] = frozenset(
 )
 
 DOMAIN_ROOT_ACCOUNT_ID = 1
-MY_FILES = "my files"  # §12.7 MY_FILES_FOLDER_NAME
-PROFILE_PICTURES = "profile pictures"  # §12.7 PROFILE_PICS_FOLDER_NAME
+MY_FILES = "my files"  # docs/canvas.md §12.7 MY_FILES_FOLDER_NAME
+PROFILE_PICTURES = "profile pictures"  # docs/canvas.md §12.7 PROFILE_PICS_FOLDER_NAME
 UNFILED = "unfiled"
-# §14.2 has_student_enrollment?: invited, active and completed count
+# docs/canvas.md §14.2 has_student_enrollment?: invited, active and completed count
 LIVE_ENROLLMENT_STATES = frozenset({"active", "invited", "creation_pending", "completed"})
 
 
@@ -55,7 +55,7 @@ PARTNER_ACCOUNT_ID = 9
 
 @dataclass
 class Enrollment:
-    """Just enough of an enrollment for the pairing-code and observer rules (§14)."""
+    """Just enough of an enrollment for the pairing-code and observer rules (docs/canvas.md §14)."""
 
     type: str  # student, teacher, ta, observer, designer
     state: str = "active"  # active, invited, completed, inactive, rejected, deleted
@@ -100,7 +100,7 @@ class UserRecord:
     home_account_id: int | None = None
 
     def has_student_enrollment(self) -> bool:
-        """§14.2: a student enrollment not rejected, inactive or deleted."""
+        """docs/canvas.md §14.2: a student enrollment not rejected, inactive or deleted."""
         return any(e.type == "student" and e.state in LIVE_ENROLLMENT_STATES for e in self.enrollments)
 
 
@@ -118,7 +118,8 @@ class FolderRecord:
 
 @dataclass
 class FileRecord:
-    """An attachment. ``state`` pending is Canvas's ``file_state = deleted`` before confirmation (§12.2)."""
+    """An attachment. ``state`` pending is Canvas's ``file_state = deleted`` before confirmation
+    (docs/canvas.md §12.2)."""
 
     id: int
     uuid: str
@@ -141,7 +142,7 @@ class FileRecord:
 
 @dataclass
 class PairingCode:
-    """An observer pairing code (§14.2)."""
+    """An observer pairing code (docs/canvas.md §14.2)."""
 
     code: str
     user_id: int
@@ -151,7 +152,7 @@ class PairingCode:
 
 @dataclass
 class ObservationLink:
-    """observer → student in one root account (§14.4)."""
+    """observer → student in one root account (docs/canvas.md §14.4)."""
 
     observer_id: int
     student_id: int
@@ -161,7 +162,7 @@ class ObservationLink:
 
 @dataclass(frozen=True)
 class EmailSent:
-    """A notification Canvas would have emailed (§14.1): the tests look at who got what."""
+    """A notification Canvas would have emailed (docs/canvas.md §14.1): the tests look at who got what."""
 
     user_id: int
     address: str

@@ -29,8 +29,8 @@ Scenario format (JSON; every key optional)::
   and masquerading fail); ``email`` to the login when it looks like an email. The login lives in the first of
   ``root_account_ids`` (default ``[1]``). ``enrollments`` entries are a type or an object (state defaults to
   ``active``). ``workflow_state`` ``creation_pending``/``pending_approval`` exercises the create-user reuse
-  quirk (§14.1); ``deleted`` hides the user from listings. ``admin``: ``true`` for every permission or a list
-  of Canvas permission names, held on ``admin_account`` (default 1; a sub-account's id makes a sub-account
+  quirk (docs/canvas.md §14.1); ``deleted`` hides the user from listings. ``admin``: ``true`` for every permission or a
+  list of Canvas permission names, held on ``admin_account`` (default 1; a sub-account's id makes a sub-account
   admin). ``sub_accounts``: ids of sub-accounts the user belongs to (their listings show it).
   ``token``: an API token that authenticates as this user. ``own_avatar``: the user
   already chose a picture of their own; ``avatar_state`` sets the moderation state (e.g. ``locked``).
@@ -85,7 +85,7 @@ _LAST = (
     "MacDonald", "Chen", "Ivanova", "Ahmed", "Fitzgerald", "Costa", "Yılmaz", "Brown", "Lefèvre", "Singh",
     "d'Arcy", "Andersen", "Zhou", "Walker", "Moreau", "Popescu", "Abara",
 )  # fmt: skip
-# §7 encoding traps for clients: slash, space, plus, a trailing ".json", leading zeros, lower case
+# docs/canvas.md §7 encoding traps for clients: slash, space, plus, a trailing ".json", leading zeros, lower case
 _UUID_ALPHABET = string.ascii_letters + string.digits
 _TRICKY = ("S/{n}", "S {n}", "S+{n}", "S{n}.json", "00{n}", "s{n}x")
 

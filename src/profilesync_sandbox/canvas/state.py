@@ -120,7 +120,7 @@ class SandboxState(SandboxData):
             storage.finalize_file(self, record, thumbnail_lag=0.0)
             user.avatar_image_url = storage.thumbnail_url(self.canvas_base_url, record)
             user.avatar_image_source = "attachment"
-            user.avatar_state = "submitted"  # a self-service update (§11.2 step 5)
+            user.avatar_state = "submitted"  # a self-service update (docs/canvas.md §11.2 step 5)
             return record.id
 
     def add_second_profile_pictures_folder(
@@ -132,7 +132,7 @@ class SandboxState(SandboxData):
             return storage.add_early_profile_pics_folder(self, user, parent, with_picture=not empty).id
 
     def delete_file(self, file_id: int) -> None:
-        """Delete a file as the user would (an avatar showing it is cleared, §12.5)."""
+        """Delete a file as the user would (an avatar showing it is cleared, docs/canvas.md §12.5)."""
         with self.lock:
             storage.delete_file(self, self.file_records[file_id])
 
@@ -147,7 +147,7 @@ class SandboxState(SandboxData):
             self.identity_changed()
 
     def set_avatar_state(self, user_id: int, avatar_state: str) -> None:
-        """Moderate an avatar (e.g. ``locked``) as the admin UI would (§11.4)."""
+        """Moderate an avatar (e.g. ``locked``) as the admin UI would (docs/canvas.md §11.4)."""
         with self.lock:
             self.user_records[user_id].avatar_state = avatar_state
 

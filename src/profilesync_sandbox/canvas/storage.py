@@ -1,4 +1,4 @@
-"""Users' folders and files: paths, quota, duplicates, thumbnails and the file JSON (canvas-api.md §12, §13).
+"""Users' folders and files: paths, quota, duplicates, thumbnails and the file JSON (docs/canvas.md §12, §13).
 
 Every function expects the caller to hold ``state.lock``.
 """
@@ -16,11 +16,12 @@ from profilesync_sandbox.canvas.records import MY_FILES, PROFILE_PICTURES, UNFIL
 if TYPE_CHECKING:
     from profilesync_sandbox.canvas.data import SandboxData
 
-# Content types Canvas makes thumbnails for; SVG, HEIC and friends never get one, so never become avatars (§10).
+# Content types Canvas makes thumbnails for; SVG, HEIC and friends never get one, so never become avatars
+# (docs/canvas.md §10).
 THUMBNAILABLE = frozenset({"image/jpeg", "image/pjpeg", "image/jpg", "image/png", "image/x-png", "image/gif"})
 _MAGIC = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n", "image/gif": b"GIF8"}
 _MAGIC_ALIASES = {"image/pjpeg": "image/jpeg", "image/jpg": "image/jpeg", "image/x-png": "image/png"}
-MIN_QUOTA_SIZE = 512  # §13: each file counts at least 512 bytes
+MIN_QUOTA_SIZE = 512  # docs/canvas.md §13: each file counts at least 512 bytes
 
 
 def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -44,7 +45,7 @@ DOTTED_PNG = _png(50, 50, (235, 235, 235))  # /images/dotted_pic.png, the no_pic
 
 
 def guess_content_type(name: str) -> str:
-    """Canvas guesses from the extension when content_type is missing or unknown/unknown (§12.2)."""
+    """Canvas guesses from the extension when content_type is missing or unknown/unknown (docs/canvas.md §12.2)."""
     guessed, _ = mimetypes.guess_type(name, strict=False)
     return guessed or "unknown/unknown"
 
@@ -56,7 +57,7 @@ def is_real_image(data: bytes, content_type: str) -> bool:
     return magic is not None and data.startswith(magic)
 
 
-# -- folders (§12.7)
+# -- folders (docs/canvas.md §12.7)
 
 
 def _children(state: SandboxData, user: UserRecord, parent_id: int | None) -> list[FolderRecord]:
@@ -89,7 +90,8 @@ def assert_path(state: SandboxData, user: UserRecord, path: str) -> FolderRecord
 
 
 def profile_pics_folder(state: SandboxData, user: UserRecord) -> FolderRecord:
-    """The first active folder named "profile pictures" anywhere, else a new one under my files (§12.7)."""
+    """The first active folder named "profile pictures" anywhere, else a new one under my files
+    (docs/canvas.md §12.7)."""
     named = [f for f in state.user_folders.get(user.id, []) if f.name == PROFILE_PICTURES and not f.deleted]
     if named:
         return named[0]
@@ -120,7 +122,7 @@ def seed_early_profile_pics_folders(state: SandboxData) -> None:
 
 
 def unfiled_folder(state: SandboxData, user: UserRecord) -> FolderRecord:
-    """Where a preflight without a folder lands (§12.2 step 5)."""
+    """Where a preflight without a folder lands (docs/canvas.md §12.2 step 5)."""
     return assert_path(state, user, UNFILED)
 
 
@@ -132,7 +134,7 @@ def full_name(state: SandboxData, folder: FolderRecord) -> str:
     return "/".join(reversed(names))
 
 
-# -- quota (§13)
+# -- quota (docs/canvas.md §13)
 
 
 def quota(state: SandboxData, user: UserRecord) -> int:
@@ -180,7 +182,8 @@ def new_file(
 
 
 def exceeds_quota(state: SandboxData, user: UserRecord, size: int) -> bool:
-    """The post-upload check (§12.4): the new file, at least 512 bytes, must fit beside the active ones."""
+    """The post-upload check (docs/canvas.md §12.4): the new file, at least 512 bytes, must fit beside the active
+    ones."""
     return quota_used(state, user) + max(size, MIN_QUOTA_SIZE) > quota(state, user)
 
 
@@ -194,7 +197,8 @@ def finalize_file(state: SandboxData, record: FileRecord, *, thumbnail_lag: floa
 
 
 def _handle_duplicates(state: SandboxData, record: FileRecord) -> None:
-    """§12.5: overwrite deletes same-named siblings (the new file keeps its new id); rename suffixes it."""
+    """docs/canvas.md §12.5: overwrite deletes same-named siblings (the new file keeps its new id); rename suffixes
+    it."""
     siblings = [
         f
         for f in state.user_files.get(record.user_id, [])
@@ -241,7 +245,7 @@ def has_thumbnail(state: SandboxData, record: FileRecord) -> bool:
 
 
 def thumbnail_url(base: str, record: FileRecord) -> str:
-    """``thumbnail_image_url``: ``<host>/images/thumbnails/<id>/<uuid>`` (§9)."""
+    """``thumbnail_image_url``: ``<host>/images/thumbnails/<id>/<uuid>`` (docs/canvas.md §9)."""
     return f"{base}/images/thumbnails/{record.id}/{record.uuid}"
 
 
@@ -251,7 +255,7 @@ def _iso(state: SandboxData, record: FileRecord, which: str) -> str:
 
 
 def file_json(state: SandboxData, record: FileRecord, base: str) -> dict[str, Any]:
-    """``attachment_json`` (§12.6), with the keys in Canvas's order."""
+    """``attachment_json`` (docs/canvas.md §12.6), with the keys in Canvas's order."""
     thumbnailable = record.content_type in THUMBNAILABLE
     mime_class = "image" if record.content_type.startswith("image/") else "file"
     return {

@@ -1,9 +1,9 @@
-"""Canvas's request throttle: one leaky bucket per token with an up-front reservation (canvas-api.md §4).
+"""Canvas's request throttle: one leaky bucket per token with an up-front reservation (docs/canvas.md §4).
 
 Each request first reserves ``up_front_cost`` (50); if the bucket is then at or above ``hwm`` (600) the
 request is refused without running. Otherwise it runs, and afterwards the reservation is refunded and the
 real cost charged. Because the reservation is held while the request is in flight (including the injected
-latency), a dozen parallel requests on a fresh bucket are enough to get throttled (§4.1).
+latency), a dozen parallel requests on a fresh bucket are enough to get throttled (docs/canvas.md §4.1).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from profilesync_sandbox.wire import Request, Response, text_response
 
 
 def ruby_float(value: float) -> str:
-    """Ruby's ``Float#to_s``: always a '.', ``1.0e-05`` rather than Python's ``1e-05`` (§4.2)."""
+    """Ruby's ``Float#to_s``: always a '.', ``1.0e-05`` rather than Python's ``1e-05`` (docs/canvas.md §4.2)."""
     text = repr(float(value))
     if "e" in text:
         mantissa, exponent = text.split("e")
@@ -69,8 +69,8 @@ class Throttle:
 
 
 def refused(status: int, remaining: float) -> Response:
-    """``RequestThrottle#rate_limit_exceeded`` (§4.3): text/plain, a remaining but no X-Request-Cost (429 on newer
-    hosted Canvas)."""
+    """``RequestThrottle#rate_limit_exceeded`` (docs/canvas.md §4.3): text/plain, a remaining but no X-Request-Cost (429
+    on newer hosted Canvas)."""
     if status == 429:
         response = text_response(429, "429 Too Many Requests (Rate Limit Exceeded)\n")
     else:

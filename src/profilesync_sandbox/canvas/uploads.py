@@ -1,4 +1,4 @@
-"""File uploads (canvas-api.md §12, §13): the preflight and confirm on the Canvas host, and the upload host.
+"""File uploads (docs/canvas.md §12, §13): the preflight and confirm on the Canvas host, and the upload host.
 
 Two backends, chosen by ``upload_mode``:
 
@@ -8,7 +8,7 @@ Two backends, chosen by ``upload_mode``:
   ``<upload host>/files_api``; the upload host answers 302 to the one-shot ``create_success`` URL.
 
 The upload host is a different origin on purpose: it must never see the Canvas token, and it records every
-``Authorization`` header it receives so that tests can prove it never did (§12.3).
+``Authorization`` header it receives so that tests can prove it never did (docs/canvas.md §12.3).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from profilesync_sandbox.wire import (
 )
 
 ON_DUPLICATE = frozenset({"overwrite", "rename"})
-LOCAL_FILE_FIELDS = ("attachment[uploaded_data]", "file")  # local storage takes either (§12.3)
+LOCAL_FILE_FIELDS = ("attachment[uploaded_data]", "file")  # local storage takes either (docs/canvas.md §12.3)
 
 
 # -- signing
@@ -78,11 +78,11 @@ def _policy_signature(state: SandboxData, policy: str) -> str:
     return base64.b64encode(hmac.new(state.secret, policy.encode(), hashlib.sha1).digest()).decode()
 
 
-# -- Canvas host: preflight (§12.1, §12.2)
+# -- Canvas host: preflight (docs/canvas.md §12.1, §12.2)
 
 
 def preflight(ctx: Ctx, args: dict[str, str]) -> Response:
-    """POST /api/v1/users/:user_id/files: only the user themself (admins must masquerade, §12.1)."""
+    """POST /api/v1/users/:user_id/files: only the user themself (admins must masquerade, docs/canvas.md §12.1)."""
     target = ctx.find_user(args["user_id"])
     # UsersController's before_action check_limited_access_for_students runs before create_file's own checks
     if refusals.limited_access(ctx.state, target):
@@ -119,7 +119,8 @@ def _folder(state: SandboxData, user: UserRecord, folder_path: str | None, folde
     if folder_id is not None:
         folder = state.folders.get(ruby_to_i(folder_id))
         if folder is None or folder.user_id != user.id or folder.deleted:
-            raise errors.message_error(404, NOT_FOUND_MESSAGE)  # top-level "message", not errors[] (§12.2)
+            # top-level "message", not errors[] (docs/canvas.md §12.2)
+            raise errors.message_error(404, NOT_FOUND_MESSAGE)
         return folder
     if folder_path is not None:
         return storage.assert_path(state, user, folder_path)
@@ -175,7 +176,7 @@ def _local_preflight(
     return {"upload_url": upload_url, "upload_params": params, "file_param": LOCAL_FILE_FIELDS[0]}
 
 
-# -- Canvas host: confirm, file, quota (§12.4, §12.6, §13)
+# -- Canvas host: confirm, file, quota (docs/canvas.md §12.4, §12.6, §13)
 
 
 def _file_by_id(state: SandboxData, raw: str) -> FileRecord | None:
@@ -183,7 +184,7 @@ def _file_by_id(state: SandboxData, raw: str) -> FileRecord | None:
 
 
 def create_success(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET|POST /api/v1/files/:id/create_success?uuid=: no permission check, and one-shot (§12.4)."""
+    """GET|POST /api/v1/files/:id/create_success?uuid=: no permission check, and one-shot (docs/canvas.md §12.4)."""
     record = _file_by_id(ctx.state, args["id"])
     if record is None or record.uuid != ctx.params.get("uuid") or record.state != "pending" or not record.data:
         raise errors.empty(400)  # already confirmed (or never uploaded): 400 with an empty body
@@ -193,7 +194,7 @@ def create_success(ctx: Ctx, args: dict[str, str]) -> Response:
     storage.finalize_file(ctx.state, record, thumbnail_lag=ctx.config.thumbnail_lag_s)
     body = storage.file_json(ctx.state, record, ctx.base)
     if "avatar" in ctx.params.getlist("include[]"):
-        # the token is computed for whoever calls create_success, not for the file's owner (§17 #5)
+        # the token is computed for whoever calls create_success, not for the file's owner (docs/canvas.md §17 #5)
         caller_id = ctx.user.id if ctx.user else 0
         body["avatar"] = avatars.attachment_option(ctx, record, caller_id)
     return json_response(200, body)
@@ -210,7 +211,7 @@ def show_file(ctx: Ctx, args: dict[str, str]) -> Response:
 
 
 def show_quota(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET /api/v1/users/:user_id/files/quota (§13): files count at least 512 bytes each."""
+    """GET /api/v1/users/:user_id/files/quota (docs/canvas.md §13): files count at least 512 bytes each."""
     target = ctx.find_user(args["user_id"])
     if ctx.me().id != target.id and not ctx.perms:
         raise ctx.unauthorized()
@@ -303,7 +304,7 @@ class UploadApp:
     def handle(self, request: Request, match: RouteMatch | None) -> Response:
         authorization = request.header("authorization")
         if authorization is not None:
-            self.state.record_upload_auth(authorization)  # the client leaked its Canvas token (§12.3)
+            self.state.record_upload_auth(authorization)  # the client leaked its Canvas token (docs/canvas.md §12.3)
         if match is None:
             return empty_response(404)
         if not request.multipart:
@@ -339,7 +340,7 @@ class UploadApp:
         with state.lock:
             user = state.user_records[int(payload["user_id"])]
             if storage.exceeds_quota(state, user, len(file_part.data)):
-                # inst-fs relays the capture call's post-upload quota failure (§12.4)
+                # inst-fs relays the capture call's post-upload quota failure (docs/canvas.md §12.4)
                 raise errors.message_error(400, "file size exceeds quota limits")
             folder = state.folders.get(int(payload["folder_id"]))
             folder_id = folder.id if folder and not folder.deleted else storage.unfiled_folder(state, user).id
@@ -364,7 +365,7 @@ class UploadApp:
         fields, file_part = _fields_before_file(request.parts, LOCAL_FILE_FIELDS)
         policy, signature = fields.get("Policy"), fields.get("Signature")
         if not policy or not signature or not hmac.compare_digest(_policy_signature(state, policy), signature):
-            return empty_response(400)  # invalid policy: 400, empty body (§12.3)
+            return empty_response(400)  # invalid policy: 400, empty body (docs/canvas.md §12.3)
         try:
             conditions = json.loads(base64.b64decode(policy))["conditions"]
             attachment_id = next(int(c["attachment_id"]) for c in conditions if "attachment_id" in c)
@@ -381,5 +382,5 @@ class UploadApp:
             owner = state.user_records[record.user_id]
             location = f"{state.canvas_base_url}/api/v1/files/{record.id}/create_success?uuid={record.uuid}"
             if record.folder_id == storage.profile_pics_folder(state, owner).id:
-                location += "&include%5B%5D=avatar"  # the uploader's own profile pictures folder (§12.3)
+                location += "&include%5B%5D=avatar"  # the uploader's own profile pictures folder (docs/canvas.md §12.3)
         return redirect(302, location)

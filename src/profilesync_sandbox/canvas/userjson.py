@@ -1,4 +1,4 @@
-"""``user_json`` and ``avatar_url``: which keys a caller sees (canvas-api.md §5, §15) and the avatar URL (§9)."""
+"""``user_json`` and ``avatar_url``: which keys a caller sees (docs/canvas.md §5, §15) and the avatar URL (§9)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,15 @@ _ADMINISH = frozenset({"manage_students", "read_sis", "view_user_logins"})
 
 @lru_cache(maxsize=65536)  # listings render the same created_at values page after page
 def timestamp(value: datetime | None, offset_minutes: int) -> str | None:
-    """ISO-8601 in the caller's zone, with an offset rather than Z (§1.4)."""
+    """ISO-8601 in the caller's zone, with an offset rather than Z (docs/canvas.md §1.4)."""
     if value is None:
         return None
     return value.astimezone(timezone(timedelta(minutes=offset_minutes))).isoformat(timespec="seconds")
 
 
 def fallback_url(ctx: Ctx) -> str:
-    """``User.avatar_fallback_url``: on the request host, or on the CDN host when one is configured (§9)."""
+    """``User.avatar_fallback_url``: on the request host, or on the CDN host when one is configured
+    (docs/canvas.md §9)."""
     cdn = ctx.config.cdn_host
     origin = (cdn if "://" in cdn else f"https://{cdn}") if cdn else ctx.base
     return origin.rstrip("/") + FALLBACK_PATH
@@ -41,7 +42,7 @@ def gravatar_url(user: UserRecord, fallback: str) -> str:
 
 
 def avatar_url(ctx: Ctx, user: UserRecord) -> str:
-    """``AvatarHelper.avatar_url_for_user`` + ``User#avatar_url`` (§9)."""
+    """``AvatarHelper.avatar_url_for_user`` + ``User#avatar_url`` (docs/canvas.md §9)."""
     default = fallback_url(ctx)
     if not ctx.config.avatars_service_enabled:
         return default
@@ -93,7 +94,8 @@ def _root_id(ctx: Ctx, account_id: int) -> int:
 def user_json(
     ctx: Ctx, user: UserRecord, includes: Iterable[str] = (), *, account_id: int = DOMAIN_ROOT_ACCOUNT_ID
 ) -> dict[str, Any]:
-    """The keys in Canvas's order; ``includes`` are honoured in the order given, each under its §5 condition."""
+    """The keys in Canvas's order; ``includes`` are honoured in the order given, each under its docs/canvas.md §5
+    condition."""
     offset = ctx.config.utc_offset_minutes
     out: dict[str, Any] = {
         "id": user.id,
@@ -106,7 +108,7 @@ def user_json(
     adminish = bool(perms & _ADMINISH) or bool(perms)  # an account membership counts too
     has_login = _login_in(user, _root_id(ctx, account_id))
     if adminish and perms & {"read_sis", "manage_sis"}:
-        # the keys are there, null when the login has no SIS id (§5: absent vs null matters)
+        # the keys are there, null when the login has no SIS id (docs/canvas.md §5: absent vs null matters)
         out["sis_user_id"] = user.sis_user_id if has_login else None
         out["integration_id"] = user.integration_id if has_login else None
     if adminish and "manage_sis" in perms:

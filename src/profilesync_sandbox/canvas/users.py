@@ -1,4 +1,5 @@
-"""Accounts and users: listing (§6), lookup (§7), show/profile (§8), avatar options (§10) and update (§11)."""
+"""Accounts and users: listing (docs/canvas.md §6), lookup (§7), show/profile (§8), avatar options (§10) and update
+(docs/canvas.md §11)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from profilesync_sandbox.canvas.userjson import user_json
 from profilesync_sandbox.routing import Route
 from profilesync_sandbox.wire import Response, json_response
 
-# §6: the only include[] values api_index honours, in user_json's own order
+# docs/canvas.md §6: the only include[] values api_index honours, in user_json's own order
 LIST_INCLUDES = ("avatar_url", "email", "last_login", "time_zone", "uuid")
 ENROLLMENT_TYPES = frozenset({"student", "teacher", "ta", "observer", "designer"})
 SORTS = frozenset({"username", "email", "sis_id", "integration_id", "last_login", "id"})
 
 
 def resolve_account(ctx: Ctx, raw: str) -> Account:
-    """``self``/``default`` is the domain root account (§1.3); numeric ids must exist; anything else 404s."""
+    """``self``/``default`` is the domain root account (docs/canvas.md §1.3); numeric ids must exist; anything else
+    404s."""
     account_id = DOMAIN_ROOT_ACCOUNT_ID if raw in ("self", "default") else None
     if account_id is None and raw.isascii() and raw.isdigit():
         account_id = int(raw)
@@ -32,7 +34,8 @@ def resolve_account(ctx: Ctx, raw: str) -> Account:
 
 
 def _search(ctx: Ctx, users: list[UserRecord], term: str) -> list[UserRecord]:
-    """§6 search_term: a case-insensitive substring on name, plus the fields the caller may read; a union."""
+    """docs/canvas.md §6 search_term: a case-insensitive substring on name, plus the fields the caller may read; a
+    union."""
     needle = term.lower()
     fields: list[Callable[[UserRecord], str | None]] = [lambda u: u.name]
     if ctx.can("view_user_logins"):
@@ -64,14 +67,14 @@ def _sorted(users: list[UserRecord], sort: str, descending: bool) -> list[UserRe
 
 
 def list_users(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET /api/v1/accounts/:account_id/users (§6), with Folio's unknown-total pagination (§3.3)."""
+    """GET /api/v1/accounts/:account_id/users (docs/canvas.md §6), with Folio's unknown-total pagination (§3.3)."""
     account = resolve_account(ctx, args["account_id"])
     ctx.scope_account_id = account.id  # a sub-account admin lists (and reads the SIS ids of) its own users
     if not ctx.can("read_roster"):
         raise ctx.unauthorized()
     params = ctx.params
     if "include" in params:
-        # include=x (no []) is a String; `String & Array` raises NoMethodError → 500 (§1.5)
+        # include=x (no []) is a String; `String & Array` raises NoMethodError → 500 (docs/canvas.md §1.5)
         raise TypeError("undefined method `&' for String")
     asked = params.getlist("include[]")
     includes = [name for name in LIST_INCLUDES if name in asked]
@@ -127,7 +130,7 @@ def _can_see(ctx: Ctx, target: UserRecord) -> bool:
 
 
 def show_user(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET /api/v1/users/:id (§8.1): not permitted → 404; a deleted user → 404 with the full body."""
+    """GET /api/v1/users/:id (docs/canvas.md §8.1): not permitted → 404; a deleted user → 404 with the full body."""
     target = ctx.find_user(args["id"])
     if not _can_see(ctx, target):
         raise errors.not_found()
@@ -143,7 +146,7 @@ def show_user(ctx: Ctx, args: dict[str, str]) -> Response:
 
 
 def show_profile(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET /api/v1/users/:user_id/profile (§8.2): login_id is filled even for non-admin readers."""
+    """GET /api/v1/users/:user_id/profile (docs/canvas.md §8.2): login_id is filled even for non-admin readers."""
     target = ctx.find_user(args["user_id"])
     me = ctx.me()
     if me.id != target.id and not ctx.is_admin_over(target, "manage_user_logins"):
@@ -165,7 +168,7 @@ def show_profile(ctx: Ctx, args: dict[str, str]) -> Response:
 
 
 def list_avatars(ctx: Ctx, args: dict[str, str]) -> Response:
-    """GET /api/v1/users/:user_id/avatars (§10): not paginated, no Link header; creates the folder."""
+    """GET /api/v1/users/:user_id/avatars (docs/canvas.md §10): not paginated, no Link header; creates the folder."""
     target = ctx.find_user(args["user_id"])
     if ctx.me().id != target.id and not ctx.is_admin_over(target, "manage_user_logins"):
         raise ctx.unauthorized()
@@ -176,7 +179,7 @@ _RENAME_KEYS = frozenset({"name", "short_name", "sortable_name"})
 
 
 def update_user(ctx: Ctx, args: dict[str, str]) -> Response:
-    """PUT /api/v1/users/:id (§11): the avatar token dance, with its silent 200 no-ops."""
+    """PUT /api/v1/users/:id (docs/canvas.md §11): the avatar token dance, with its silent 200 no-ops."""
     target = ctx.find_user(args["id"])
     me = ctx.me()
     params = ctx.params
@@ -207,7 +210,7 @@ def _update_avatar(ctx: Ctx, target: UserRecord, *, admin: bool) -> None:
     params = ctx.params
     state_param = params.get("user[avatar][state]")
     if state_param is not None and admin:
-        # a state replaces the whole avatar hash: token/url in the same request are discarded (§11.1)
+        # a state replaces the whole avatar hash: token/url in the same request are discarded (docs/canvas.md §11.1)
         known = {"none", "submitted", "approved", "locked", "reported", "re_reported"}
         target.avatar_state = state_param if state_param in known else "none"
         if target.avatar_state == "none":
@@ -217,7 +220,7 @@ def _update_avatar(ctx: Ctx, target: UserRecord, *, admin: bool) -> None:
     if token:
         option = avatars.option_for_token(ctx, target, token)
         if option is None:
-            return  # stale, foreign or not-yet-thumbnailed token: 200 and nothing changes (§11.2 step 1)
+            return  # stale, foreign or not-yet-thumbnailed token: 200 and nothing changes (docs/canvas.md §11.2 step 1)
         avatars.assign(ctx, target, str(option["type"]), str(option["url"]), admin=admin)
         return
     if "user[avatar][url]" in params:

@@ -23,7 +23,7 @@ from profilesync.engine.model import RemoteUser
 from profilesync.errors import FatalRemoteError
 from profilesync.targets.canvas.avatars import avatar_ref
 
-# The user JSON field each match mode reads (§5).
+# The user JSON field each match mode reads (docs/canvas.md §5).
 MATCH_JSON_FIELD = {
     "sis_user_id": "sis_user_id",
     "login_id": "login_id",

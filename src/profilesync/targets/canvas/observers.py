@@ -1,7 +1,7 @@
-"""The Canvas calls of the observers job (canvas-api.md §7, §14, §16.2), on the shared ``Api`` client.
+"""The Canvas calls of the observers job (docs/canvas.md §7, §14, §16.2), on the shared ``Api`` client.
 
 Lookups are exact (``sis_user_id:`` / ``sis_login_id:``, never the fuzzy ``search_term``). Every write's answer
-is checked before it counts: Canvas can answer 200 to a link it did not make (§14.4).
+is checked before it counts: Canvas can answer 200 to a link it did not make (docs/canvas.md §14.4).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from profilesync.targets.canvas.listing import users_path
 
 log = logging.getLogger(__name__)
 
-#: ``has_student_enrollment?`` (§14.2): student enrollments not rejected, inactive or deleted
+#: ``has_student_enrollment?`` (docs/canvas.md §14.2): student enrollments not rejected, inactive or deleted
 LIVE_STUDENT_ENROLLMENT: list[tuple[str, Any]] = [
     ("type[]", "StudentEnrollment"),
     ("type[]", "StudentViewEnrollment"),
@@ -50,7 +50,7 @@ LOOKUPS_FOR_EVIDENCE = 3
 
 
 class NotEnrolledError(RemoteError):
-    """Canvas refused a pairing code (401/403): the student has no live student enrollment (§14.2)."""
+    """Canvas refused a pairing code (401/403): the student has no live student enrollment (docs/canvas.md §14.2)."""
 
     kind = "not_enrolled"
 
@@ -97,7 +97,7 @@ class ObserverCanvas:
     # -- lookups -------------------------------------------------------------------------------------
     @errors_scrubbed
     def find_student(self, sis_id: str) -> CanvasUser | None:
-        """:calls: ``GET /api/v1/users/sis_user_id:<enc>`` — exact and case-sensitive (§7)."""
+        """:calls: ``GET /api/v1/users/sis_user_id:<enc>`` — exact and case-sensitive (docs/canvas.md §7)."""
         found = self._find(user_id_path("sis_user_id", sis_id), f"looking up student {sis_id!r}")
         with self._count_lock:
             self._student_lookups[0] += 1
@@ -117,7 +117,7 @@ class ObserverCanvas:
 
     @errors_scrubbed
     def find_login(self, email: str) -> CanvasUser | None:
-        """:calls: ``GET /api/v1/users/sis_login_id:<enc>`` — case-insensitive (§7)."""
+        """:calls: ``GET /api/v1/users/sis_login_id:<enc>`` — case-insensitive (docs/canvas.md §7)."""
         return self._find(user_id_path("login_id", email), f"looking up parent {email}")
 
     def _find(self, path: str | None, what: str) -> CanvasUser | None:
@@ -136,7 +136,7 @@ class ObserverCanvas:
     @errors_scrubbed
     def is_enrolled(self, user_id: str) -> bool:
         """:calls: ``GET /api/v1/users/:id/enrollments`` for live student enrollments — the condition a pairing
-        code needs (§14.2), read without a write so ``plan`` can tell."""
+        code needs (docs/canvas.md §14.2), read without a write so ``plan`` can tell."""
         what = f"reading the enrollments of user {user_id}"
         body = self.api.json("GET", f"/api/v1/users/{user_id}/enrollments", what=what, params=LIVE_STUDENT_ENROLLMENT)
         if not isinstance(body, list):
@@ -145,7 +145,8 @@ class ObserverCanvas:
 
     @errors_scrubbed
     def observees(self, parent_id: str) -> dict[str, str | None]:
-        """:calls: ``GET /api/v1/users/:parent/observees?per_page=100`` (paginated, §14.3): student id → SIS id."""
+        """:calls: ``GET /api/v1/users/:parent/observees?per_page=100`` (paginated, docs/canvas.md §14.3): student id →
+        SIS id."""
         found: dict[str, str | None] = {}
         what = f"listing the students user {parent_id} observes"
         for page in self.api.paginate(f"/api/v1/users/{parent_id}/observees", what=what, params=[]):
@@ -158,7 +159,7 @@ class ObserverCanvas:
     # -- writes --------------------------------------------------------------------------------------
     @errors_scrubbed
     def create_parent(self, email: str, first_name: str, last_name: str, *, notify: bool) -> CanvasUser | None:
-        """:calls: ``POST /api/v1/accounts/self/users`` (§14.1); None when the login is already taken.
+        """:calls: ``POST /api/v1/accounts/self/users`` (docs/canvas.md §14.1); None when the login is already taken.
 
         ``notify`` asks Canvas to email the parent a link to finish registering
         (``pseudonym[send_confirmation]``); without it Canvas sends nothing to an admin-created account.
@@ -193,16 +194,18 @@ class ObserverCanvas:
 
     @errors_scrubbed
     def link_direct(self, parent_id: str, student_id: str) -> None:
-        """:calls: ``PUT /api/v1/users/:parent/observees/:student`` (§14.4 B) — idempotent, as an admin."""
+        """:calls: ``PUT /api/v1/users/:parent/observees/:student`` (docs/canvas.md §14.4 B) — idempotent, as an
+        admin."""
         what = f"linking user {parent_id} to student {student_id}"
         body = self.api.json("PUT", f"/api/v1/users/{parent_id}/observees/{student_id}", what=what)
         _check_link(body, student_id, what)
 
     @errors_scrubbed
     def pairing_code(self, student_id: str) -> str:
-        """:calls: ``POST /api/v1/users/:student/observer_pairing_codes`` (§14.2); NotEnrolledError on 401/403."""
+        """:calls: ``POST /api/v1/users/:student/observer_pairing_codes`` (docs/canvas.md §14.2); NotEnrolledError on
+        401/403."""
         what = f"getting a pairing code for student {student_id}"
-        # A repeat only leaves another unused code, which expires in 7 days (§14.2).
+        # A repeat only leaves another unused code, which expires in 7 days (docs/canvas.md §14.2).
         response = self.api.request(
             "POST", f"/api/v1/users/{student_id}/observer_pairing_codes", what=what, retry_unsafe=True
         )
@@ -220,7 +223,7 @@ class ObserverCanvas:
 
     @errors_scrubbed
     def link_with_code(self, parent_id: str, student_id: str, code: str) -> None:
-        """:calls: ``POST /api/v1/users/:parent/observees`` with ``pairing_code`` (§14.4 A).
+        """:calls: ``POST /api/v1/users/:parent/observees`` with ``pairing_code`` (docs/canvas.md §14.4 A).
 
         Never repeated: the code is used up by the first attempt, so a repeat would only say "invalid code".
         """
@@ -230,7 +233,7 @@ class ObserverCanvas:
 
 
 def _login_taken(response: requests.Response) -> bool:
-    """``errors.pseudonym.unique_id[].type == "taken"`` (§14.1, §17.15)."""
+    """``errors.pseudonym.unique_id[].type == "taken"`` (docs/canvas.md §14.1, §17.15)."""
     body = json_or_none(response)
     errors = body.get("errors") if isinstance(body, dict) else None
     pseudonym = errors.get("pseudonym") if isinstance(errors, dict) else None
@@ -240,7 +243,7 @@ def _login_taken(response: requests.Response) -> bool:
 
 def _check_link(body: Any, student_id: str, what: str) -> None:
     """A link counts only when Canvas names the student and at least one root account it was made in:
-    an empty ``observation_link_root_account_ids`` means no link was made (§14.4 A)."""
+    an empty ``observation_link_root_account_ids`` means no link was made (docs/canvas.md §14.4 A)."""
     if not isinstance(body, dict) or str(body.get("id")) != student_id:
         raise RemoteError(f"{what}: Canvas's answer names another user")
     if not body.get("observation_link_root_account_ids"):
