@@ -8,13 +8,15 @@ means stays with the vendor's client.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 import requests
 
-from profilesync.http import Dialect
+from profilesync.errors import ProfilesyncError
+from profilesync.http import Api, Dialect
 
 
 class Unreached(Enum):
@@ -62,3 +64,21 @@ def json_or_not(response: requests.Response, dialect: Dialect) -> Any:
         return dialect.parse(response)
     except ValueError:  # UnicodeDecodeError is one
         return NOT_JSON
+
+
+@dataclass(frozen=True)
+class Contact:
+    """The first answer of a vendor's API to doctor, and how long it took."""
+
+    response: requests.Response
+    elapsed_ms: float
+
+
+def first_contact(api: Api, path: str, *, what: str, advice: str) -> Contact | NotReached:
+    """One timed ``GET path``: the answer, or NotReached (with ``advice``) when nothing answered at all."""
+    started = time.monotonic()
+    try:
+        response = api.request("GET", path, what=what)
+    except ProfilesyncError as exc:  # connection refused, DNS, timeout, TLS
+        return NotReached(Unreached.UNREACHABLE, exc.message, advice)
+    return Contact(response, (time.monotonic() - started) * 1000)

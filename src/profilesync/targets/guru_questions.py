@@ -7,12 +7,19 @@ without writing. The answers carry the facts and the advice; the doctor reads no
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from profilesync.engine.model import RemoteUser
 from profilesync.errors import ProfilesyncError
-from profilesync.targets.answers import NOT_JSON, NotReached, Rejected, Unanswered, Unreached, json_or_not
+from profilesync.targets.answers import (
+    NOT_JSON,
+    NotReached,
+    Rejected,
+    Unanswered,
+    Unreached,
+    first_contact,
+    json_or_not,
+)
 from profilesync.targets.guru import MEMBERS, TOKEN_ADVICE, URL_ADVICE, GuruTarget, guru_message
 
 FAILING_ADVICE = "try again later; if it persists, check Guru's status page"
@@ -34,13 +41,15 @@ class GuruQuestions:
     def member_access(self) -> Reached | NotReached | Rejected:
         """:calls: ``GET /api/v1/members`` (the first page) — is the URL Guru's API, are the credentials accepted?"""
         base = self.target.api.base_url
-        started = time.monotonic()
-        try:
-            response = self.target.api.request("GET", MEMBERS, what="reading the first page of members")
-        except ProfilesyncError as exc:  # connection refused, DNS, timeout, TLS
-            advice = f"check GURU_BASE_URL ({base}) and the network"
-            return NotReached(Unreached.UNREACHABLE, exc.message, advice)
-        elapsed_ms = (time.monotonic() - started) * 1000
+        contact = first_contact(
+            self.target.api,
+            MEMBERS,
+            what="reading the first page of members",
+            advice=f"check GURU_BASE_URL ({base}) and the network",
+        )
+        if isinstance(contact, NotReached):
+            return contact
+        response, elapsed_ms = contact.response, contact.elapsed_ms
         status = response.status_code
         body = json_or_not(response, self.target.api.dialect)
         if body is NOT_JSON or 300 <= status < 400:

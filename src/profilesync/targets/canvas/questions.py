@@ -9,14 +9,21 @@ the doctor reads no status code and writes no Canvas advice of its own.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from profilesync.errors import ProfilesyncError
 from profilesync.http import looks_like_html, redact_url
-from profilesync.targets.answers import NOT_JSON, NotReached, Rejected, Unanswered, Unreached, json_or_not
+from profilesync.targets.answers import (
+    NOT_JSON,
+    NotReached,
+    Rejected,
+    Unanswered,
+    Unreached,
+    first_contact,
+    json_or_not,
+)
 from profilesync.targets.canvas.account import NOT_CANVAS_ADVICE, READ_RIGHTS, TOKEN_ADVICE, WRITE_RIGHTS, RootAccount
 from profilesync.targets.canvas.client import BAD_TOKEN, error_message
 from profilesync.targets.canvas.listing import (
@@ -106,13 +113,15 @@ class CanvasQuestions:
     def token_identity(self) -> Identity | NotReached | Rejected:
         """:calls: ``GET /api/v1/users/self`` — is the address Canvas (a JSON API), and does it take the token?"""
         base = self.target.api.base_url
-        started = time.monotonic()
-        try:
-            response = self.target.api.request("GET", "/api/v1/users/self", what="asking Canvas whose token this is")
-        except ProfilesyncError as exc:  # connection refused, DNS, timeout, TLS
-            advice = f"check CANVAS_BASE_URL ({base}) and this host's network"
-            return NotReached(Unreached.UNREACHABLE, exc.message, advice)
-        elapsed_ms = (time.monotonic() - started) * 1000
+        contact = first_contact(
+            self.target.api,
+            "/api/v1/users/self",
+            what="asking Canvas whose token this is",
+            advice=f"check CANVAS_BASE_URL ({base}) and this host's network",
+        )
+        if isinstance(contact, NotReached):
+            return contact
+        response, elapsed_ms = contact.response, contact.elapsed_ms
         status = response.status_code
         not_canvas = f"{NOT_CANVAS_ADVICE}, not {base}"
         if 300 <= status < 400:
