@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from profilesync.engine.model import ObserverLink
+from profilesync.engine.model import CanvasUser, ObserverLink
 from profilesync.observers.executor import group_by_parent
 from profilesync.observers.model import LinkOutcome, Row, RowResult
-from profilesync.observers.planner import NEEDS_ENROLLMENT, CanvasUser, decide_link, plan_parent
+from profilesync.observers.planner import NEEDS_ENROLLMENT, decide_link, plan_parent
 
 ROW = Row(2, "S1", "pat@example.com", "Pat", "Parent")
 KID = CanvasUser("1001")

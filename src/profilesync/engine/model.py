@@ -214,6 +214,14 @@ class Fingerprint:
     problem: str | None
 
 
+@dataclass(frozen=True)
+class CanvasUser:
+    """A Canvas user as the observers job sees them: the id its links are made with, and a name to report."""
+
+    id: str
+    name: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ObserverLink:
     """An observer (parent) → student link that profilesync made and verified (docs/design.md §7, §8).

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from profilesync.engine.model import ObserverLink
+from profilesync.engine.model import CanvasUser, ObserverLink
 from profilesync.engine.pool import Pool
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import RemoteError
@@ -30,7 +30,6 @@ from profilesync.interrupt import Stop
 from profilesync.observers.model import LinkOutcome, Method, Row, RowResult
 from profilesync.observers.planner import (
     NEEDS_ENROLLMENT,
-    CanvasUser,
     LinkDecision,
     decide_link,
     plan_parent,

@@ -22,16 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from profilesync.engine.model import ObserverLink
+from profilesync.engine.model import CanvasUser, ObserverLink
 from profilesync.observers.model import LinkOutcome, Row, RowResult
-
-
-@dataclass(frozen=True)
-class CanvasUser:
-    """A Canvas user as far as this job cares."""
-
-    id: str
-    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 
+from profilesync.engine.model import CanvasUser
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
@@ -19,7 +20,6 @@ from profilesync.errors import (
     RemoteError,
 )
 from profilesync.http import Api
-from profilesync.observers.planner import CanvasUser
 from profilesync.scrub import Scrubber, errors_scrubbed
 from profilesync.targets.canvas.account import (
     READ_USERS_ADVICE,
