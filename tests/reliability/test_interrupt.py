@@ -173,11 +173,17 @@ def test_avatars_and_observers_jobs_run_at_the_same_time(make: MakeWorld, spawn:
     linkable = world.json("observers", "plan", str(csv_path))["counts"]["create_parent_and_link"]
     avatars = spawn(world, "avatars", "sync", "--format", "json")
     wait_until(lambda: world.sandbox.state.counts()[PREFLIGHT] > 5, what="the avatars run to be uploading")
-    observers = world.json("observers", "sync", str(csv_path))
-    assert observers["counts"]["create_parent_and_link"] == linkable > 10
-    assert avatars.poll() is None  # the avatars run was still going all along
-    with open_store(world.database_url).lock("observers elsewhere", job=OBSERVERS):
-        world.cli("observers", "sync", str(csv_path), expect=5)
+    # The avatars run's uploads wait until the observers runs are done: it cannot finish first, however slow the
+    # machine makes them (the observers job never uploads).
+    uploads = world.sandbox.faults.hold(None, "", host="upload")
+    try:
+        observers = world.json("observers", "sync", str(csv_path))
+        assert observers["counts"]["create_parent_and_link"] == linkable > 10
+        assert avatars.poll() is None  # the avatars run was still going all along
+        with open_store(world.database_url).lock("observers elsewhere", job=OBSERVERS):
+            world.cli("observers", "sync", str(csv_path), expect=5)
+    finally:
+        uploads.release()
     out, err = avatars.communicate(timeout=120)
     assert avatars.returncode == 0, err
     assert json.loads(out)["counts"]["failed"] == 0
