@@ -7,6 +7,7 @@ query string), optionally on one host (``"canvas"``, ``"upload"`` or ``"guru"``)
     sb.faults.drop_next("PUT", r"^/api/v1/users/\\d+$", after=True)   # the PUT happens, the answer is lost
     sb.faults.outage(2.0)                                              # every request answers 503 for 2 s
     sb.faults.kill_on("PUT", r"^/api/v1/users/\\d+$", proc.pid, when="after", nth=40)  # kill -9 the client
+    uploads = sb.faults.hold(None, r"", host="upload")                 # uploads wait until uploads.release()
 
 A failed request never reaches the handler, so it changes nothing. A dropped request is closed without an
 answer, before the handler runs, or after it (``after=True``; the change happened but the client never hears).
@@ -14,6 +15,8 @@ A kill failpoint sends SIGKILL to a client process (a subprocess running the rea
 matching request arrives (``when="before"``: it is then never handled) or once it took effect
 (``when="after"``: before the answer is written); it waits for the process to die, then drops the connection,
 so the client cannot act on any answer — crash-recovery tests need no hook in the client's code.
+A hold stalls matching requests as they arrive until the test releases it: a client's run that cannot finish
+for as long as the test checks something else, whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from profilesync_sandbox.config import EmulatorConfig
 
 RANDOM_ERROR_STATUSES = (500, 502, 503)
 KILL_WAIT_S = 10.0  # how long a kill failpoint waits for the killed client to be gone
+HOLD_MAX_S = 45.0  # a hold never released (a failed test) lets go then: before a 60 s client timeout
 
 
 @dataclass
@@ -80,6 +84,28 @@ class KillPoint:
         )
 
 
+@dataclass
+class Hold:
+    """Requests matching it wait as they arrive until :meth:`release` (or ``HOLD_MAX_S``)."""
+
+    method: str | None
+    pattern: re.Pattern[str]
+    host: str | None
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def matches(self, host: str, method: str, path: str) -> bool:
+        return (
+            not self.released.is_set()
+            and (self.host is None or self.host == host)
+            and (self.method in (None, "*") or self.method == method)
+            and self.pattern.search(path) is not None
+        )
+
+    def release(self) -> None:
+        """Let the held requests go on, and hold no more."""
+        self.released.set()
+
+
 def _gone(pid: int) -> bool:
     """Whether a process has exited (a zombie waiting for its parent to reap it counts as gone)."""
     try:
@@ -104,6 +130,7 @@ class Faults:
         self._outage_until = 0.0
         self._rules: list[_Rule] = []
         self._kills: list[KillPoint] = []
+        self._holds: list[Hold] = []
 
     # -- controls for tests
 
@@ -159,14 +186,31 @@ class Faults:
             self._kills.append(point)
         return point
 
+    def hold(self, method: str | None, path_regex: str, *, host: str | None = None) -> Hold:
+        """Stall every matching request until the returned hold is released."""
+        hold = Hold(method, re.compile(path_regex), host)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
     def clear(self) -> None:
-        """Forget every scripted rule and kill failpoint, and end an outage."""
+        """Forget every scripted rule, kill failpoint and hold (releasing it), and end an outage."""
         with self._lock:
             self._rules.clear()
             self._kills.clear()
+            for hold in self._holds:
+                hold.release()
+            self._holds.clear()
             self._outage_until = 0.0
 
     # -- used by the servers
+
+    def wait_if_held(self, host: str, method: str, path: str) -> None:
+        """Wait while a hold matching this request is not released."""
+        with self._lock:
+            holds = [h for h in self._holds if h.matches(host, method, path)]
+        for hold in holds:
+            hold.released.wait(HOLD_MAX_S)
 
     def in_outage(self) -> bool:
         with self._lock:

@@ -1,6 +1,6 @@
 """The HTTP plumbing both emulated hosts share, and the per-request pipeline around an app.
 
-Pipeline, in the order real infrastructure would apply it: kill failpoints due on arrival → outage (the
+Pipeline, in the order real infrastructure would apply it: kill failpoints due on arrival → holds → outage (the
 load balancer answers 503) → scripted/random drop before the app → throttle reservation (a host's own
 ``Throttling``: Canvas's token buckets, docs/canvas.md §4) → injected latency (slept while the reservation is held, like
 server time) → scripted/random error → the app → throttle settlement and headers → kill failpoints due after the app →
@@ -116,6 +116,7 @@ class Pipeline:
         method, path = request.method, request.raw_path
         if self.faults.kill_if_due(host, method, path, when="before"):
             return None  # the client was killed as the request arrived: it is never handled
+        self.faults.wait_if_held(host, method, path)
         if self.faults.in_outage():
             self._sleep()
             return text_response(503, _OUTAGE_PAGE, "text/html; charset=utf-8")

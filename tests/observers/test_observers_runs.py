@@ -198,7 +198,9 @@ def test_refused_pairing_code_reports_not_enrolled_and_creates_nobody(make_world
     """A pairing code refused with 401 makes the row student_not_enrolled, before any account is created."""
     world = start(make_world, small_school(1))
     body = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
-    world.sandbox.faults.fail_next("POST", r"/observer_pairing_codes$", 401, body=body)
+    # Aimed at the new parent's student: both parents ask for a code at the same time, in parallel tasks.
+    kid = next(u.id for u in world.sandbox.state.users() if u.sis_user_id == "K0")
+    world.sandbox.faults.fail_next("POST", rf"/users/{kid}/observer_pairing_codes$", 401, body=body)
     document = world.json("observers", "sync", "parents.csv", "--method", "pairing-code")
     assert outcome_list(document) == ["student_not_enrolled", "link"]
     assert CREATE not in world.writes()

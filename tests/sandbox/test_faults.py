@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -95,6 +96,20 @@ def test_faults_can_target_the_upload_host_only(sb: Sandbox, admin: requests.Ses
     sb.faults.fail_next(None, ".*", 500, host="upload")
     assert admin.get(f"{sb.base_url}/api/v1/users/self").status_code == 200
     assert requests.post(f"{sb.upload_base_url}/files").status_code == 500
+
+
+def test_hold_stalls_matching_requests_until_released(sb: Sandbox, admin: requests.Session) -> None:
+    """faults.hold: a matching request waits, unanswered and unlogged, until the hold is released; the others
+    are answered meanwhile."""
+    uploads = sb.faults.hold(None, "", host="upload")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(requests.post, f"{sb.upload_base_url}/files", timeout=20)
+        assert admin.get(f"{sb.base_url}/api/v1/users/self").status_code == 200
+        time.sleep(0.2)
+        assert not held.done() and sb.state.requests("upload") == []
+        uploads.release()
+        held.result(timeout=20)
+    assert len(sb.state.requests("upload")) == 1
 
 
 def test_request_log_and_counts(sb: Sandbox, admin: requests.Session) -> None:
