@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -16,6 +17,8 @@ import pytest
 
 import profilesync
 from profilesync.cli import cli
+from profilesync_sandbox import SandboxConfig
+from support.world import World, make_world
 
 SRC = str(Path(profilesync.__file__).resolve().parents[1])
 
@@ -50,11 +53,11 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
 
 
-def imported_by(*args: str) -> set[str]:
+def imported_by(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> set[str]:
     """The modules loaded by ``profilesync ARGS`` in a fresh interpreter (reported on its stderr's last line)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(
-        [sys.executable, "-c", RUN_CLI, *args], env=env, capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", RUN_CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=True
     )
     return set(json.loads(done.stderr.strip().splitlines()[-1]))
 
@@ -87,3 +90,22 @@ def test_lazy_summary_is_the_commands_own_first_paragraph(name: str) -> None:
     assert command is not None and command.help is not None
     assert cli.LAZY[name].summary == command.help.split("\n\n")[0].replace("\n", " ").strip()
     assert command.get_short_help_str() == cli.LAZY[name].summary  # the same line once loaded
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield from make_world(tmp_path, monkeypatch, SandboxConfig(users=6))
+
+
+def test_a_no_op_plan_imports_what_it_uses_and_nothing_else(world: World, tmp_path: Path) -> None:
+    """``avatars plan --user X`` after a sync: the history (SQLite) and HTTP, but no photo is decoded (the
+    verdict is cached), so no Pillow image module or HEIC plugin; no review page (Jinja2), no PostgreSQL
+    dialect, no sandbox, doctor or observers code."""
+    world.cli("avatars", "sync")
+    key = world.students()[0].sis_user_id
+    assert key is not None
+    modules = imported_by("avatars", "plan", "--user", key, env=world.env(), cwd=tmp_path)
+    assert {"profilesync.app", "sqlalchemy.dialects.sqlite", "requests"} <= modules  # the plan did run
+    unused = ("PIL.Image", "pillow_heif", "jinja2", "sqlalchemy.dialects.postgresql", "profilesync_sandbox")
+    unused += ("profilesync.doctor", "profilesync.observers", "profilesync.report_html", "platformdirs")
+    assert sorted(m for m in modules if m.startswith(unused)) == []
