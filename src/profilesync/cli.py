@@ -7,20 +7,18 @@ own light modules. The app, the history (SQLAlchemy), HTTP (requests), photos (P
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
 from profilesync import __version__, cli_errors, runlog
-from profilesync.engine.model import Action, Outcome
+from profilesync.cli_lazy import Lazy, LazyGroup
 from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
-from profilesync.logsetup import setup_logging
 from profilesync.output import echo_report
 from profilesync.text import plural
 
@@ -45,6 +43,7 @@ class Context:
 
     def settings(self, **overrides: Any) -> Settings:
         from profilesync.config import load_settings  # python-dotenv: only commands that read settings pay
+        from profilesync.logsetup import setup_logging
 
         if self._settings is None:
             settings = load_settings(self.env_file)
@@ -55,19 +54,11 @@ class Context:
         return self._settings.with_overrides(**overrides)
 
 
-class Lazy(NamedTuple):
-    """A command imported only when it runs (or its own help is asked for)."""
-
-    target: str  #: "module:attribute" of the click command
-    summary: str  #: its line in ``profilesync --help``, shown without importing it
-
-
-class CliGroup(click.Group):
+class CliGroup(LazyGroup):
     """Turns ProfilesyncError into one clear message with advice, and the documented exit code.
 
-    Commands other than ``avatars`` are imported only when used (click's documented lazy-group pattern):
-    a nightly sync should not pay for loading the sandbox, nor ``--help`` for the doctor's HTTP stack. Their
-    summary lives here so that listing the commands imports none of them.
+    Commands other than ``avatars`` are imported only when used (cli_lazy.py): a nightly sync should not pay
+    for loading the sandbox, nor ``--help`` for the doctor's HTTP stack.
     """
 
     LAZY: ClassVar[dict[str, Lazy]] = {  # summary = the command docstring's first paragraph (a test keeps it so)
@@ -112,31 +103,6 @@ class CliGroup(click.Group):
                 after = words[i + 1 : i + 2]
                 return " ".join([word, *(w for w in after if not w.startswith("-"))])
         return ""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.LAZY})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.LAZY and cmd_name not in self.commands:
-            lazy = self.LAZY[cmd_name]
-            module, _, name = lazy.target.partition(":")
-            command = getattr(importlib.import_module(module), name)
-            assert isinstance(command, click.Command)
-            command.short_help = lazy.summary  # the same line in the listing, loaded or not
-            self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """click's listing, but a lazy command not yet loaded shows its summary instead of being imported."""
-        rows = []
-        for name in self.list_commands(ctx):
-            if name in self.LAZY and name not in self.commands:
-                rows.append((name, self.LAZY[name].summary))
-            elif (command := self.get_command(ctx, name)) is not None and not command.hidden:
-                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -191,6 +157,8 @@ def cli(
     Exit codes: 0 done, 1 some users failed, 2 usage/configuration, 3 fatal remote error,
     4 safety valve, 5 another run of the same job holds its lock, 130/143 stopped by Ctrl-C/SIGTERM.
     """
+    from profilesync.logsetup import setup_logging  # logging.handlers: not for --help (this runs for commands)
+
     ctx.obj = Context(env_file, verbose, quiet, log_file, allow_insecure_http)
     setup_logging(verbose, quiet, log_file)
 
@@ -243,6 +211,7 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
 def write_review(path: Path, plan: Plan, settings: Settings, request: AvatarRequest) -> None:
     """``plan --html``: the review page, written atomically; current avatars are read through the target."""
     from profilesync import app, report_html  # Jinja2 and Pillow, only when a review page is asked for
+    from profilesync.engine.model import Action
 
     fetch = getattr(app.build_target(settings, request), "fetch_avatar_image", None)
     page = report_html.review_page(plan, image_size=settings.image_size, fetch_current=fetch)
@@ -382,6 +351,8 @@ class Progress:
             self._bar.__enter__()
 
     def update(self, result: Result) -> None:
+        from profilesync.engine.model import Action, Outcome  # loaded by the sync already: a lookup, not a load
+
         if result.outcome is Outcome.FAILED:  # as it happens: a run stopped half-way still logged it
             runlog.failure(result.planned.key, result.reason, result.message)
         if result.planned.action not in (Action.UPLOAD, Action.REASSIGN):
