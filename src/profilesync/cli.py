@@ -1,28 +1,31 @@
-"""The command line: options → Settings → one app call → rendering. Errors become text and exit codes here only."""
+"""The command line: options → Settings → one app call → rendering. Errors become text and exit codes here only.
+
+Start-up matters (``--help``, a cron line's first second): this module imports only click and profilesync's
+own light modules. The app, the history (SQLAlchemy), HTTP (requests), photos (Pillow) and the review page
+(Jinja2) are imported inside the command that uses them, and whole command groups load lazily (``LAZY``).
+"""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import click
 
-from profilesync import __version__, app, cli_errors, report, report_html, runlog
-from profilesync.config import Settings, load_settings
-from profilesync.doctor.command import doctor
-from profilesync.doctor.setup import history_location
-from profilesync.engine.model import Action, Outcome, Plan, Result
+from profilesync import __version__, cli_errors, runlog
+from profilesync.cli_lazy import Lazy, LazyGroup
 from profilesync.errors import ExitCode, ProfilesyncError, RunInterrupted
-from profilesync.interrupt import handling_signals
-from profilesync.logsetup import setup_logging
 from profilesync.output import echo_report
-from profilesync.runs import opened_store
 from profilesync.text import plural
+
+if TYPE_CHECKING:
+    from profilesync.app import AvatarRequest
+    from profilesync.config import Settings
+    from profilesync.engine.model import Plan, Result
 
 log = logging.getLogger("profilesync")
 
@@ -39,6 +42,9 @@ class Context:
     _settings: Settings | None = None
 
     def settings(self, **overrides: Any) -> Settings:
+        from profilesync.config import load_settings  # python-dotenv: only commands that read settings pay
+        from profilesync.logsetup import setup_logging
+
         if self._settings is None:
             settings = load_settings(self.env_file)
             if self.allow_insecure_http:
@@ -48,18 +54,34 @@ class Context:
         return self._settings.with_overrides(**overrides)
 
 
-class CliGroup(click.Group):
+class CliGroup(LazyGroup):
     """Turns ProfilesyncError into one clear message with advice, and the documented exit code.
 
-    The emulator-backed commands are imported only when used: a nightly sync should not pay for
-    loading the sandbox (click's documented lazy-group pattern).
+    Commands other than ``avatars`` are imported only when used (cli_lazy.py): a nightly sync should not pay
+    for loading the sandbox, nor ``--help`` for the doctor's HTTP stack.
     """
 
-    LAZY: ClassVar[dict[str, str]] = {
-        "sandbox": "profilesync_sandbox.command:sandbox",
-        "demo": "profilesync.demo:demo",
-        "observers": "profilesync.observers.command:observers",
-        "init": "profilesync.init:init",
+    LAZY: ClassVar[dict[str, Lazy]] = {  # summary = the command docstring's first paragraph (a test keeps it so)
+        "sandbox": Lazy(
+            "profilesync_sandbox.command:sandbox",
+            "Run a local Canvas emulator (API host + separate upload host) for trying profilesync safely.",
+        ),
+        "demo": Lazy(
+            "profilesync.demo:demo",
+            "Try the whole avatar sync safely: sandbox + sample photos + plan + sync + a second, no-op sync.",
+        ),
+        "observers": Lazy(
+            "profilesync.observers.command:observers",
+            "Parent (observer) accounts: a CSV of students and parents → paired Canvas observers.",
+        ),
+        "init": Lazy(
+            "profilesync.init:init",
+            "Write a commented .env template (mode 600) and print how to schedule the jobs on this machine.",
+        ),
+        "doctor": Lazy(
+            "profilesync.doctor.command:doctor",
+            "Check config, token, permissions (act as users, avatars), photo folder and database.",
+        ),
     }
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
@@ -81,17 +103,6 @@ class CliGroup(click.Group):
                 after = words[i + 1 : i + 2]
                 return " ".join([word, *(w for w in after if not w.startswith("-"))])
         return ""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.LAZY})
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.LAZY and cmd_name not in self.commands:
-            module, _, name = self.LAZY[cmd_name].partition(":")
-            command = getattr(importlib.import_module(module), name)
-            assert isinstance(command, click.Command)
-            self.add_command(command, cmd_name)
-        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -146,6 +157,8 @@ def cli(
     Exit codes: 0 done, 1 some users failed, 2 usage/configuration, 3 fatal remote error,
     4 safety valve, 5 another run of the same job holds its lock, 130/143 stopped by Ctrl-C/SIGTERM.
     """
+    from profilesync.logsetup import setup_logging  # logging.handlers: not for --help (this runs for commands)
+
     ctx.obj = Context(env_file, verbose, quiet, log_file, allow_insecure_http)
     setup_logging(verbose, quiet, log_file)
 
@@ -185,6 +198,8 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
       profilesync avatars plan --user S12345 --format json
       profilesync avatars plan --html review.html
     """
+    from profilesync import app, report  # the app brings the history, HTTP and photos: not for --help
+
     settings = obj.settings()
     request = app.AvatarRequest(target=target, user=user)
     plan, verdict = app.avatars_preview(settings, request)
@@ -193,8 +208,11 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
     click.echo(report.render_plan(plan, fmt, verdict))
 
 
-def write_review(path: Path, plan: Plan, settings: Settings, request: app.AvatarRequest) -> None:
+def write_review(path: Path, plan: Plan, settings: Settings, request: AvatarRequest) -> None:
     """``plan --html``: the review page, written atomically; current avatars are read through the target."""
+    from profilesync import app, report_html  # Jinja2 and Pillow, only when a review page is asked for
+    from profilesync.engine.model import Action
+
     fetch = getattr(app.build_target(settings, request), "fetch_avatar_image", None)
     page = report_html.review_page(plan, image_size=settings.image_size, fetch_current=fetch)
     partial = path.with_name(f".{path.name}.partial")
@@ -236,6 +254,9 @@ def avatars_sync(
       profilesync avatars sync --user S12345
       profilesync -q --log-file sync.log avatars sync --max-uploads 500
     """
+    from profilesync import app, report  # the app brings the history, HTTP and photos: not for --help
+    from profilesync.interrupt import handling_signals
+
     obj: Context = ctx.obj
     request = app.AvatarRequest(
         target=target, user=user, dry_run=dry_run, workers=workers, max_uploads=max_uploads, force=force
@@ -268,6 +289,9 @@ def avatars_history(obj: Context, user: str | None, fmt: str) -> None:
     Example:
       profilesync avatars history --user S12345
     """
+    from profilesync import app, report  # the history (SQLAlchemy): not for --help
+    from profilesync.runs import opened_store
+
     settings = obj.settings()
     records = app.avatars_history(settings, user)
     events = None
@@ -290,6 +314,10 @@ def avatars_runs(obj: Context, limit: int, run_id: int | None, fmt: str) -> None
       profilesync avatars runs --limit 7
       profilesync avatars runs --run 42      (why did run 42 fail for these users?)
     """
+    from profilesync import report
+    from profilesync.doctor.setup import history_location  # SQLAlchemy's URL parsing: not for --help
+    from profilesync.runs import opened_store
+
     settings = obj.settings()
     with opened_store(settings) as store:
         if run_id is None:
@@ -323,6 +351,8 @@ class Progress:
             self._bar.__enter__()
 
     def update(self, result: Result) -> None:
+        from profilesync.engine.model import Action, Outcome  # loaded by the sync already: a lookup, not a load
+
         if result.outcome is Outcome.FAILED:  # as it happens: a run stopped half-way still logged it
             runlog.failure(result.planned.key, result.reason, result.message)
         if result.planned.action not in (Action.UPLOAD, Action.REASSIGN):
@@ -339,9 +369,6 @@ class Progress:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
             self._bar = None
-
-
-cli.add_command(doctor)
 
 
 def main() -> None:

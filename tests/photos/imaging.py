@@ -9,6 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from profilesync.photos.formats import register_decoders
+
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
 BLUE = (0, 0, 255)
@@ -20,6 +22,7 @@ METADATA_KEYS = ("exif", "icc_profile", "comment", "xmp", "XML:com.adobe.xmp", "
 
 def encode(image: Image.Image, fmt: str = "JPEG", **params: object) -> bytes:
     """The image saved in ``fmt`` as bytes."""
+    register_decoders()  # HEIF is written by pillow-heif's plugin, registered before profilesync's first decode
     out = io.BytesIO()
     image.save(out, fmt, **params)
     return out.getvalue()

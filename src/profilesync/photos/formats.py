@@ -7,12 +7,12 @@ says.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.util
 import struct
 from collections.abc import Mapping
 from typing import Final
-
-from PIL import features
 
 # Decoders allowed to open a photo. Content decides the format (a PNG named .jpg is fine), but only these:
 # Pillow can also open EPS (which runs Ghostscript), PSD, ICO, FITS... none of which is a school photo.
@@ -53,30 +53,39 @@ UNDECODABLE_EXTENSIONS: dict[str, str] = {
 }
 
 
-def _register_heif() -> bool:
-    """Register pillow-heif's opener (iPhones save HEIC by default). It is a dependency; should an install
-    lack it anyway, HEIC photos are reported as invalid_photo naming the format instead of failing the run."""
+def _installed(module: str) -> bool:
+    """Whether a decoder module is installed, found without importing it: loading pillow-heif and Pillow costs
+    start-up time that a run reading no photo (all unchanged) should not pay. One present but unloadable
+    fails when a photo is decoded, and that photo is reported invalid_photo like any undecodable one."""
     try:
-        module = importlib.import_module("pillow_heif")
-    except ImportError:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # the parent package itself is missing
         return False
-    module.register_heif_opener()
-    return True
 
 
-HEIF_SUPPORTED: bool = _register_heif()
+# pillow-heif (iPhones save HEIC by default) is a dependency; should an install lack it anyway, HEIC photos are
+# reported as invalid_photo naming the format instead of failing the run.
+HEIF_SUPPORTED: bool = _installed("pillow_heif")
 if HEIF_SUPPORTED:
     PILLOW_FORMATS = (*PILLOW_FORMATS, "HEIF")
     IMAGE_EXTENSIONS = IMAGE_EXTENSIONS | HEIF_EXTENSIONS
 else:
     UNDECODABLE_EXTENSIONS.update(dict.fromkeys(HEIF_EXTENSIONS, "HEIC/HEIF (the pillow-heif package is missing)"))
 # Pillow decodes AVIF itself when built with libavif (its wheels are, since 11.3); pillow-heif 1.x left it to Pillow.
-AVIF_SUPPORTED: bool = features.check("avif") is True
+AVIF_SUPPORTED: bool = _installed("PIL._avif")  # the module PIL.features.check("avif") imports
 if AVIF_SUPPORTED:
     PILLOW_FORMATS = (*PILLOW_FORMATS, "AVIF")
     IMAGE_EXTENSIONS = IMAGE_EXTENSIONS | {".avif"}
 else:
     UNDECODABLE_EXTENSIONS[".avif"] = "AVIF (this Pillow was built without AVIF support)"
+
+
+@functools.cache
+def register_decoders() -> None:
+    """Register pillow-heif's opener with Pillow: once, before the first photo is decoded."""
+    if HEIF_SUPPORTED:
+        importlib.import_module("pillow_heif").register_heif_opener()
+
 
 #: Format names by file signature, to say what a file that fails to decode was meant to be.
 _SIGNATURES: tuple[tuple[int, bytes, str], ...] = (

@@ -13,16 +13,20 @@ import os
 import stat
 import threading
 import warnings
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from profilesync.photos.formats import (
+    PILLOW_FORMATS,
+    is_complete,
+    pillow_label,
+    register_decoders,
+    undecodable_reason,
+)
 
-from profilesync.photos.formats import PILLOW_FORMATS, is_complete, pillow_label, undecodable_reason
-
-try:
-    from PIL import ImageCms
-except ImportError:  # Pillow built without littlecms: colours are converted without the embedded profile
-    ImageCms = None  # type: ignore[assignment]
+# Pillow is imported by the functions that decode: a run whose photos are all unchanged (their verdicts come
+# from the fingerprint cache) reads no image, so it does not pay for loading Pillow and pillow-heif.
+if TYPE_CHECKING:
+    from PIL import Image
 
 # -- thresholds ---------------------------------------------------------------------------------------------
 # A 40 MB source is far beyond any school portrait (a 24-megapixel camera JPEG is ~10 MB; an uncompressed
@@ -141,6 +145,9 @@ def _prepare(data: bytes, size: int, name: str = "") -> Image.Image:
 
 def _open(data: bytes, name: str) -> Image.Image:
     """Parse the header with an allowed decoder, Pillow's bomb warning counting as an error."""
+    from PIL import Image, UnidentifiedImageError
+
+    register_decoders()
     try:
         with _OPEN_LOCK, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -173,6 +180,8 @@ def _check_shape(width: int, height: int) -> None:
 
 def _upright(image: Image.Image) -> Image.Image:
     """Apply the EXIF orientation; a photo with damaged EXIF is kept as stored rather than rejected."""
+    from PIL import ImageOps
+
     try:
         return ImageOps.exif_transpose(image)
     except Exception:  # malformed EXIF (bad offsets, wrong types) says nothing reliable about orientation
@@ -194,6 +203,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if icc and image.mode != "L":
         image = _to_srgb(image, icc)
     if image.mode == "RGBA":
+        from PIL import Image
+
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         white.alpha_composite(image)
         image = white
@@ -217,7 +228,9 @@ def _to_8bit(image: Image.Image) -> Image.Image:
 
 def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
     """Convert through the embedded ICC profile (CMYK, Display P3, Adobe RGB) before it is stripped."""
-    if ImageCms is None:
+    try:
+        from PIL import ImageCms
+    except ImportError:  # Pillow built without littlecms: colours are converted without the embedded profile
         return image
     out_mode = "RGBA" if image.mode == "RGBA" else "RGB"
     try:
@@ -237,4 +250,6 @@ def _square(image: Image.Image, size: int) -> Image.Image:
     box = (left, top, left + side, top + side)
     if side <= size:
         return image.crop(box)
+    from PIL import Image
+
     return image.resize((size, size), Image.Resampling.LANCZOS, box=box)

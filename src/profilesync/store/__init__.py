@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import platformdirs
-
 from profilesync.engine.ports import HistoryStore
 from profilesync.store.lock import LockSettings
 from profilesync.store.memory import MemoryDatabase, MemoryStore
@@ -33,6 +31,8 @@ MEMORY_URL = "memory://"  # not a SQLAlchemy URL: the in-memory twin, for tests 
 
 def default_database_path() -> Path:
     """Where the history lives when PROFILESYNC_DATABASE_URL is unset (a per-user data directory)."""
+    import platformdirs  # only when no URL is configured, as on a server whose .env names the database
+
     return Path(platformdirs.user_data_dir("profilesync", appauthor=False)) / "history.sqlite3"
 
 

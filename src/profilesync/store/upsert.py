@@ -7,8 +7,6 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 BATCH = 5_000  # rows per executemany: bounds memory for big generators, still few round trips
 
@@ -27,11 +25,22 @@ def upsert(conn: Connection, table: Table, rows: Iterable[Row], keys: Sequence[s
     for batch in _batches(rows, BATCH):
         if dialect in ("sqlite", "postgresql"):
             # Both spell it INSERT ... ON CONFLICT (keys) DO UPDATE SET col = excluded.col.
-            ins = sqlite_insert(table) if dialect == "sqlite" else pg_insert(table)
+            ins = _native_insert(dialect, table)
             stmt = ins.on_conflict_do_update(index_elements=list(keys), set_={c: ins.excluded[c] for c in update})
             conn.execute(stmt, batch)
         else:
             _update_then_insert(conn, table, batch, keys, update)
+
+
+def _native_insert(dialect: str, table: Table) -> Any:
+    """The dialect's INSERT, its module imported on first use: a SQLite history never loads PostgreSQL's."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    return pg_insert(table)
 
 
 def _update_then_insert(
