@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import URL, Connection, and_, delete, make_url, select, union, update
@@ -42,6 +43,8 @@ _FINGERPRINT_SELECT = tuple(photo_fingerprints.c[f.name] for f in fields(Fingerp
 _LINK_SELECT = tuple(observer_links.c[f.name] for f in fields(ObserverLink))
 _LINK_UPDATE = ("student_id", "parent_id", "method", "linked_at")
 
+log = logging.getLogger(__name__)
+
 
 class SqlStore:
     """:class:`~profilesync.engine.ports.HistoryStore` over SQLAlchemy Core; safe to share between threads."""
@@ -52,7 +55,9 @@ class SqlStore:
         *,
         lock_settings: LockSettings | None = None,
         migrations: Sequence[Migration] = MIGRATIONS,
+        keep_runs: timedelta | None = None,
     ) -> None:
+        self._keep_runs = keep_runs  # None: keep every run
         try:
             self.url = make_url(url)
         except ArgumentError as exc:
@@ -262,6 +267,8 @@ class SqlStore:
         with self._write() as conn:
             if conn.execute(update(runs).where(runs.c.id == run_id).values(values)).rowcount == 0:
                 raise KeyError(run_id)
+            if self._keep_runs is not None:
+                _prune_runs(conn, before=to_utc(at) - self._keep_runs, spare=run_id)
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
@@ -335,6 +342,20 @@ class _SqlLockBackend:
     def delete_lock(self, job: str, token: str) -> None:
         with self._store._write() as conn:
             conn.execute(delete(run_lock).where(run_lock.c.name == job, run_lock.c.token == token))
+
+
+def _prune_runs(conn: Connection, *, before: datetime, spare: int) -> None:
+    """Forget the runs started before ``before`` and their events (never ``spare``, the run being recorded).
+
+    Both deletes are range lookups (ix_runs_started_at, ix_run_events_run_id): a nightly run removes the one
+    run that fell out of the window. The events go first and explicitly rather than by the foreign key's
+    cascade, which SQLite only honours on connections that turned foreign keys on.
+    """
+    old = and_(runs.c.started_at < before, runs.c.id != spare)
+    conn.execute(delete(run_events).where(run_events.c.run_id.in_(select(runs.c.id).where(old))))
+    pruned = conn.execute(delete(runs).where(old)).rowcount
+    if pruned:
+        log.info("history: forgot %d runs started before %s", pruned, before.date().isoformat())
 
 
 def _lock_values(row: LockRow) -> dict[str, Any]:
