@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -43,8 +43,11 @@ class MemoryStore:
         self._lease = LeaseLock(_MemoryLockBackend(self.database), lock_settings or LockSettings())
 
     # -- sync records -------------------------------------------------------------------------------
-    def records(self, target_id: str) -> dict[str, SyncRecord]:
+    def records(self, target_id: str, keys: Collection[str] | None = None) -> dict[str, SyncRecord]:
         with self.database.mutex:
+            if keys is not None:
+                found = ((k, self.database.records.get((target_id, k))) for k in set(keys))
+                return {k: r for k, r in found if r is not None}
             return {k: r for (t, k), r in self.database.records.items() if t == target_id}
 
     def record_success(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import fields
 from datetime import datetime, timedelta
@@ -97,9 +97,13 @@ class SqlStore:
             yield conn
 
     # -- sync records -------------------------------------------------------------------------------
-    def records(self, target_id: str) -> dict[str, SyncRecord]:
+    def records(self, target_id: str, keys: Collection[str] | None = None) -> dict[str, SyncRecord]:
+        # One query, on the primary key (target_id, key): the whole target for a full plan, a lookup for --user.
+        query = select(*_RECORD_COLUMNS).where(sync_records.c.target_id == target_id)
+        if keys is not None:
+            query = query.where(sync_records.c.key.in_(sorted(set(keys))))
         with self._read() as conn:
-            rows = conn.execute(select(*_RECORD_COLUMNS).where(sync_records.c.target_id == target_id)).all()
+            rows = conn.execute(query).all()
         return {row[1]: SyncRecord(*row) for row in rows}
 
     def record_success(
