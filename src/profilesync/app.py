@@ -149,8 +149,13 @@ def compute_plan(
         scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
         scanning = pool.submit(scan, settings, store, match, save_cache=save_cache, required=photos_required)
-        reading = pool.submit(known_records, store, target, adopt=save_cache)  # save_cache: a real sync
+        # The whole history while the listing runs (save_cache: a real sync); for --user, once the user is
+        # found, that user's record only: one indexed lookup rather than a district's history.
+        reading = pool.submit(known_records, store, target, adopt=save_cache) if request.user is None else None
         users = _users_to_plan(target, request, match)
+        if reading is None:
+            keys = [u.key for u in users or () if u.key is not None]
+            reading = pool.submit(known_records, store, target, adopt=save_cache, keys=keys)
         photos, records = scanning.result(), reading.result()
     records = records or renamed_host_records(store, target, users or [], adopt=save_cache)
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None

@@ -37,6 +37,8 @@ class Settings:
     match: str | None = None  # None = the target's default (Canvas: sis_user_id, Guru: email)
     database_url: str | None = None  # None = SQLite in the per-user data directory
     max_age_days: int = 30
+    #: runs (and their events) older than this are forgotten as each run ends; 0 = keep every run
+    keep_runs_days: int = 400
     policy: Policy = Policy.ENFORCE
     workers: int | None = None  # None = adaptive
     image_size: int = 256
@@ -77,6 +79,7 @@ ENV_VARS = {
     "PROFILESYNC_MATCH": "match",
     "PROFILESYNC_DATABASE_URL": "database_url",
     "PROFILESYNC_MAX_AGE_DAYS": "max_age_days",
+    "PROFILESYNC_KEEP_RUNS_DAYS": "keep_runs_days",
     "PROFILESYNC_POLICY": "policy",
     "PROFILESYNC_WORKERS": "workers",
     "PROFILESYNC_IMAGE_SIZE": "image_size",
@@ -153,6 +156,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         except ValueError:
             problems.append(f"PROFILESYNC_POLICY={policy!r} must be 'enforce' or 'respect'")
     number("PROFILESYNC_MAX_AGE_DAYS", int, 0)
+    number("PROFILESYNC_KEEP_RUNS_DAYS", int, 0)
     number("PROFILESYNC_WORKERS", int, 1)
     number("PROFILESYNC_IMAGE_SIZE", int, 32)
     number("PROFILESYNC_TIMEOUT", float, 1)

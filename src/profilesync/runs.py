@@ -42,7 +42,7 @@ def lock_owner() -> str:
 
 @contextmanager
 def opened_store(settings: Settings) -> Iterator[HistoryStore]:
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, keep_runs_days=settings.keep_runs_days)
     try:
         yield store
     finally:

@@ -28,6 +28,14 @@ def test_process_environment_wins_over_env_file(tmp_path: Path) -> None:
     assert load_settings(env, environ={"PROFILESYNC_MAX_AGE_DAYS": "7"}).max_age_days == 7
 
 
+def test_runs_are_kept_400_days_unless_told() -> None:
+    """PROFILESYNC_KEEP_RUNS_DAYS: 400 by default, 0 (keep every run) allowed, a negative number refused."""
+    assert load_settings(None, environ={}).keep_runs_days == 400
+    assert load_settings(None, environ={"PROFILESYNC_KEEP_RUNS_DAYS": "0"}).keep_runs_days == 0
+    with pytest.raises(ConfigError, match="PROFILESYNC_KEEP_RUNS_DAYS=-1 must be at least 0"):
+        load_settings(None, environ={"PROFILESYNC_KEEP_RUNS_DAYS": "-1"})
+
+
 def test_missing_named_env_file_is_an_error(tmp_path: Path) -> None:
     """--env-file naming a missing file is a configuration error."""
     with pytest.raises(ConfigError, match="no such file"):

@@ -125,6 +125,18 @@ def test_one_user_sync_touches_only_that_user(world: World) -> None:
     assert not world.sandbox.state.counts("canvas").get("GET /api/v1/accounts/:account_id/users")
 
 
+def test_one_user_plan_reads_that_users_history(world: World) -> None:
+    """After a sync, `avatars plan --user KEY` finds the user's record (unchanged), and sees a new photo of
+    theirs as changed: the one-user plan reads that user's history, not nobody's."""
+    keys = sorted(expected_keys(world))
+    world.cli("avatars", "sync")
+    plan = world.json("avatars", "plan", "--user", keys[4])
+    assert [(a["key"], a["action"], a["reason"]) for a in plan["actions"]] == [(keys[4], "skip", "unchanged")]
+    world.write_photo(keys[5], variant=1)
+    plan = world.json("avatars", "plan", "--user", keys[5])
+    assert [(a["key"], a["action"], a["reason"]) for a in plan["actions"]] == [(keys[5], "upload", "changed")]
+
+
 def test_unknown_user_is_reported_not_found(world: World) -> None:
     """`--user` naming nobody fails that user with not_found (exit 1)."""
     result = world.json("avatars", "sync", "--user", "NO-SUCH-ID", expect=1)

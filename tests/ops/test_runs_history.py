@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
+from profilesync.engine.model import RunEvent
+from profilesync.store import open_store
 from support.world import World
 
 
@@ -87,3 +90,22 @@ def test_history_table_shows_run_events(failed_night: tuple[World, str, str]) ->
 def test_runs_before_any_sync_says_so(world: World) -> None:
     """With no run recorded, `avatars runs` says how to make one."""
     assert "no runs recorded yet" in world.cli("avatars", "runs").stdout
+
+
+def test_a_sync_forgets_runs_older_than_the_kept_days(world: World) -> None:
+    """With PROFILESYNC_KEEP_RUNS_DAYS=30, a sync forgets the run of 40 days ago and its events, keeps the one of
+    20 days ago; `avatars runs` lists the rest as before, and the users' sync records are all still there."""
+    store = open_store(world.database_url)
+    now = datetime.now(timezone.utc)
+    old, recent = (store.start_run("canvas:old", "avatars sync", now - timedelta(days=d)) for d in (40, 20))
+    for run_id in (old, recent):
+        store.log_event(RunEvent(run_id, "S-GONE", None, "failed", "quota", "full", now - timedelta(days=40)))
+        store.finish_run(run_id, now - timedelta(days=19), {"failed": 1}, 1)
+    store.close()
+    world.extra_env["PROFILESYNC_KEEP_RUNS_DAYS"] = "30"
+    world.cli("avatars", "sync")
+    runs = world.json("avatars", "runs")["runs"]
+    assert [r["run_id"] for r in runs][1:] == [recent] and runs[0]["counts"]["uploaded"] > 0
+    assert world.json("avatars", "runs", "--run", str(old))["events"] == []
+    synced = {r["key"] for r in world.json("avatars", "history")["records"]}
+    assert synced == {p.stem for p in world.photos.iterdir()}

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -33,13 +34,13 @@ class Backend:
     memory: MemoryDatabase | None = None
     opened: list[HistoryStore] = field(default_factory=list)
 
-    def open(self, lock_settings: LockSettings | None = None) -> HistoryStore:
+    def open(self, lock_settings: LockSettings | None = None, keep_runs: timedelta | None = None) -> HistoryStore:
         store: HistoryStore
         if self.memory is not None:
-            store = MemoryStore(self.memory, lock_settings=lock_settings)
+            store = MemoryStore(self.memory, lock_settings=lock_settings, keep_runs=keep_runs)
         else:
             assert self.url is not None
-            store = SqlStore(self.url, lock_settings=lock_settings)
+            store = SqlStore(self.url, lock_settings=lock_settings, keep_runs=keep_runs)
         self.opened.append(store)
         return store
 

@@ -77,6 +77,16 @@ class TestSyncRecords:
         assert store.records("canvas:a")["S1"].user_id == "u1"
         assert store.records("canvas:b")["S1"].user_id == "u9"
 
+    def test_records_of_some_keys_only(self, store: HistoryStore) -> None:
+        """``records(target, keys)`` reads just those keys of that target (a plan for one user); unknown keys
+        and other targets' records are left out, no keys reads none."""
+        for key in ("S1", "S2", "S3"):
+            store.record_success("canvas:a", key, "u1", "a" * 64, UP, T0)
+        store.record_success("canvas:b", "S4", "u9", "b" * 64, UP2, T0)
+        assert set(store.records("canvas:a", ["S2", "S3", "S4", "nobody"])) == {"S2", "S3"}
+        assert store.records("canvas:a", ["S2"]) == {"S2": store.records("canvas:a")["S2"]}
+        assert store.records("canvas:a", []) == {}
+
     def test_history_newest_first_never_synced_last(self, store: HistoryStore) -> None:
         """History lists the newest sync first and never-synced keys at the end."""
         store.record_failure("t", "never", "u0", "boom", T0 + timedelta(days=9))

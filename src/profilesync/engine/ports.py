@@ -7,7 +7,7 @@ against these Protocols only, so importing the engine pulls in no SQL, HTTP or v
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -86,8 +86,8 @@ class HistoryStore(Protocol):
     """Implemented by the SQLAlchemy store and by its in-memory twin; both pass the same contract tests."""
 
     # -- sync records -------------------------------------------------------------------------------
-    def records(self, target_id: str) -> dict[str, SyncRecord]:
-        """Every record of one target, by key."""
+    def records(self, target_id: str, keys: Collection[str] | None = None) -> dict[str, SyncRecord]:
+        """Every record of one target, by key; with ``keys``, only those keys' (a plan for one user)."""
         ...
 
     def record_success(

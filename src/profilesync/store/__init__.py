@@ -7,6 +7,7 @@ twin, anything else is a SQLAlchemy URL (schema migrations are applied on open).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from profilesync.engine.ports import HistoryStore
@@ -36,15 +37,20 @@ def default_database_path() -> Path:
     return Path(platformdirs.user_data_dir("profilesync", appauthor=False)) / "history.sqlite3"
 
 
-def open_store(url: str | None = None, *, lock_settings: LockSettings | None = None) -> HistoryStore:
+def open_store(
+    url: str | None = None, *, lock_settings: LockSettings | None = None, keep_runs_days: int = 0
+) -> HistoryStore:
     """Open (creating and migrating as needed) the history store at a SQLAlchemy URL.
 
+    ``keep_runs_days`` > 0: each recorded run, as it finishes, forgets the runs (and their events) started more
+    than that many days before; 0 keeps every run. Sync records are the sync state and are never pruned.
     Raises ConfigError for a URL that cannot be opened or a database written by a newer profilesync.
     """
+    keep_runs = timedelta(days=keep_runs_days) if keep_runs_days > 0 else None
     if url == MEMORY_URL:
-        return MemoryStore(lock_settings=lock_settings)
+        return MemoryStore(lock_settings=lock_settings, keep_runs=keep_runs)
     if url is None:
         path = default_database_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{path}"
-    return SqlStore(url, lock_settings=lock_settings)
+    return SqlStore(url, lock_settings=lock_settings, keep_runs=keep_runs)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from profilesync.engine.model import Fingerprint, ObserverLink, RunEvent, RunRecord, SyncRecord, Uploaded
 from profilesync.store.lock import LeaseLock, LockRow, LockSettings, renewed
@@ -31,13 +31,23 @@ class MemoryDatabase:
 class MemoryStore:
     """:class:`~profilesync.engine.ports.HistoryStore` in memory; thread-safe, gone when dropped."""
 
-    def __init__(self, database: MemoryDatabase | None = None, *, lock_settings: LockSettings | None = None) -> None:
+    def __init__(
+        self,
+        database: MemoryDatabase | None = None,
+        *,
+        lock_settings: LockSettings | None = None,
+        keep_runs: timedelta | None = None,
+    ) -> None:
         self.database = database if database is not None else MemoryDatabase()
+        self._keep_runs = keep_runs  # None: keep every run
         self._lease = LeaseLock(_MemoryLockBackend(self.database), lock_settings or LockSettings())
 
     # -- sync records -------------------------------------------------------------------------------
-    def records(self, target_id: str) -> dict[str, SyncRecord]:
+    def records(self, target_id: str, keys: Collection[str] | None = None) -> dict[str, SyncRecord]:
         with self.database.mutex:
+            if keys is not None:
+                found = ((k, self.database.records.get((target_id, k))) for k in set(keys))
+                return {k: r for k, r in found if r is not None}
             return {k: r for (t, k), r in self.database.records.items() if t == target_id}
 
     def record_success(
@@ -164,6 +174,12 @@ class MemoryStore:
         with self.database.mutex:
             run = self.database.runs[run_id]  # KeyError for an unknown run, as the SQL store raises
             self.database.runs[run_id] = replace(run, ended_at=at, counts=dict(counts), exit_code=exit_code)
+            if self._keep_runs is not None:  # as the SQL store prunes: runs started before the window
+                before = at - self._keep_runs
+                old = {i for i, r in self.database.runs.items() if r.started_at < before and i != run_id}
+                for i in old:
+                    del self.database.runs[i]
+                self.database.events = [(seq, e) for seq, e in self.database.events if e.run_id not in old]
 
     def runs(self, limit: int = 20) -> list[RunRecord]:
         with self.database.mutex:

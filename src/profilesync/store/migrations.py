@@ -144,10 +144,19 @@ def _v3(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE sync_records ADD COLUMN file_name TEXT"))
 
 
+def _v4(conn: Connection) -> None:
+    """Indexes for the lookups by key and by target that the primary keys do not serve: ``avatars history
+    --user`` (sync records by key alone; the primary key leads with the target) and a target's runs (the
+    target names in the history, ``adopt_target``). The pruning of old runs uses ix_runs_started_at (v1)."""
+    conn.execute(text("CREATE INDEX ix_sync_records_key ON sync_records (key)"))
+    conn.execute(text("CREATE INDEX ix_runs_target_id ON runs (target_id)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sync records, fingerprints, runs, events, run lock", _v1),
     Migration(2, "observer links", _v2),
     Migration(3, "sync records remember the uploaded file's name", _v3),
+    Migration(4, "indexes for the lookups by key and by target", _v4),
 )
 
 # PostgreSQL: an advisory lock serialises first opens racing to migrate (any constant, ours by convention).

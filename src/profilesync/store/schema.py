@@ -73,7 +73,7 @@ sync_records = Table(
     "sync_records",
     metadata,
     Column("target_id", String(255), primary_key=True),
-    Column("key", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True, index=True),  # alone: ``avatars history --user``
     Column("user_id", String(255), nullable=False),
     Column("photo_sha256", String(64)),
     Column("file_id", Text),
@@ -100,9 +100,9 @@ runs = Table(
     "runs",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("target_id", String(255), nullable=False),
+    Column("target_id", String(255), nullable=False, index=True),
     Column("command", String(255), nullable=False),
-    Column("started_at", UtcDateTime, nullable=False, index=True),
+    Column("started_at", UtcDateTime, nullable=False, index=True),  # ``avatars runs``; pruning old runs
     Column("ended_at", UtcDateTime),
     Column("counts", Text, nullable=False),  # JSON object of outcome -> n
     Column("exit_code", Integer),

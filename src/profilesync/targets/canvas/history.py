@@ -10,7 +10,7 @@ account's uuid (``targets.canvas.account``). Records under an old URL-based name
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from profilesync.engine.model import ObserverLink, RemoteUser, SyncRecord
 from profilesync.engine.ports import AvatarTarget, HistoryStore
@@ -53,19 +53,22 @@ def known_links(store: HistoryStore, target_id: str, base_url: str, *, apply: bo
     return [link for name in (*former, target_id) for link in store.observer_links(name)]
 
 
-def known_records(store: HistoryStore, target: AvatarTarget, *, adopt: bool) -> dict[str, SyncRecord]:
-    """The target's history, by key; with ``adopt``, records under a former name are re-filed under the new one."""
+def known_records(
+    store: HistoryStore, target: AvatarTarget, *, adopt: bool, keys: Collection[str] | None = None
+) -> dict[str, SyncRecord]:
+    """The target's history, by key (only ``keys``' when given); with ``adopt``, records under a former name are
+    re-filed under the new one."""
     current = target.target_id
     former = former_names(store, target)
     if not former:
-        return store.records(current)
+        return store.records(current, keys)
     if adopt:
         adopt_former(store, current, former)
-        return store.records(current)
+        return store.records(current, keys)
     merged: dict[str, SyncRecord] = {}
     for old in former:
-        merged.update(store.records(old))
-    merged.update(store.records(current))  # a record under the new name is the newer one
+        merged.update(store.records(old, keys))
+    merged.update(store.records(current, keys))  # a record under the new name is the newer one
     return merged
 
 
