@@ -37,6 +37,8 @@ class Settings:
     match: str | None = None  # None = the target's default (Canvas: sis_user_id, Guru: email)
     database_url: str | None = None  # None = SQLite in the per-user data directory
     max_age_days: int = 30
+    #: observers: links profilesync made are checked in Canvas again at most this many days apart (0 = every run)
+    observers_verify_days: int = 7
     policy: Policy = Policy.ENFORCE
     workers: int | None = None  # None = adaptive
     image_size: int = 256
@@ -77,6 +79,7 @@ ENV_VARS = {
     "PROFILESYNC_MATCH": "match",
     "PROFILESYNC_DATABASE_URL": "database_url",
     "PROFILESYNC_MAX_AGE_DAYS": "max_age_days",
+    "PROFILESYNC_OBSERVERS_VERIFY_DAYS": "observers_verify_days",
     "PROFILESYNC_POLICY": "policy",
     "PROFILESYNC_WORKERS": "workers",
     "PROFILESYNC_IMAGE_SIZE": "image_size",
@@ -153,6 +156,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         except ValueError:
             problems.append(f"PROFILESYNC_POLICY={policy!r} must be 'enforce' or 'respect'")
     number("PROFILESYNC_MAX_AGE_DAYS", int, 0)
+    number("PROFILESYNC_OBSERVERS_VERIFY_DAYS", int, 0)
     number("PROFILESYNC_WORKERS", int, 1)
     number("PROFILESYNC_IMAGE_SIZE", int, 32)
     number("PROFILESYNC_TIMEOUT", float, 1)
