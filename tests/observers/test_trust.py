@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 
@@ -61,12 +62,34 @@ def test_schedule_reads_the_last_finished_run_and_the_unsettled_students_since()
     first = store.start_run("t", "observers sync", NOW - timedelta(days=2))
     store.log_event(RunEvent(first, "S1", "1", "link", None, "row 2", NOW - timedelta(days=2)))
     store.log_event(RunEvent(first, "S2", "2", "error", None, "row 3", NOW - timedelta(days=2)))
-    store.finish_run(first, NOW - timedelta(days=2), {}, 1)
+    store.finish_run(first, NOW - timedelta(days=2), {"link": 1, "error": 1}, 1)
     stopped = store.start_run("t", "observers sync", NOW - timedelta(days=1))
     store.log_event(RunEvent(stopped, "S3", None, "student_not_found", None, "row 4", NOW - timedelta(days=1)))
-    store.finish_run(stopped, NOW - timedelta(days=1), {}, 130)  # interrupted: days still count from the first
+    # interrupted: the days still count from the first run, and its unsettled rows count too
+    store.finish_run(stopped, NOW - timedelta(days=1), {"student_not_found": 1}, 130)
     store.finish_run(store.start_run("other", "observers sync", NOW), NOW, {}, 0)  # another Canvas
     store.finish_run(store.start_run("t", "avatars sync", NOW), NOW, {}, 0)  # another job
     found = schedule(store, "t", 7, NOW)
     assert (found.today - found.last_day, found.unsettled) == (2, frozenset({"S2", "S3"}))
     assert schedule(store, "t", 0, NOW).last_day is None
+
+
+class EventsCounted(MemoryStore):
+    """A store that remembers which runs' events were read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[int | None] = []
+
+    def events(self, run_id: int | None = None, key: str | None = None) -> Iterator[RunEvent]:
+        self.read.append(run_id)
+        return super().events(run_id, key)
+
+
+def test_events_of_runs_whose_counts_show_only_links_are_not_read() -> None:
+    """A night where every row ended linked or already linked leaves nothing unsettled: no event is read."""
+    store = EventsCounted()
+    run = store.start_run("t", "observers sync", NOW - timedelta(days=1))
+    store.log_event(RunEvent(run, "S1", "1", "link", None, "row 2", NOW - timedelta(days=1)))
+    store.finish_run(run, NOW - timedelta(days=1), {"link": 1, "already_linked": 5, "error": 0}, 0)
+    assert schedule(store, "t", 7, NOW).unsettled == frozenset() and store.read == []

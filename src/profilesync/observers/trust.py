@@ -87,6 +87,12 @@ def schedule(store: HistoryStore, target_id: str, verify_days: int, now: datetim
     last_day = finished.started_at.date().toordinal()
     if today - last_day >= verify_days:
         return Schedule(verify_days, today, last_day)  # everyone is due: the events change nothing
-    since = [r.run_id for r in ours if r.run_id >= finished.run_id]
+    # A run's counts say whether any row ended unsettled: most nights none did, and its events need no reading.
+    since = [r.run_id for r in ours if r.run_id >= finished.run_id and _unsettled_rows(r.counts)]
     unsettled = {e.key for run_id in since for e in store.events(run_id) if e.outcome not in SETTLED}
     return Schedule(verify_days, today, last_day, frozenset(unsettled))
+
+
+def _unsettled_rows(counts: Mapping[str, int]) -> bool:
+    """Whether a run's counts include rows that ended neither linked nor already linked."""
+    return any(n for outcome, n in counts.items() if outcome not in SETTLED | {LinkOutcome.ALREADY_LINKED.value})
