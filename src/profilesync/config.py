@@ -39,6 +39,8 @@ class Settings:
     max_age_days: int = 30
     #: runs (and their events) older than this are forgotten as each run ends; 0 = keep every run
     keep_runs_days: int = 400
+    #: observers: links profilesync made are checked in Canvas again at most this many days apart (0 = every run)
+    observers_verify_days: int = 7
     policy: Policy = Policy.ENFORCE
     workers: int | None = None  # None = adaptive
     image_size: int = 256
@@ -80,6 +82,7 @@ ENV_VARS = {
     "PROFILESYNC_DATABASE_URL": "database_url",
     "PROFILESYNC_MAX_AGE_DAYS": "max_age_days",
     "PROFILESYNC_KEEP_RUNS_DAYS": "keep_runs_days",
+    "PROFILESYNC_OBSERVERS_VERIFY_DAYS": "observers_verify_days",
     "PROFILESYNC_POLICY": "policy",
     "PROFILESYNC_WORKERS": "workers",
     "PROFILESYNC_IMAGE_SIZE": "image_size",
@@ -157,6 +160,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
             problems.append(f"PROFILESYNC_POLICY={policy!r} must be 'enforce' or 'respect'")
     number("PROFILESYNC_MAX_AGE_DAYS", int, 0)
     number("PROFILESYNC_KEEP_RUNS_DAYS", int, 0)
+    number("PROFILESYNC_OBSERVERS_VERIFY_DAYS", int, 0)
     number("PROFILESYNC_WORKERS", int, 1)
     number("PROFILESYNC_IMAGE_SIZE", int, 32)
     number("PROFILESYNC_TIMEOUT", float, 1)

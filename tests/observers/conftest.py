@@ -11,15 +11,18 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, select, update
 
 from profilesync.cli import cli
 from profilesync.observers.command import observers
+from profilesync.store.schema import runs
 from profilesync_sandbox import RequestRecord, Sandbox, SandboxConfig
 
 THROTTLED = (403, 429)  # the sandbox's throttle answers (no test here expects a permission 403)
@@ -74,6 +77,15 @@ class ObsWorld:
             for r in self.sandbox.state.requests("canvas")
             if r.status not in THROTTLED and (route is None or r.route == route)
         ]
+
+    def days_pass(self, days: int) -> None:
+        """Make every recorded run ``days`` days older, as if they had run that long ago."""
+        engine = create_engine(self.database_url)
+        with engine.begin() as conn:
+            for run_id, started_at in conn.execute(select(runs.c.id, runs.c.started_at)).all():
+                older = started_at - timedelta(days=days)
+                conn.execute(update(runs).where(runs.c.id == run_id).values(started_at=older))
+        engine.dispose()
 
     def writes(self) -> dict[str, int]:
         """Requests per route that change something in Canvas."""

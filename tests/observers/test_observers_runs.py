@@ -163,11 +163,12 @@ def test_student_enrolled_later_is_linked_by_the_next_sync(make_world: MakeWorld
 
 
 def test_link_removed_in_canvas_is_not_made_again(make_world: MakeWorld) -> None:
-    """A link profilesync made and someone removed is reported as an error and left removed."""
+    """A link profilesync made and someone removed is reported as an error, once checked again, and left removed."""
     world = start(make_world, small_school(1))
     world.cli("observers", "sync", "parents.csv")
     url = link_url(world, "K0")
     assert admin(world).delete(url).status_code == 200
+    world.days_pass(7)  # PROFILESYNC_OBSERVERS_VERIFY_DAYS: every recorded link is checked again by now
     world.sandbox.state.reset_counts()
     document = world.json("observers", "sync", "parents.csv", expect=1)
     assert document["rows"][0]["outcome"] == "error" and "removed" in document["rows"][0]["message"]

@@ -96,9 +96,10 @@ def plan(ctx: click.Context, csv_file: Path, fmt: str) -> None:
 def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify: bool, fmt: str) -> None:
     """Create missing parent accounts and link them to their enrolled students.
 
-    Safe to run every night: parents already linked cost a lookup and change nothing; students who enrol
+    Safe to run every night: links profilesync made are answered by its history and checked in Canvas again
+    every PROFILESYNC_OBSERVERS_VERIFY_DAYS days (7), a share of the parents each night; students who enrol
     later are linked on the next run. A link profilesync made that someone has since removed in Canvas is
-    reported, never put back. Exit 1 when any row is an error or an invalid row.
+    reported once checked, never put back. Exit 1 when any row is an error or an invalid row.
 
     \b
     Examples:

@@ -1,6 +1,9 @@
 """Runs the rows: one task per parent, tasks in parallel, a parent's rows in order inside its task.
 
 Per parent (one task, so two rows of one parent never race to create the same account):
+0. when the history holds links for all the parent's rows (:mod:`profilesync.observers.trust`): nothing to ask
+   unless the parent is due a check, then one listing of whom they observe; only a link missing from it sends
+   the parent through the steps below;
 1. look the parent up by login (``sis_login_id:``) and, if found, list whom they observe;
 2. per row: the student by SIS id (skipped when the observees list already names that SIS id), then, only
    when the decision hinges on it, whether the student is enrolled — each student looked up once per run,
@@ -34,6 +37,7 @@ from profilesync.observers.planner import (
     decide_link,
     plan_parent,
 )
+from profilesync.observers.trust import Schedule
 from profilesync.targets.canvas.observers import NotEnrolledError, ObserverCanvas
 
 log = logging.getLogger(__name__)
@@ -77,6 +81,7 @@ class Job:
     workers: int = 16
     notify: bool = False
     stop: Stop = field(default_factory=Stop)  # SIGINT/SIGTERM: no new parent or row starts
+    schedule: Schedule | None = None  # when recorded links are checked again; None: every parent, fully
 
 
 def group_by_parent(rows: list[Row]) -> list[list[Row]]:
@@ -149,6 +154,8 @@ class _Runner:
     def parent(self, rows: list[Row], done: list[RowResult]) -> list[RowResult]:
         """Decide, and when applying carry out, one parent's rows; results are appended to ``done``, returned."""
         canvas = self.job.canvas
+        if self._answered_by_history(rows, done):
+            return done
         try:
             parent = canvas.find_login(rows[0].email)
             observed = canvas.observees(parent.id) if parent is not None else {}
@@ -163,6 +170,26 @@ class _Runner:
             return done
         _Apply(self, parent).rows(planned, done)
         return done
+
+    def _answered_by_history(self, rows: list[Row], done: list[RowResult]) -> bool:
+        """When the history's links answer all the parent's rows (checked in Canvas if the parent is due), their
+        ``already_linked`` results go to ``done`` and True is returned; False sends them through the lookups."""
+        schedule = self.job.schedule
+        links = schedule.recorded(rows, self.job.history) if schedule is not None else []
+        if not links:
+            return False
+        if schedule is not None and schedule.due(rows[0].parent_key):
+            try:
+                observed = self.job.canvas.observees(links[0].parent_id)
+            except RemoteError:  # the account is gone, or Canvas failed: the full lookups say which
+                return False
+            if any(link.student_id not in observed for link in links):
+                return False
+        done += [
+            RowResult(row, LinkOutcome.ALREADY_LINKED, None, link.student_id, link.parent_id)
+            for row, link in zip(rows, links, strict=True)
+        ]
+        return True
 
     def _plan_row(self, row: Row, parent: CanvasUser | None, observed: Mapping[str, str | None]) -> _Planned:
         parent_id = parent.id if parent else None

@@ -17,6 +17,7 @@ from profilesync.interrupt import Stop
 from profilesync.observers.csvfile import read_csv
 from profilesync.observers.executor import Job, run_rows
 from profilesync.observers.model import LINK_FAILURES, LinkOutcome, Method, RowResult
+from profilesync.observers.trust import schedule
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import OBSERVERS
 from profilesync.targets.canvas.build import observers_client
@@ -85,8 +86,14 @@ def observers_plan(settings: Settings, request: ObserversRequest) -> ObserversRe
             canvas.check_access()
             report.target_id = canvas.target_id
             history = _history(store, canvas, apply=False)
-            workers = _workers(settings, request)
-            job = Job(canvas=canvas, method=request.method, apply=False, history=history, workers=workers)
+            job = Job(
+                canvas=canvas,
+                method=request.method,
+                apply=False,
+                history=history,
+                workers=_workers(settings, request),
+                schedule=schedule(store, canvas.target_id, settings.observers_verify_days, now_utc()),
+            )
             report.results = sorted(parsed.invalid + run_rows(parsed.rows, job), key=lambda r: r.row.number)
             canvas.check_lookups()
         finally:
@@ -130,6 +137,7 @@ def observers_sync(settings: Settings, request: ObserversRequest, stop: Stop | N
             workers=_workers(settings, request),
             notify=request.notify,
             stop=job_stop,
+            schedule=schedule(store, run.target_id, settings.observers_verify_days, now_utc()),
         )
         report.results = sorted(parsed.invalid + run_rows(parsed.rows, job, done), key=lambda r: r.row.number)
         canvas.check_lookups()
