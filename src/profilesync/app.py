@@ -157,16 +157,22 @@ def compute_plan(
     match = settings.match_for(request.target)
     if not settings.photos_dir.is_dir() and photos_required:
         scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
-        scanning = pool.submit(scan, settings, store, match, save_cache=save_cache, required=photos_required)
-        reading = pool.submit(known_records, store, target, adopt=save_cache)  # save_cache: a real sync
+
+    def photos_then_history() -> tuple[PhotoSet, dict[str, SyncRecord]]:
+        # One after the other, not side by side: the scan's fingerprint cache is freed before the history is
+        # read, and at 100,000 users each is tens of MB; both together still take a fraction of the listing.
+        photos = scan(settings, store, match, save_cache=save_cache, required=photos_required)
+        return photos, known_records(store, target, adopt=save_cache)  # save_cache: a real sync
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
+        reading = pool.submit(photos_then_history)
         listing = _listed(target, request)
         early: list[RemoteUser] = []
         for user in listing:  # a sync reads on only while the photos and the history are still being read
             early.append(user)
-            if not full and scanning.done() and reading.done():
+            if not full and reading.done():
                 break
-        photos, records = scanning.result(), reading.result()
+        photos, records = reading.result()
     if not records and renamed_host_possible(store, target):
         early.extend(listing)  # a renamed host's history is recognised against the whole listing
         records = renamed_host_records(store, target, early, adopt=save_cache)
