@@ -6,15 +6,16 @@ The CLI calls one function here per command and renders what it returns; nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import chain, islice
 
 from profilesync import valve
 from profilesync.config import Settings, guru_problems, require_canvas
 from profilesync.domain import fold_key, photo_fingerprint
-from profilesync.engine.executor import Execution, InvalidImage, execute
+from profilesync.engine.executor import Execution, InvalidImage, execute, skipped_outcomes
 from profilesync.engine.model import (
     Action,
     Outcome,
@@ -45,9 +46,12 @@ from profilesync.photos.names import with_near_misses
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
 from profilesync.targets.canvas.build import avatar_target
-from profilesync.targets.canvas.history import known_records, renamed_host_records
+from profilesync.targets.canvas.history import known_records, renamed_host_possible, renamed_host_records
 
 log = logging.getLogger(__name__)
+
+#: users whose avatars are recognised (``respect``) per batch of questions: a streamed listing stays streamed
+RECOGNISE_CHUNK = 500
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -140,33 +144,55 @@ def compute_plan(
     *,
     save_cache: bool,
     photos_required: bool = True,
+    full: bool = True,
 ) -> Plan:
     """Users, photos and history → the plan. The photo scan and the history read run while the target is
     being listed: the listing is network-bound, the others disk-bound, so a nightly run costs about the
-    listing's time alone."""
+    listing's time alone.
+
+    ``full`` False (a sync) plans each user as the listing streams it and keeps only what it acts on
+    (``Plan.skipped`` counts the rest; no near-miss hints, which only a plan shows): no list of every user,
+    so a sync's memory does not grow with the school beyond the photos and the history.
+    """
     match = settings.match_for(request.target)
     if not settings.photos_dir.is_dir() and photos_required:
         scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="scan") as pool:
-        scanning = pool.submit(scan, settings, store, match, save_cache=save_cache, required=photos_required)
-        # The whole history while the listing runs (save_cache: a real sync); for --user, once the user is
-        # found, that user's record only: one indexed lookup rather than a district's history.
-        reading = pool.submit(known_records, store, target, adopt=save_cache) if request.user is None else None
-        users = _users_to_plan(target, request, match)
-        if reading is None:
-            keys = [u.key for u in users or () if u.key is not None]
-            reading = pool.submit(known_records, store, target, adopt=save_cache, keys=keys)
-        photos, records = scanning.result(), reading.result()
-    records = records or renamed_host_records(store, target, users or [], adopt=save_cache)
+
+    def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, dict[str, SyncRecord]]:
+        # One after the other, not side by side: the scan's fingerprint cache is freed before the history is
+        # read, and at 100,000 users each is tens of MB; both together still take a fraction of the listing.
+        photos = scan(settings, store, match, save_cache=save_cache, required=photos_required)
+        return photos, known_records(store, target, adopt=save_cache, keys=keys)  # save_cache: a real sync
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
+        listing = _listed(target, request)
+        early: list[RemoteUser] = []
+        if request.user is not None:
+            # --user: the user first (one request), then that user's record only: one indexed lookup rather
+            # than a district's history.
+            early.extend(listing)
+            reading = pool.submit(photos_then_history, [u.key for u in early if u.key is not None])
+        else:
+            reading = pool.submit(photos_then_history, None)
+            for user in listing:  # a sync reads on only while the photos and the history are still being read
+                early.append(user)
+                if not full and reading.done():
+                    break
+        photos, records = reading.result()
+    if not records and renamed_host_possible(store, target):
+        early.extend(listing)  # a renamed host's history is recognised against the whole listing
+        records = renamed_host_records(store, target, early, adopt=save_cache)
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
-    if users is None:  # --user naming nobody
-        assert request.user is not None
+    if request.user is not None and not early:  # --user naming nobody
         key = fold_key(match)(request.user.strip())
         message = f"no user with {match} {request.user!r} on the target"
         missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key), message=message)
         return Plan(target.target_id, (missing,))
+    users: Iterable[RemoteUser] = chain(early, listing)
     if settings.policy is Policy.RESPECT:
-        users = mark_own_avatars(target, users, photos, records)  # our uploads are nobody's choice
+        users = _recognised(target, users, photos, records)  # our uploads are nobody's choice
+    if full:
+        users = list(users)
     plan = make_plan(
         users,
         photos,
@@ -176,8 +202,22 @@ def compute_plan(
         policy=settings.policy,
         max_age=max_age,
         report_unmatched=request.user is None,
+        keep_skips=full,
     )
-    return with_near_misses(_unnameable_photos_are_errors(plan), users, [*photos.photos, *photos.ambiguous])
+    plan = _unnameable_photos_are_errors(plan)
+    if not full:
+        return plan
+    return with_near_misses(plan, users, [*photos.photos, *photos.ambiguous])
+
+
+def _recognised(
+    target: AvatarTarget, users: Iterable[RemoteUser], photos: PhotoSet, records: Mapping[str, SyncRecord]
+) -> Iterator[RemoteUser]:
+    """The users with ``avatar_ours`` set (:mod:`profilesync.engine.recognise`), asked about a chunk at a time
+    so that a streamed listing stays streamed."""
+    it = iter(users)
+    while chunk := list(islice(it, RECOGNISE_CHUNK)):
+        yield from mark_own_avatars(target, chunk, photos, records)
 
 
 def _unnameable_photos_are_errors(plan: Plan) -> Plan:
@@ -196,11 +236,13 @@ def _unnameable_photos_are_errors(plan: Plan) -> Plan:
     return Plan(plan.target_id, plan.actions + errors, rest)
 
 
-def _users_to_plan(target: AvatarTarget, request: AvatarRequest, match: str) -> list[RemoteUser] | None:
-    """Every user of the target, or just the one ``--user`` names (None when there is no such user)."""
+def _listed(target: AvatarTarget, request: AvatarRequest) -> Iterator[RemoteUser]:
+    """Every user of the target as the listing streams them, or just the one ``--user`` names (none when there
+    is no such user)."""
     try:
         if request.user is None:
-            return list(target.list_users())
+            yield from target.list_users()
+            return
         user = target.find_user(request.user.strip())
     except RemoteError as exc:
         # Without the users there is nothing to plan: for any target, a listing that fails stops the run
@@ -208,7 +250,8 @@ def _users_to_plan(target: AvatarTarget, request: AvatarRequest, match: str) -> 
         raise FatalRemoteError(
             f"cannot list the users of {target.target_id}: {exc.message}", advice=exc.advice
         ) from None
-    return None if user is None else [user]
+    if user is not None:
+        yield user
 
 
 def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
@@ -267,6 +310,7 @@ def avatars_sync(
     stop = stop if stop is not None else Stop()
     target = build_target(settings, request)
     done: list[Result] = []  # filled as users finish, so a stopped run still records what it did
+    counted: dict[str, int] = {}  # outcome → users the plan only counted (its skips)
 
     def finished(result: Result) -> None:
         done.append(result)
@@ -274,7 +318,7 @@ def avatars_sync(
             on_result(result)
 
     def tally(_run: Run) -> Tally:
-        counts = count_outcomes(done)
+        counts = count_outcomes(done, counted)
         return Tally(counts, failed=counts[Outcome.FAILED.value] > 0)
 
     with (
@@ -283,7 +327,8 @@ def avatars_sync(
             store, target, job=avatars_job(request.target), command="avatars sync", stop=stop, tally=tally
         ) as run,
     ):
-        plan = compute_plan(settings, request, store, target, save_cache=True)
+        plan = compute_plan(settings, request, store, target, save_cache=True, full=False)
+        counted.update(skipped_outcomes(plan))
         check_safety_valve(plan, request, lambda: store.records(target.target_id))
         if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
             target.before_writes()  # a token that cannot write stops here, not after failing users
@@ -310,8 +355,9 @@ def avatars_sync(
     )
 
 
-def count_outcomes(results: list[Result]) -> dict[str, int]:
-    counts = {o.value: 0 for o in Outcome}
+def count_outcomes(results: list[Result], counted: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Outcome → users: the results, plus the users the plan only ``counted`` (outcome → users)."""
+    counts = {o.value: (counted or {}).get(o.value, 0) for o in Outcome}
     for result in results:
         counts[result.outcome.value] += 1
     return counts

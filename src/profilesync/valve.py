@@ -88,7 +88,7 @@ def assess(
     """Count a plan the way the real sync's valve does. ``history`` (the target's records) is read only when
     the plan has enough new users for it to matter."""
     uploads = [a for a in plan.actions if a.action is Action.UPLOAD]
-    users = len(plan.actions)
+    users = plan.users  # counted skips included: a sync's plan keeps only what it acts on
     if max_uploads is not None:
         return Verdict("max_uploads", {"uploads": len(uploads)}, max_uploads, users, force)
     limit = max(SAFETY_MIN_UPLOADS, math.floor(SAFETY_SHARE * users))

@@ -120,8 +120,21 @@ def _not_pending(planned: PlannedAction, ctx: Execution) -> Result:
     """Skips and plan-time errors: nothing to do remotely; errors still count as failures."""
     if planned.action is Action.ERROR:
         return _failed(planned, ctx, planned.reason.value, planned.message or planned.reason.value)
-    outcome = Outcome.UNCHANGED if planned.reason is Reason.UNCHANGED else Outcome.SKIPPED
-    return Result(planned, outcome, reason=planned.reason.value)
+    return Result(planned, skip_outcome(planned.reason), reason=planned.reason.value)
+
+
+def skip_outcome(reason: Reason) -> Outcome:
+    """How a skip ends: unchanged when the target already shows the photo, skipped otherwise."""
+    return Outcome.UNCHANGED if reason is Reason.UNCHANGED else Outcome.SKIPPED
+
+
+def skipped_outcomes(plan: Plan) -> dict[str, int]:
+    """Outcome → users, for the skips the plan only counted (``Plan.skipped``): they end as they were planned."""
+    counts: dict[str, int] = {}
+    for reason, users in plan.skipped.items():
+        outcome = skip_outcome(reason).value
+        counts[outcome] = counts.get(outcome, 0) + users
+    return counts
 
 
 def _apply(planned: PlannedAction, ctx: Execution) -> Result:

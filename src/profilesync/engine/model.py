@@ -148,6 +148,14 @@ class Plan:
     unmatched_photos: tuple[Photo, ...] = ()
     #: unmatched photo key → the users its name nearly matches (a hint for the admin; never acted on)
     near_misses: dict[str, tuple[NearMiss, ...]] = field(default_factory=dict)
+    #: skips a sync's plan counts instead of keeping (reason → users): at 100,000 users a steady night is all
+    #: skip/unchanged, and holding one action per user was most of the sync's memory. Empty in a full plan.
+    skipped: Mapping[Reason, int] = field(default_factory=dict)
+
+    @property
+    def users(self) -> int:
+        """How many users the plan decided for, kept or counted."""
+        return len(self.actions) + sum(self.skipped.values())
 
     def pending(self) -> list[PlannedAction]:
         """The actions that change something on the target."""

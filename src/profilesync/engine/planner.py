@@ -21,6 +21,7 @@ avatar we can neither call it ours nor call it replaced, so the history decides 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
@@ -47,18 +48,27 @@ def plan(
     policy: Policy,
     max_age: timedelta | None,
     report_unmatched: bool = True,
+    keep_skips: bool = True,
 ) -> Plan:
-    """Decide for every user; photos that match no user are reported, never acted on."""
+    """Decide for every user; photos that match no user are reported, never acted on.
+
+    ``users`` is consumed once, as it comes (a listing streams page by page) and no user is kept beyond its
+    decision, so with ``keep_skips`` False (a sync: it acts on uploads, reassigns and errors only) the plan
+    holds the users it acts on and counts the rest in ``Plan.skipped``.
+    """
     actions: list[PlannedAction] = []
-    seen: set[str] = set()
+    skipped: Counter[Reason] = Counter()
+    unseen = set(photos.photos) if report_unmatched else set()  # shares the photos' keys: no copy of every key
     for user in users:
         if user.key is not None:
-            seen.add(user.key)
-        actions.append(decide(user, photos, records, now=now, policy=policy, max_age=max_age))
-    unmatched: tuple[Photo, ...] = ()
-    if report_unmatched:
-        unmatched = tuple(sorted((p for k, p in photos.photos.items() if k not in seen), key=lambda p: p.key))
-    return Plan(target_id=target_id, actions=tuple(actions), unmatched_photos=unmatched)
+            unseen.discard(user.key)
+        action = decide(user, photos, records, now=now, policy=policy, max_age=max_age)
+        if keep_skips or action.action is not Action.SKIP:
+            actions.append(action)
+        else:
+            skipped[action.reason] += 1
+    unmatched = tuple(sorted((photos.photos[k] for k in unseen), key=lambda p: p.key))
+    return Plan(target_id=target_id, actions=tuple(actions), unmatched_photos=unmatched, skipped=dict(skipped))
 
 
 def decide(

@@ -85,12 +85,13 @@ def scan_photos(folder: Path, *, fold_key: Callable[[str], str], cache: Mapping[
     photos: dict[str, Photo] = {}
     ambiguous: dict[str, tuple[Path, ...]] = {}
     for key in sorted(by_key):
+        entry = by_key.pop(key)  # each entry caches its stat: freed as its photo is made, not all at the end
         if key in claimed_twice:  # K.jpg and K.png: which one is meant is the admin's call, not ours
             ambiguous[key] = tuple(sorted(Path(printable(entry.path)) for entry in claimed_twice[key]))
         else:
-            photos[key] = scanner.photo(key, by_key[key])
+            photos[key] = scanner.photo(key, entry)
     for key, entry in undecodable.items():
-        if key not in by_key:  # never read: the extension says all, and camera RAW files are 20-80 MB
+        if key not in photos and key not in ambiguous:  # never read: camera RAW files are 20-80 MB
             reason = unsupported_reason("." + entry.name.rpartition(".")[2])
             photos[key] = Photo(key, Path(root) / printable(entry.name), None, reason)
     return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh)

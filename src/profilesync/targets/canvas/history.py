@@ -83,9 +83,7 @@ def renamed_host_records(
         return {}
     listed = {u.key: u.user_id for u in users if u.key is not None}
     matches: list[tuple[str, dict[str, SyncRecord]]] = []
-    for name in sorted(store.target_ids()):
-        if not same_environment(name, target.base_url):  # never production's history for its test copy
-            continue
+    for name in _renamed_host_candidates(store, target):
         records = store.records(name)
         shared = [key for key in records if key in listed]
         same = sum(1 for key in shared if records[key].user_id == listed[key])
@@ -98,3 +96,14 @@ def renamed_host_records(
         adopt_former(store, target.target_id, [name])
         return store.records(target.target_id)
     return records
+
+
+def renamed_host_possible(store: HistoryStore, target: AvatarTarget) -> bool:
+    """Could :func:`renamed_host_records` find a history for this target? Only then does it need the whole
+    listing at once (a sync otherwise plans users as they are listed)."""
+    return isinstance(target, CanvasTarget) and bool(_renamed_host_candidates(store, target))
+
+
+def _renamed_host_candidates(store: HistoryStore, target: CanvasTarget) -> list[str]:
+    """The histories another host name of this Canvas may have kept (never production's for its test copy)."""
+    return [name for name in sorted(store.target_ids()) if same_environment(name, target.base_url)]
