@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import avatars, listing, observers, seed, startup
 from .harness import Measure, Timing
-from .report import kept_analysis, render
+from .report import kept_analysis, render, table, timings_table
 
 ROOT = Path(__file__).resolve().parents[2]
 Scenario = Callable[[argparse.Namespace, Path], list[Measure] | list[Timing] | tuple[list[Measure], list[Timing]]]
@@ -70,8 +70,13 @@ def main(description: str, argv: list[str] | None = None) -> None:
             print(f"running {name}…", file=sys.stderr, flush=True)
             result = SCENARIOS[name](args, workdir)
             items: list[Measure | Timing] = [*result[0], *result[1]] if isinstance(result, tuple) else [*result]
-            measures += [item for item in items if isinstance(item, Measure)]
-            timings += [item for item in items if isinstance(item, Timing)]
+            done = [item for item in items if isinstance(item, Measure)]
+            timed = [item for item in items if isinstance(item, Timing)]
+            # each scenario's rows as soon as it ends: a long run stopped late still leaves its numbers
+            print(*([table(done)] if done else []), *([timings_table(timed)] if timed else []), sep="\n",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            measures += done
+            timings += timed
     report = render(measures, timings, args)
     print(report)
     # a partial run (--quick, --only) would overwrite the full table with fewer rows
