@@ -26,18 +26,21 @@ from profilesync_sandbox import Sandbox
 
 #: modules whose import a command should only pay for when it needs them (start-up, scenario 9)
 HEAVY_MODULES = ("sqlalchemy", "requests", "urllib3", "PIL", "jinja2", "tenacity", "dotenv", "charset_normalizer")
-#: runs the CLI and writes its peak RSS (KiB) and the heavy modules it imported to a file, whatever the exit code
+#: runs the CLI and writes its peak RSS (KiB) and the heavy modules it imported to a file, whatever the exit code.
+#: The peak is VmHWM, the high-water mark of this process's own memory: Linux carries ru_maxrss across fork and
+#: exec, so getrusage would report this (large, sandbox-holding) benchmark process's peak instead.
 WRAPPER = f"""
-import json, resource, sys
+import json, sys
 out = sys.argv.pop(1)
 try:
     from profilesync.cli import main
     sys.argv[0] = "profilesync"
     main()
 finally:
+    with open("/proc/self/status") as status:
+        hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
     with open(out, "w") as f:
-        json.dump({{"rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                   "heavy": [m for m in {HEAVY_MODULES!r} if m in sys.modules]}}, f)
+        json.dump({{"rss_kib": hwm, "heavy": [m for m in {HEAVY_MODULES!r} if m in sys.modules]}}, f)
 """
 HWM, UP_FRONT, OUTFLOW = 600.0, 50.0, 10.0  # Canvas's defaults (docs/canvas.md §4.1)
 #: the 12th concurrent request on an empty bucket is refused: 11 is the in-flight limit the rate gate settles at
