@@ -1,6 +1,6 @@
 """Benchmark profilesync against the sandbox with injected latency and Canvas's throttle.
 
-    python3 scripts/bench.py                     # the full run (about 30 minutes); writes docs/benchmarks.md
+    python3 scripts/bench.py                     # the full run (about 40 minutes); writes docs/benchmarks.md
     python3 scripts/bench.py --quick             # small sizes, a smoke test of the script itself
     python3 scripts/bench.py --only large,startup  # some scenarios (by name, below); prints, writes nothing
 

@@ -26,7 +26,7 @@ SCENARIOS: dict[str, Scenario] = {
     "observers": observers.observers,
     "startup": startup.startup,
 }
-#: --quick sizes: a smoke test of the script itself, in about a minute
+#: --quick sizes: a smoke test of the script itself, in about two minutes
 QUICK = {
     "latency_ms": 10.0, "steady_users": 500, "large_users": 1_000, "first_users": 100, "pipelined_users": 1_000,
     "pipelined_changed": 100, "throttle_users": 100, "throttle_changed": 80, "observer_rows": 400,
