@@ -220,6 +220,21 @@ def test_pairing_that_links_nothing_is_an_error(make_world: MakeWorld) -> None:
     assert rows["K9"]["outcome"] == "error" and "made no link" in rows["K9"]["message"]
 
 
+def test_pairing_refused_for_lack_of_a_shared_root_account_fails_its_row(make_world: MakeWorld) -> None:
+    """An admin's pairing refused with 401 (no shared root account, docs/canvas.md §14.4 A) fails that row alone,
+    saying the code is used up and what to check; the other row is linked."""
+    world = start(make_world, small_school(1))
+    users = world.sandbox.state.users()
+    parent = next(u for u in users if u.login_id == "known@home.example.net")
+    body = {"status": "unauthorized", "errors": [{"message": "user not authorized to perform that action"}]}
+    world.sandbox.faults.fail_next("POST", rf"/users/{parent.id}/observees$", 401, body=body)
+    document = world.json("observers", "sync", "parents.csv", "--method", "pairing-code", expect=1)
+    rows = {row["student"]: row for row in document["rows"]}
+    assert rows["K9"]["outcome"] == "error" and "pairing code is used up" in rows["K9"]["message"]
+    assert "share no root account" in rows["K9"]["message"]  # the advice, with the message
+    assert [row["outcome"] for row in document["rows"] if row["student"] != "K9"] == ["create_parent_and_link"]
+
+
 def test_refused_link_fails_only_its_row(make_world: MakeWorld) -> None:
     """Canvas refusing one link makes that row an error; the other rows are linked and the sync exits 1."""
     world = start(make_world, small_school(2))

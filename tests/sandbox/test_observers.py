@@ -27,7 +27,7 @@ SCENARIO: dict[str, Any] = {
             "root_account_ids": [2],
             "enrollments": [{"type": "student", "root_account_id": 2}],
         },
-        {"id": 3004, "name": "Pat Parent", "login_id": "pat@example.com"},
+        {"id": 3004, "name": "Pat Parent", "login_id": "pat@example.com", "token": "parent-token"},
         {"id": 3005, "name": "Pending Parent", "login_id": "pending@example.com", "workflow_state": "creation_pending"},
         {"id": 3006, "name": "Limited Admin", "admin": LIMITED, "token": "limited-admin"},
         {"id": 3007, "name": "Cred Kid", "login_id": "credkid", "password": "pw", "enrollments": ["student"]},
@@ -163,10 +163,20 @@ def test_expired_pairing_code_is_invalid(osb: Sandbox) -> None:
     assert pair(osb, 3004, pairing_code=code).status_code == 422
 
 
-def test_pairing_without_a_shared_root_account_links_nothing(osb: Sandbox) -> None:
-    """200 with observation_link_root_account_ids [], no link made, and the code is consumed anyway."""
+def test_admin_pairing_without_a_shared_root_account_is_refused(osb: Sandbox) -> None:
+    """An admin's call: refused (401), no link made, and the code is used up anyway."""
     code = pairing_code(osb, 3003)
     response = pair(osb, 3004, pairing_code=code)
+    assert response.status_code == 401
+    assert response.json()["errors"] == [{"message": "user not authorized to perform that action"}]
+    assert not [lk for lk in osb.state.observer_links() if lk.student_id == 3003]
+    assert [c.workflow_state for c in osb.state.pairing_codes() if c.code == code] == ["deleted"]
+
+
+def test_parents_own_pairing_without_a_shared_root_account_links_nothing(osb: Sandbox) -> None:
+    """The parent's own call: 200 with observation_link_root_account_ids [], no link, the code used up."""
+    code = pairing_code(osb, 3003)
+    response = api(osb, "parent-token").post(f"{osb.base_url}/api/v1/users/self/observees", data={"pairing_code": code})
     assert response.status_code == 200 and response.json()["observation_link_root_account_ids"] == []
     assert not [lk for lk in osb.state.observer_links() if lk.student_id == 3003]
     assert [c.workflow_state for c in osb.state.pairing_codes() if c.code == code] == ["deleted"]

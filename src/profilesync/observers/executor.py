@@ -160,7 +160,7 @@ class _Runner:
             parent = canvas.find_login(rows[0].email)
             observed = canvas.observees(parent.id) if parent is not None else {}
         except RemoteError as exc:
-            done += [RowResult(row, LinkOutcome.ERROR, exc.message) for row in rows]
+            done += [RowResult(row, LinkOutcome.ERROR, str(exc)) for row in rows]
             return done
         planned = [self._plan_row(row, parent, observed) for row in rows]
         adjusted = plan_parent([p.result for p in planned])
@@ -209,7 +209,7 @@ class _Runner:
             if decision is NEEDS_ENROLLMENT and student is not None:
                 decision = decide_with(self.is_enrolled(student.id))
         except RemoteError as exc:
-            return _Planned(RowResult(row, LinkOutcome.ERROR, exc.message, parent_id=parent_id), None)
+            return _Planned(RowResult(row, LinkOutcome.ERROR, str(exc), parent_id=parent_id), None)
         student_id = student.id if student else None
         return _Planned(RowResult(row, decision.outcome, decision.message, student_id, parent_id), student)
 
@@ -241,7 +241,7 @@ class _Apply:
         except NotEnrolledError as exc:
             return RowResult(row, LinkOutcome.STUDENT_NOT_ENROLLED, exc.message, student.id)
         except RemoteError as exc:
-            return RowResult(row, LinkOutcome.ERROR, exc.message, student.id)
+            return RowResult(row, LinkOutcome.ERROR, str(exc), student.id)
         created_now, note = False, None
         if self.parent is None:
             if self.parent_error is not None:
@@ -250,8 +250,8 @@ class _Apply:
             try:
                 self.parent, created_now = self._create_or_reuse(row)
             except RemoteError as exc:
-                self.parent_error = exc.message
-                return RowResult(row, LinkOutcome.ERROR, exc.message, student.id)
+                self.parent_error = str(exc)
+                return RowResult(row, LinkOutcome.ERROR, str(exc), student.id)
             note = (
                 f"created the parent account (Canvas user {self.parent.id})"
                 if created_now
@@ -266,7 +266,7 @@ class _Apply:
             else:
                 canvas.link_with_code(parent.id, student.id, code)
         except RemoteError as exc:
-            message = exc.message + (" (the parent account was created)" if created_now else "")
+            message = str(exc) + (" (the parent account was created)" if created_now else "")
             return RowResult(row, LinkOutcome.ERROR, message, student.id, parent.id)
         if created_now:
             self.created_on = row.number

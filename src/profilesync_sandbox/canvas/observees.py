@@ -156,9 +156,8 @@ def delete_observee(ctx: Ctx, args: dict[str, str]) -> Response:
 
 def post_observee(ctx: Ctx, args: dict[str, str]) -> Response:
     """POST /api/v1/users/:user_id/observees: access_token, then pairing_code, then observee credentials."""
-    observer = ctx.find_user(args["user_id"])
-    if ctx.me().id != observer.id and not ctx.can("manage_user_observers"):
-        raise ctx.unauthorized()
+    # the before_action (``#self_or_admin_permission_check``): the parent themself, or an admin over its root account
+    observer = _observer_for(ctx, args["user_id"])
     params, state = ctx.params, ctx.state
     if params.get("access_token"):
         # the same name as the auth parameter (docs/canvas.md §14.4 A): a query-string admin token lands here too
@@ -182,7 +181,10 @@ def post_observee(ctx: Ctx, args: dict[str, str]) -> Response:
     else:
         raise KeyError("observee")  # params[:observee][:unique_id] on nil → 500 (docs/canvas.md §14.4 A)
     roots = _root_accounts_forlink(ctx, _common_roots(observer, student))
-    # no shared root account: still 200, with [] and no link; the code is already gone (docs/canvas.md §14.4 A)
+    if ctx.me().id != observer.id and not roots:
+        # an admin's call with no shared root account where it manages observers is refused, after the code was
+        # already used up; only the parent's own call gets the silent 200 with [] (docs/canvas.md §14.4 A)
+        raise ctx.unauthorized()
     link(ctx, observer=observer, student=student, root_account_ids=roots)
     body = user_json(ctx, student, [])
     body["observation_link_root_account_ids"] = roots

@@ -228,8 +228,20 @@ class ObserverCanvas:
         Never repeated: the code is used up by the first attempt, so a repeat would only say "invalid code".
         """
         what = f"pairing user {parent_id} with student {student_id}"
-        body = self.api.json("POST", f"/api/v1/users/{parent_id}/observees", what=what, data=[("pairing_code", code)])
-        _check_link(body, student_id, what)
+        response = self.api.request(
+            "POST", f"/api/v1/users/{parent_id}/observees", what=what, data=[("pairing_code", code)]
+        )
+        if response.status_code in (401, 403) and json_or_none(response) and not names_bad_token(response):
+            # ``UserObserveesController#create``: an admin is refused when the two share no root account where it
+            # manages observers, and only after the code was destroyed (docs/canvas.md §14.4 A)
+            raise PermissionDeniedError(
+                f"{what}: Canvas refused the link ({response.status_code}) and the pairing code is used up",
+                advice="the parent and the student share no root account where the token's role has 'Users - manage "
+                "observers'; check both accounts in Canvas (the next run asks for a new code)",
+                status=response.status_code,
+            )
+        CANVAS.check(response, what)
+        _check_link(json_or_none(response), student_id, what)
 
 
 def _login_taken(response: requests.Response) -> bool:
