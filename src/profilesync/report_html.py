@@ -155,7 +155,7 @@ _PAGES = jinja2.Environment(
 CROP_WORDS = {
     Crop.CENTRE: "the centred square",
     Crop.PORTRAIT: "the square near the top of each portrait",
-    Crop.FACE: "the square around each face",
+    Crop.FACE: "the square around each face (near the top of a photo with none)",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,15 @@ def test_crop_setting_decides_the_uploaded_square(world: World, setting: str | N
     assert file.bytes == normalise(data, size=256, crop=cut)
     others = {normalise(data, size=256, crop=c) for c in (Crop.CENTRE, Crop.PORTRAIT) if c is not cut}
     assert file.bytes not in others
+
+
+def test_doctor_warns_when_face_cut_has_no_detector(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """crop=face without OpenCV: doctor's photo line says photos are cut as portraits and how to install it."""
+    monkeypatch.setitem(sys.modules, "cv2", None)  # "import cv2" now raises ImportError
+    monkeypatch.setattr(faces, "_loaded", [])
+    world.extra_env["PROFILESYNC_CROP"] = "face"
+    output = world.cli("doctor", expect=0).stdout
+    assert "PROFILESYNC_CROP=face but no face detector is installed (photos are cut as portraits)" in output
+    assert faces.INSTALL_ADVICE in output
+    world.extra_env["PROFILESYNC_CROP"] = "portrait"
+    assert "face detector" not in world.cli("doctor", expect=0).stdout
