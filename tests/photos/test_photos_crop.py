@@ -144,3 +144,21 @@ def test_uploaded_face_cut_shows_the_face(scale: int) -> None:
     assert abs(face.width - expected) <= 0.15 * expected, (face, expected)
     assert Box(0, 0, 256, 256).contains(face)
     assert normalise(data, size=256, crop=Crop.FACE) == normalise(data, size=256, crop=Crop.FACE)  # deterministic
+
+
+def test_detector_failure_cuts_that_photo_as_a_portrait(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OpenCV failing on one photo does not fail the upload: that photo gets the portrait cut, with a warning."""
+    require_detector()
+    import cv2
+
+    class Failing:
+        def detectMultiScale(self, *args: object, **kwargs: object) -> None:  # OpenCV's name
+            raise cv2.error("synthetic failure")
+
+    monkeypatch.setattr(faces, "_classifier", lambda *_: Failing())
+    data = encode(canvas_low_left())
+    with caplog.at_level(logging.WARNING, logger="profilesync.photos.faces"):
+        assert normalise(data, size=256, crop=Crop.FACE) == normalise(data, size=256, crop=Crop.PORTRAIT)
+    assert ["face detection failed" in r.getMessage() for r in caplog.records] == [True]

@@ -56,6 +56,11 @@ def _load() -> tuple[Any, str | None]:
     except ImportError:
         log.warning("face-aware crop: OpenCV is not installed (%s); photos are cut as portraits", INSTALL_ADVICE)
         return None, None
+    except Exception as exc:  # a broken install (e.g. built against another numpy) must not fail every upload
+        log.warning(
+            "face-aware crop: OpenCV cannot be loaded (%s; %s); photos are cut as portraits", exc, INSTALL_ADVICE
+        )
+        return None, None
     path = os.path.join(getattr(getattr(cv2, "data", None), "haarcascades", ""), CASCADE)
     if not os.path.isfile(path):
         log.warning(
@@ -95,9 +100,13 @@ def detect(image: Image.Image) -> list[Box] | None:
     # Equalised grey: the cascade works on grey, and a dark or washed-out photo still shows a face's contrasts.
     grey = cv2.equalizeHist(np.asarray(small.convert("L")))
     least = max(MIN_FACE_PX, round(min(small.size) * MIN_FACE))
-    found = _classifier(cv2, path).detectMultiScale(
-        grey, scaleFactor=SCALE_STEP, minNeighbors=MIN_NEIGHBOURS, minSize=(least, least)
-    )
+    try:
+        found = _classifier(cv2, path).detectMultiScale(
+            grey, scaleFactor=SCALE_STEP, minNeighbors=MIN_NEIGHBOURS, minSize=(least, least)
+        )
+    except cv2.error as exc:  # OpenCV's own failure on one photo: that photo is cut as a portrait, not failed
+        log.warning("face-aware crop: face detection failed (%s); this photo is cut as a portrait", exc)
+        return []
     return [Box(int(x), int(y), int(w), int(h)).scaled(1 / scale) for x, y, w, h in found]
 
 
