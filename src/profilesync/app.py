@@ -14,7 +14,7 @@ from itertools import chain, islice
 
 from profilesync import valve
 from profilesync.config import Settings, guru_problems, require_canvas
-from profilesync.domain import fold_key, photo_fingerprint
+from profilesync.domain import Crop, fold_key, photo_fingerprint
 from profilesync.engine.executor import Execution, InvalidImage, execute, skipped_outcomes
 from profilesync.engine.model import (
     Action,
@@ -276,13 +276,13 @@ def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, v
     return plan, valve.assess(plan, history, max_uploads=request.max_uploads, force=request.force)
 
 
-def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
+def image_reader(size: int, crop: Crop = Crop.CENTRE) -> Callable[[Photo], tuple[bytes, str]]:
     """Read each photo once: hash exactly the bytes that get normalised and uploaded."""
 
     def read(photo: Photo) -> tuple[bytes, str]:
         try:
             data = read_photo(photo.path)
-            return normalise(data, size=size), photo_fingerprint(data)
+            return normalise(data, size=size, crop=crop), photo_fingerprint(data)
         except InvalidPhoto as exc:
             raise InvalidImage(str(exc)) from None
 
@@ -337,7 +337,7 @@ def avatars_sync(
         ctx = Execution(
             target=target,
             store=store,
-            read_image=image_reader(settings.image_size),
+            read_image=image_reader(settings.image_size, settings.crop),
             run_id=run.run_id,
             workers=request.workers or settings.workers or DEFAULT_WORKERS,
             clock=now_utc,

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
-from profilesync.domain import Secret, basic_credentials
+from profilesync.domain import Crop, Secret, basic_credentials
 from profilesync.engine.model import Policy
 from profilesync.errors import ConfigError
 
@@ -44,6 +44,8 @@ class Settings:
     policy: Policy = Policy.ENFORCE
     workers: int | None = None  # None = adaptive
     image_size: int = 256
+    #: how a photo is cut to the square (centre = as every earlier version; README "Face-aware crop")
+    crop: Crop = Crop.CENTRE
     allow_insecure_http: bool = False
     timeout_s: float = 60.0
 
@@ -86,6 +88,7 @@ ENV_VARS = {
     "PROFILESYNC_POLICY": "policy",
     "PROFILESYNC_WORKERS": "workers",
     "PROFILESYNC_IMAGE_SIZE": "image_size",
+    "PROFILESYNC_CROP": "crop",
     "PROFILESYNC_ALLOW_INSECURE_HTTP": "allow_insecure_http",
     "PROFILESYNC_TIMEOUT": "timeout_s",
 }
@@ -158,6 +161,12 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
             kwargs["policy"] = Policy(policy)
         except ValueError:
             problems.append(f"PROFILESYNC_POLICY={policy!r} must be 'enforce' or 'respect'")
+    crop = raw.get("PROFILESYNC_CROP", "").strip().lower()
+    if crop:
+        try:
+            kwargs["crop"] = Crop("centre" if crop == "center" else crop)
+        except ValueError:
+            problems.append(f"PROFILESYNC_CROP={crop!r} must be 'centre', 'portrait' or 'face'")
     number("PROFILESYNC_MAX_AGE_DAYS", int, 0)
     number("PROFILESYNC_KEEP_RUNS_DAYS", int, 0)
     number("PROFILESYNC_OBSERVERS_VERIFY_DAYS", int, 0)

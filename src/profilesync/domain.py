@@ -1,4 +1,4 @@
-"""Domain primitives both the engine and the adapters use: secrets, how keys compare, photo fingerprints.
+"""Domain primitives both the engine and the adapters use: secrets, how keys compare, photo fingerprints, crops.
 
 Dependency-free on purpose: the settings module, the targets, the photo scanner and the engine all import
 this, so it imports nothing of theirs.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from enum import Enum
 
 
 class Secret:
@@ -49,3 +50,12 @@ def photo_fingerprint(data: bytes) -> str:
     """The fingerprint of a photo's source bytes (SHA-256, hex): equal fingerprints mean "the same photo",
     which is how the history tells a changed photo from one already synced."""
     return hashlib.sha256(data).hexdigest()
+
+
+class Crop(str, Enum):
+    """How a photo is cut to the avatar's square (``PROFILESYNC_CROP``; docs/design.md §4.4). Here because the
+    settings choose it and the photo code applies it, and neither may import the other."""
+
+    CENTRE = "centre"  # the centred square: what every version before issue 15 uploaded
+    PORTRAIT = "portrait"  # a tall photo's square taken near its top, where a portrait's head is
+    FACE = "face"  # centred on the largest face found (the ``faces`` extra); else as PORTRAIT

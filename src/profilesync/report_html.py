@@ -1,11 +1,11 @@
 """The visual review page of a plan (``avatars plan --html FILE``): one self-contained HTML file.
 
-For every pending upload or reassign it shows the user's current avatar beside the new photo exactly as it
-will be uploaded (normalised at the configured size), and for every error the photo's problem beside the
-avatar that stays. Every picture is embedded as a ``data:`` URI and the page carries its own CSS plus a
-Content-Security-Policy that forbids loading anything, so it opens offline (from a mail attachment or a file
-share) and cannot call home. Skipped users are only counted: the page stays light. The markup is the template
-templates/review.html.j2; this module gathers the pictures and the numbers it shows.
+For every pending upload or reassign it shows the user's current avatar beside the new photo exactly as it will
+be uploaded (normalised at the configured size and cut, by the sync's own ``normalise``), and for every error
+the photo's problem beside the avatar that stays. Every picture is embedded as a ``data:`` URI and the page
+carries its own CSS plus a Content-Security-Policy that forbids loading anything, so it opens offline (from a
+mail attachment or a file share) and cannot call home. Skipped users are only counted: the page stays light. The
+markup is the template templates/review.html.j2; this module gathers the pictures and the numbers it shows.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
+from profilesync.domain import Crop
 from profilesync.engine.model import Action, Plan, PlannedAction
 from profilesync.errors import ProfilesyncError
 from profilesync.photos import InvalidPhoto, normalise
@@ -61,14 +62,14 @@ def jpeg_uri(data: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
-def new_picture(planned: PlannedAction, image_size: int) -> Picture:
-    """The photo as it will be uploaded, or why there is none."""
+def new_picture(planned: PlannedAction, image_size: int, crop: Crop = Crop.CENTRE) -> Picture:
+    """The photo as it will be uploaded (the same size and cut), or why there is none."""
     if planned.action is Action.ERROR:
         return Picture(None, f"not used: {planned.message or planned.reason.value}")
     if planned.photo is None:
         return Picture(None, "no photo")
     try:
-        data = normalise(planned.photo.path, size=image_size)
+        data = normalise(planned.photo.path, size=image_size, crop=crop)
     except InvalidPhoto as exc:  # the file changed since the scan
         return Picture(None, f"cannot be used: {exc.reason}")
     caption = "put back (no upload)" if planned.action is Action.REASSIGN else f"will be uploaded ({image_size} px)"
@@ -98,7 +99,9 @@ def current_picture(planned: PlannedAction, fetch: FetchCurrent | None, image_si
         return Picture(None, f"cannot be shown ({exc.reason})")
 
 
-def review_rows(plan: Plan, *, image_size: int, fetch_current: FetchCurrent | None) -> list[ReviewRow]:
+def review_rows(
+    plan: Plan, *, image_size: int, fetch_current: FetchCurrent | None, crop: Crop = Crop.CENTRE
+) -> list[ReviewRow]:
     """Pending changes first, then errors; pictures for the first IMAGE_ROWS_LIMIT of them."""
     pending = plan.pending()
     errors = [a for a in plan.actions if a.action is Action.ERROR]
@@ -109,7 +112,7 @@ def review_rows(plan: Plan, *, image_size: int, fetch_current: FetchCurrent | No
         return ReviewRow(
             planned,
             current_picture(planned, fetch_current, image_size),
-            new_picture(planned, image_size),
+            new_picture(planned, image_size, crop),
         )
 
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -121,12 +124,13 @@ def review_page(
     plan: Plan,
     *,
     image_size: int,
+    crop: Crop = Crop.CENTRE,
     fetch_current: FetchCurrent | None = None,
     now: datetime | None = None,
 ) -> str:
     """The whole page as a string (see the module docstring)."""
-    rows = review_rows(plan, image_size=image_size, fetch_current=fetch_current)
-    return render_page(plan, rows, image_size=image_size, now=now or datetime.now(UTC))
+    rows = review_rows(plan, image_size=image_size, fetch_current=fetch_current, crop=crop)
+    return render_page(plan, rows, image_size=image_size, now=now or datetime.now(UTC), crop=crop)
 
 
 def target_label(target_id: str) -> str:
@@ -147,7 +151,17 @@ _PAGES = jinja2.Environment(
 )
 
 
-def render_page(plan: Plan, rows: Sequence[ReviewRow], *, image_size: int, now: datetime) -> str:
+#: how the page names each cut, after "New photos are shown exactly as they will be uploaded"
+CROP_WORDS = {
+    Crop.CENTRE: "the centred square",
+    Crop.PORTRAIT: "the square near the top of each portrait",
+    Crop.FACE: "the square around each face (near the top of a photo with none)",
+}
+
+
+def render_page(
+    plan: Plan, rows: Sequence[ReviewRow], *, image_size: int, now: datetime, crop: Crop = Crop.CENTRE
+) -> str:
     reasons = Counter(a.reason.value for a in plan.actions)
     unmatched = [
         (p, "; ".join([p.problem or "", *(m.text() for m in plan.near_misses.get(p.key, ()))]).strip("; "))
@@ -157,6 +171,7 @@ def render_page(plan: Plan, rows: Sequence[ReviewRow], *, image_size: int, now: 
         label=target_label(plan.target_id),
         made=now.isoformat(timespec="seconds"),
         image_size=image_size,
+        crop=CROP_WORDS[crop],
         counts=plan_counts(plan),
         users=len(plan.actions),
         reasons=", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())) or "none",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from profilesync.config import load_settings, require_canvas, url_problems
-from profilesync.domain import Secret
+from profilesync.domain import Crop, Secret
 from profilesync.engine.model import Policy
 from profilesync.errors import ConfigError
 
@@ -34,6 +34,16 @@ def test_runs_are_kept_400_days_unless_told() -> None:
     assert load_settings(None, environ={"PROFILESYNC_KEEP_RUNS_DAYS": "0"}).keep_runs_days == 0
     with pytest.raises(ConfigError, match="PROFILESYNC_KEEP_RUNS_DAYS=-1 must be at least 0"):
         load_settings(None, environ={"PROFILESYNC_KEEP_RUNS_DAYS": "-1"})
+
+
+def test_crop_is_centre_unless_told() -> None:
+    """PROFILESYNC_CROP: centre by default (as before), portrait/face/"center" accepted, anything else refused."""
+    assert load_settings(None, environ={}).crop is Crop.CENTRE
+    assert load_settings(None, environ={"PROFILESYNC_CROP": " Face "}).crop is Crop.FACE
+    assert load_settings(None, environ={"PROFILESYNC_CROP": "portrait"}).crop is Crop.PORTRAIT
+    assert load_settings(None, environ={"PROFILESYNC_CROP": "center"}).crop is Crop.CENTRE
+    with pytest.raises(ConfigError, match="PROFILESYNC_CROP='middle' must be 'centre', 'portrait' or 'face'"):
+        load_settings(None, environ={"PROFILESYNC_CROP": "middle"})
 
 
 def test_missing_named_env_file_is_an_error(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from profilesync.doctor.checks import (
     Check,
     Diagnosis,
     Status,
+    crop_problem,
     failed,
     open_history,
     passed,
@@ -184,6 +185,9 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
             f"{plural(len(photos.ambiguous), 'name')} claimed by two files: {sample(sorted(photos.ambiguous))}"
         )
         notes.append("keep one file per person")
+    if (cut := crop_problem(settings)) is not None:
+        parts.append(cut[0])
+        notes.append(cut[1])
     if keys is None:
         parts.append(f"names not matched against Canvas ({why_unmatched})")
     else:

@@ -14,6 +14,7 @@ from enum import Enum
 from sqlalchemy.exc import SQLAlchemyError
 
 from profilesync.config import Settings
+from profilesync.domain import Crop
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ExitCode, ProfilesyncError
 from profilesync.http import Retry
@@ -42,6 +43,17 @@ class Check:
     detail: str
     advice: str | None = None
     exit_code: ExitCode = ExitCode.OK  # what a failure of this check means (errors.ExitCode)
+
+
+def crop_problem(settings: Settings) -> tuple[str, str] | None:
+    """(detail, advice) when PROFILESYNC_CROP=face cannot find faces here; the sync then cuts as portraits."""
+    if settings.crop is not Crop.FACE:
+        return None
+    from profilesync.photos import faces  # loads OpenCV: only when the face cut is asked for
+
+    if faces.available():
+        return None
+    return "PROFILESYNC_CROP=face but no face detector is installed (photos are cut as portraits)", faces.INSTALL_ADVICE
 
 
 def passed(name: str, detail: str) -> Check:

@@ -18,6 +18,7 @@ from profilesync.doctor.checks import (
     Check,
     Diagnosis,
     Status,
+    crop_problem,
     failed,
     open_history,
     passed,
@@ -134,6 +135,9 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
     if photos.ambiguous:
         parts.append(f"{len(photos.ambiguous)} names claimed by two files: {sample(sorted(photos.ambiguous))}")
         notes.append("keep one file per person")
+    if (cut := crop_problem(settings)) is not None:
+        parts.append(cut[0])
+        notes.append(cut[1])
     if keys is None:
         parts.append("names not matched against Guru (the members could not be listed)")
     else:

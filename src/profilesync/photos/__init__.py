@@ -3,6 +3,8 @@
 - ``scan.py``: ``scan_photos`` lists the folder and fingerprints each photo through the cache.
 - ``image.py``: ``check_image`` / ``normalise`` and every limit a photo must respect.
 - ``formats.py``: which extensions and decoders count, end-of-file checks per format.
+- ``crop.py``: where the square is cut (centre, portrait, face), geometry only.
+- ``faces.py``: the optional face detector (the ``faces`` extra's OpenCV, loaded on first use).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Photo validation and normalisation: any photo an admin drops in the folder becomes one small square JPEG.
 
-The rules are docs/design.md §4: EXIF orientation applied, centre-cropped square, resized with LANCZOS (never
-upscaled), RGB JPEG with transparency flattened onto white, and no metadata at all (a school must not publish
-a student's GPS position or camera serial number). Everything that can be wrong with a file becomes an
-``InvalidPhoto`` with a reason an admin can act on.
+The rules are docs/design.md §4.4: EXIF orientation applied, cut to a square (where: ``crop.py``, by the
+``domain.Crop`` asked for), resized with LANCZOS (never upscaled), RGB JPEG with transparency flattened onto
+white, and no metadata at all (a school must not publish a student's GPS position or camera serial number).
+Everything that can be wrong with a file becomes an ``InvalidPhoto`` with a reason an admin can act on.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Final
 
+from profilesync.domain import Crop
+from profilesync.photos import crop as cuts
 from profilesync.photos.formats import (
     PILLOW_FORMATS,
     is_complete,
@@ -104,15 +106,16 @@ def check_image(data: bytes, *, name: str = "") -> str | None:
     return None
 
 
-def normalise(path_or_bytes: bytes | str | os.PathLike[str], *, size: int) -> bytes:
-    """The upload-ready JPEG: square, edge min(size, shorter side), RGB, no metadata. Deterministic.
+def normalise(path_or_bytes: bytes | str | os.PathLike[str], *, size: int, crop: Crop = Crop.CENTRE) -> bytes:
+    """The upload-ready JPEG: square (cut as ``crop`` says), edge min(size, shorter side), RGB, no metadata.
+    Deterministic.
 
     Raises InvalidPhoto when the photo is empty, not an image, truncated, too large or of an absurd shape.
     """
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, not {size}")
     data = path_or_bytes if isinstance(path_or_bytes, bytes) else read_photo(path_or_bytes)
-    square = _prepare(data, size)
+    square = _prepare(data, size, crop=crop)
     # A fresh info dict: Pillow's JPEG writer copies a "comment" from it, and nothing else may travel along.
     square.info = {}
     out = io.BytesIO()
@@ -120,7 +123,7 @@ def normalise(path_or_bytes: bytes | str | os.PathLike[str], *, size: int) -> by
     return out.getvalue()
 
 
-def _prepare(data: bytes, size: int, name: str = "") -> Image.Image:
+def _prepare(data: bytes, size: int, name: str = "", *, crop: Crop = Crop.CENTRE) -> Image.Image:
     """Decode, validate and square the photo: an RGB image of edge min(size, shorter side)."""
     if not data:
         raise InvalidPhoto("the file is empty (0 bytes)")
@@ -129,8 +132,10 @@ def _prepare(data: bytes, size: int, name: str = "") -> Image.Image:
     image = _open(data, name)
     _check_shape(*image.size)
     try:
-        # JPEG can decode at 1/2, 1/4 or 1/8 scale for free; ask for no less than the edge we need.
-        image.draft(None, (size, size))
+        # JPEG can decode at 1/2, 1/4 or 1/8 scale for free; ask for no less than the edge we need. A face cut
+        # takes a part of the photo, so it asks for twice that: the head keeps its pixels (crop.py's floor).
+        edge = size * 2 if crop is Crop.FACE else size
+        image.draft(None, (edge, edge))
         image.load()
     except Exception as exc:  # decoders raise OSError, ValueError, SyntaxError... on damaged data
         raise InvalidPhoto(f"the {pillow_label(image.format)} image data is truncated or damaged ({exc})") from exc
@@ -140,7 +145,7 @@ def _prepare(data: bytes, size: int, name: str = "") -> Image.Image:
         rgb = _to_rgb(_upright(image))
     except Exception as exc:  # an unusual colour mode Pillow cannot convert
         raise InvalidPhoto(f"the image's colour format ({image.mode}) cannot be converted ({exc})") from exc
-    return _square(rgb, size)
+    return _square(rgb, size, crop)
 
 
 def _open(data: bytes, name: str) -> Image.Image:
@@ -242,14 +247,19 @@ def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
     return converted if converted is not None else image
 
 
-def _square(image: Image.Image, size: int) -> Image.Image:
-    """Centre-crop to a square and shrink it to ``size`` with LANCZOS (never enlarge)."""
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    box = (left, top, left + side, top + side)
-    if side <= size:
+def _square(image: Image.Image, size: int, crop: Crop) -> Image.Image:
+    """Cut the square ``crop`` chooses and shrink it to ``size`` with LANCZOS (never enlarge)."""
+    square = cuts.choose_square(*image.size, crop, least=size, find_faces=lambda: _faces(image))
+    box = (square.left, square.top, square.right, square.bottom)
+    if square.width <= size:
         return image.crop(box)
     from PIL import Image
 
     return image.resize((size, size), Image.Resampling.LANCZOS, box=box)
+
+
+def _faces(image: Image.Image) -> list[cuts.Box] | None:
+    """The faces in the photo, or None without the ``faces`` extra (its OpenCV is loaded on first use only)."""
+    from profilesync.photos import faces
+
+    return faces.detect(image)
