@@ -9,6 +9,7 @@ import pytest
 
 from profilesync.engine.model import Action, Policy, Reason, RemoteUser, SyncRecord
 from profilesync.engine.planner import decide, plan
+from profilesync.valve import assess
 
 from .test_planner import MAX_AGE, NOW, OURS, photo, photos, record, user
 
@@ -73,3 +74,23 @@ def test_a_sync_plan_keeps_the_lock_reassigns() -> None:
     )
     assert [(a.key, a.action, a.reason) for a in result.actions] == [("S1", Action.REASSIGN, Reason.LOCK)]
     assert result.skipped == {Reason.UNCHANGED: 1}
+
+
+def test_turning_locking_on_never_trips_the_safety_valve() -> None:
+    """250 one-time locks of 300 users are routine: nothing counted, no stop."""
+    users = [user(f"S{i}", OURS, str(i)) for i in range(300)]
+    recs = {f"S{i}": record(f"S{i}", user_id=str(i)) for i in range(250)}
+    recs |= {f"S{i}": replace(record(f"S{i}", user_id=str(i)), locked=True) for i in range(250, 300)}
+    result = plan(
+        users,
+        photos(*(photo(f"S{i}") for i in range(300))),
+        recs,
+        target_id="canvas:x",
+        now=NOW,
+        policy=Policy.ENFORCE,
+        max_age=MAX_AGE,
+        lock=True,
+    )
+    assert sum(a.reason is Reason.LOCK for a in result.actions) == 250
+    verdict = assess(result, lambda: recs)
+    assert verdict.total == 0 and not verdict.trips
