@@ -93,3 +93,14 @@ def test_an_avatar_canvas_hides_is_not_locked(rsps: responses.RequestsMock) -> N
     uploaded = locking_target().reassign_avatar(hidden, record())
     assert uploaded is not None and not uploaded.locked
     assert puts(rsps) == [{"user[avatar][token]": ["tok-5678"]}]
+
+
+def test_an_avatar_unlocked_since_the_history_saw_it_is_locked_again(rsps: responses.RequestsMock) -> None:
+    """History says locked, Canvas's answer says approved (a moderator unlocked it): lock and token once more."""
+    rsps.add(responses.GET, AVATARS, json=options(option()))
+    rsps.add(responses.PUT, USER_URL, json=user_json(avatar_url=THUMB, avatar_state="approved"))
+    rsps.add(responses.PUT, USER_URL, json=LOCKED_ANSWER)
+    rsps.add(responses.PUT, USER_URL, json=user_json(avatar_url=THUMB, avatar_state="locked"))
+    uploaded = locking_target().reassign_avatar(SHOWN, replace(record(), locked=True))
+    assert uploaded is not None and uploaded.locked
+    assert [list(p) for p in puts(rsps)] == [["user[avatar][token]"], ["user[avatar][state]"], ["user[avatar][token]"]]

@@ -176,6 +176,10 @@ class CanvasAvatarOptions:
         if wanted and not locked:
             lock_avatar(self.api, user.user_id)  # clears the picture for a moment: the token PUT follows at once
         uploaded = self._put_token(user, option, file_id, file_uuid, name=name, poll=poll)
+        if uploaded is not None and wanted and not uploaded.locked and locked:
+            # The history said locked, Canvas says not: a moderator unlocked it since. Lock it again, once.
+            lock_avatar(self.api, user.user_id)
+            uploaded = self._put_token(user, option, file_id, file_uuid, name=name, poll=poll)
         if uploaded is not None and wanted and not uploaded.locked:
             raise lock_refused(user.user_id)
         return uploaded
