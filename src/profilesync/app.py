@@ -78,6 +78,7 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
             match=settings.match_for("canvas"),
             max_in_flight=workers,
             timeout_s=settings.timeout_s,
+            lock_avatars=settings.lock_avatars,
         )
     if request.target == "guru":
         # Imported here so the Guru branch stays self-contained in the registry.
@@ -203,6 +204,7 @@ def compute_plan(
         max_age=max_age,
         report_unmatched=request.user is None,
         keep_skips=full,
+        lock=settings.lock_avatars and request.target == "canvas",  # Guru has no lock
     )
     plan = _unnameable_photos_are_errors(plan)
     if not full:

@@ -48,6 +48,8 @@ class Settings:
     crop: Crop = Crop.CENTRE
     allow_insecure_http: bool = False
     timeout_s: float = 60.0
+    #: Canvas: lock the avatars profilesync sets, so users cannot replace them (README "Locked avatars")
+    lock_avatars: bool = False
 
     def match_for(self, target: str) -> str:
         """The match field in force for a target."""
@@ -91,6 +93,7 @@ ENV_VARS = {
     "PROFILESYNC_CROP": "crop",
     "PROFILESYNC_ALLOW_INSECURE_HTTP": "allow_insecure_http",
     "PROFILESYNC_TIMEOUT": "timeout_s",
+    "PROFILESYNC_LOCK_AVATARS": "lock_avatars",
 }
 
 
@@ -173,9 +176,10 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     number("PROFILESYNC_WORKERS", int, 1)
     number("PROFILESYNC_IMAGE_SIZE", int, 32)
     number("PROFILESYNC_TIMEOUT", float, 1)
-    insecure = raw.get("PROFILESYNC_ALLOW_INSECURE_HTTP", "").strip().lower()
-    if insecure:
-        kwargs["allow_insecure_http"] = insecure in ("1", "true", "yes", "on")
+    for name in ("PROFILESYNC_ALLOW_INSECURE_HTTP", "PROFILESYNC_LOCK_AVATARS"):
+        flag = raw.get(name, "").strip().lower()
+        if flag:
+            kwargs[ENV_VARS[name]] = flag in ("1", "true", "yes", "on")
     if problems:
         raise ConfigError(problems)
     return Settings(**kwargs)

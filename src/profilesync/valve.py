@@ -1,10 +1,11 @@
 """The "far more than usual" safety valve: decided once, here, for ``sync`` (which stops) and for ``plan`` and
 ``sync --dry-run`` (which say in advance whether the real sync would stop).
 
-Routine work never counts: new users (finishing an interrupted first sync, or a new intake) and the monthly
-refresh (stale). What counts is what a renamed photo folder, a changed ``PROFILESYNC_MATCH`` or a wrong account
-produces on a target synced before: photos *changed* for users already synced, avatars to put back, and users the
-history knows under another key (or keys it knows for another account).
+Routine work never counts: new users (finishing an interrupted first sync, or a new intake), the monthly
+refresh (stale) and the one-time locks after PROFILESYNC_LOCK_AVATARS is turned on (reassign/lock). What counts
+is what a renamed photo folder, a changed ``PROFILESYNC_MATCH`` or a wrong account produces on a target synced
+before: photos *changed* for users already synced, avatars to put back, and users the history knows under another
+key (or keys it knows for another account).
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def assess(
         return Verdict("max_uploads", {"uploads": len(uploads)}, max_uploads, users, force)
     limit = max(SAFETY_MIN_UPLOADS, math.floor(SAFETY_SHARE * users))
     changed = sum(1 for a in uploads if a.reason is Reason.CHANGED)
-    put_back = sum(1 for a in plan.actions if a.action is Action.REASSIGN)
+    # a one-time lock (PROFILESYNC_LOCK_AVATARS just turned on) puts back what is already shown: routine
+    put_back = sum(1 for a in plan.actions if a.action is Action.REASSIGN and a.reason is not Reason.LOCK)
     new = [a for a in uploads if a.reason is Reason.NEW]
     rekeyed = 0
     if new and changed + put_back + len(new) > limit:

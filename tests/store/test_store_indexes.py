@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 
 from profilesync.engine.model import Fingerprint, ObserverLink, RunEvent, Uploaded
 from profilesync.store import SqlStore
@@ -52,8 +52,15 @@ def test_version_three_database_gains_the_indexes_and_keeps_its_data(sql_backend
     assert sql_backend.url is not None
     engine = create_engine(sql_backend.url)
     migrate(engine, MIGRATIONS[:3])
+    with engine.begin() as conn:  # the row as release 3 wrote it (this release's writes name newer columns)
+        conn.execute(
+            text(
+                "INSERT INTO sync_records (target_id, key, user_id, photo_sha256, synced_at)"
+                " VALUES (:t, :k, :u, :s, :at)"
+            ),
+            {"t": "canvas:t", "k": "S1", "u": "u1", "s": "a" * 64, "at": T0},
+        )
     old = SqlStore(sql_backend.url, migrations=MIGRATIONS[:3])
-    old.record_success("canvas:t", "S1", "u1", "a" * 64, UP, T0)
     run_id = old.start_run("canvas:t", "avatars sync", T0)
     old.finish_run(run_id, T0, {"uploaded": 1}, 0)
     old.close()

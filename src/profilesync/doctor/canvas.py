@@ -62,10 +62,12 @@ def check_config(settings: Settings) -> Check:
         if settings.guru_user or settings.guru_token:  # a Guru-only set-up: the admin wants the Guru checks
             advice += "; for the Guru job run 'profilesync doctor --target guru'"
         return failed(CONFIG, "; ".join(exc.problems), advice, ExitCode.USAGE)
+    locking = ", avatars locked after setting (PROFILESYNC_LOCK_AVATARS)" if settings.lock_avatars else ""
     return passed(
         CONFIG,
         f"CANVAS_BASE_URL and CANVAS_API_TOKEN set; account {settings.canvas_account_id}, "
-        f"photos matched by {settings.match_for('canvas')}, {settings.image_size} px, policy {settings.policy.value}",
+        f"photos matched by {settings.match_for('canvas')}, {settings.image_size} px, policy {settings.policy.value}"
+        f"{locking}",
     )
 
 

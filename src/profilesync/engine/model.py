@@ -46,6 +46,7 @@ class Reason(str, Enum):
     INACTIVE = "inactive"  # Guru members who are not active
     AVATAR_HIDDEN = "avatar_hidden"  # synced, nothing to upload, and the target hides the current avatar
     UNFINISHED = "unfinished"  # our last upload is on the target but was never shown (its thumbnail lagged)
+    LOCK = "lock"  # avatar locking is on and our avatar, shown, was never locked (a one-time lock)
 
 
 class Policy(str, Enum):
@@ -108,6 +109,8 @@ class SyncRecord:
     last_error_at: datetime | None = None
     #: the name our file has on the target (Canvas alternates two names); None for records written before
     file_name: str | None = None
+    #: the target said the avatar was locked (users cannot replace it) right after we set it
+    locked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,7 @@ class Uploaded:
     avatar_url: str | None  # None: uploaded but not shown yet (see ``avatar_ref``)
     avatar_ref: str | None  # None: the target has not shown the file yet; the next run finishes it
     file_name: str | None = None
+    locked: bool = False  # the target's answer said the avatar is locked
 
 
 class Outcome(str, Enum):

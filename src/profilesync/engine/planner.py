@@ -10,7 +10,8 @@ Precedence, top to bottom (the README documents it for admins):
 5. photo content differs from the last synced one → upload/changed
 6. last sync older than max age → upload/stale
 7. our last upload was never seen applied (its thumbnail lagged) → reassign/unfinished
-8. the target shows the avatar we set → skip/unchanged
+8. the target shows the avatar we set → skip/unchanged (with avatar locking on and that avatar never locked:
+   reassign/lock, once — a user synced before the option was turned on)
 9. otherwise (policy ``enforce``) → reassign/avatar_changed
 
 A user whose current avatar the target hides (``RemoteUser.avatar_known`` False; Canvas omits ``avatar_url``
@@ -49,6 +50,7 @@ def plan(
     max_age: timedelta | None,
     report_unmatched: bool = True,
     keep_skips: bool = True,
+    lock: bool = False,
 ) -> Plan:
     """Decide for every user; photos that match no user are reported, never acted on.
 
@@ -62,7 +64,7 @@ def plan(
     for user in users:
         if user.key is not None:
             unseen.discard(user.key)
-        action = decide(user, photos, records, now=now, policy=policy, max_age=max_age)
+        action = decide(user, photos, records, now=now, policy=policy, max_age=max_age, lock=lock)
         if keep_skips or action.action is not Action.SKIP:
             actions.append(action)
         else:
@@ -79,8 +81,9 @@ def decide(
     now: datetime,
     policy: Policy,
     max_age: timedelta | None,
+    lock: bool = False,
 ) -> PlannedAction:
-    """The decision for one user."""
+    """The decision for one user; ``lock``: the target locks the avatars it sets (PROFILESYNC_LOCK_AVATARS)."""
     key = user.key
     if key is None:
         return PlannedAction(None, user, Action.SKIP, Reason.NO_KEY)
@@ -110,6 +113,10 @@ def decide(
         return PlannedAction(key, user, Action.SKIP, Reason.USER_CHOICE, photo, record)
 
     action, reason = _history_decision(user, photo, record_for_user, shows_ours, now=now, max_age=max_age)
+    if lock and reason is Reason.UNCHANGED and record_for_user is not None and not record_for_user.locked:
+        # Ours, shown, never locked: put it back once with the lock (the listing cannot show the lock state,
+        # so the history's word decides; every later night it says locked and this costs nothing).
+        action, reason = Action.REASSIGN, Reason.LOCK
     return PlannedAction(key, user, action, reason, photo, record)
 
 

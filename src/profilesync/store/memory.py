@@ -64,6 +64,7 @@ class MemoryStore:
             avatar_ref=uploaded.avatar_ref,
             synced_at=to_utc(at),
             file_name=uploaded.file_name,
+            locked=uploaded.locked,
         )
         with self.database.mutex:
             self.database.records[(target_id, key)] = record

@@ -152,11 +152,18 @@ def _v4(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_runs_target_id ON runs (target_id)"))
 
 
+def _v5(conn: Connection) -> None:
+    """Whether the avatar we set was locked (PROFILESYNC_LOCK_AVATARS): existing rows read as not locked, so
+    turning the option on locks each synced user once."""
+    conn.execute(text("ALTER TABLE sync_records ADD COLUMN locked BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sync records, fingerprints, runs, events, run lock", _v1),
     Migration(2, "observer links", _v2),
     Migration(3, "sync records remember the uploaded file's name", _v3),
     Migration(4, "indexes for the lookups by key and by target", _v4),
+    Migration(5, "sync records remember whether the avatar was locked", _v5),
 )
 
 # PostgreSQL: an advisory lock serialises first opens racing to migrate (any constant, ours by convention).

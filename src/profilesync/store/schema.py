@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -84,6 +86,7 @@ sync_records = Table(
     Column("last_error", Text),
     Column("last_error_at", UtcDateTime),
     Column("file_name", Text),
+    Column("locked", Boolean, nullable=False, server_default=false()),
 )
 
 photo_fingerprints = Table(

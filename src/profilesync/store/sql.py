@@ -99,9 +99,9 @@ class SqlStore:
         found: dict[str, SyncRecord] = {}
         names: dict[str | None, str | None] = {}
         with self._read() as conn:
-            for k, u, sha, fid, uuid, url, ref, at, err, err_at, name in _streamed(conn, query):
+            for k, u, sha, fid, uuid, url, ref, at, err, err_at, name, locked in _streamed(conn, query):
                 found[k] = SyncRecord(
-                    target_id, k, u, sha, fid, uuid, url, ref, at, err, err_at, names.setdefault(name, name)
+                    target_id, k, u, sha, fid, uuid, url, ref, at, err, err_at, names.setdefault(name, name), locked
                 )
         return found
 
@@ -121,6 +121,7 @@ class SqlStore:
             "last_error": None,
             "last_error_at": None,
             "file_name": uploaded.file_name,
+            "locked": uploaded.locked,
         }
         with self._write() as conn:
             upsert(conn, sync_records, [row], ("target_id", "key"), _SUCCESS_COLUMNS)

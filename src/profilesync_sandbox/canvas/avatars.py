@@ -104,3 +104,15 @@ def assign(ctx: Ctx, user: UserRecord, kind: str | None, url: str | None, *, adm
         user.avatar_image_source, user.avatar_image_url, user.avatar_state = "no_pic", None, "approved"
     if admin:
         user.avatar_state = "locked" if previous == "locked" else "approved"
+
+
+AVATAR_STATES = ("none", "submitted", "approved", "locked", "reported", "re_reported")
+
+
+def set_state(user: UserRecord, state: str) -> None:
+    """``User#avatar_state=``: unknown values are ignored; ``none`` also clears the image (docs/canvas.md §11.4)."""
+    if state not in AVATAR_STATES:
+        return
+    if state == "none":
+        user.avatar_image_url, user.avatar_image_source = None, "no_pic"
+    user.avatar_state = state

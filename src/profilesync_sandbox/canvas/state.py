@@ -104,7 +104,10 @@ class SandboxState(SandboxData):
     def user_sets_own_avatar(
         self, user_id: int, image_bytes: bytes, *, filename: str = "my photo.jpg", content_type: str | None = None
     ) -> int:
-        """The user uploads a picture into "profile pictures" and picks it, as the Canvas UI would; the file id."""
+        """The user uploads a picture into "profile pictures" and picks it, as the Canvas UI would; the file id.
+
+        The pick changes nothing when the avatar is locked, as the user's own update does not (docs/canvas.md §18).
+        """
         with self.lock:
             user = self.user_records[user_id]
             folder = storage.profile_pics_folder(self, user)
@@ -118,6 +121,8 @@ class SandboxState(SandboxData):
                 on_duplicate="rename",
             )
             storage.finalize_file(self, record, thumbnail_lag=0.0)
+            if user.avatar_state == "locked":
+                return record.id  # the pick is the user's own update: a locked avatar ignores it (§11.2 step 4)
             user.avatar_image_url = storage.thumbnail_url(self.canvas_base_url, record)
             user.avatar_image_source = "attachment"
             user.avatar_state = "submitted"  # a self-service update (docs/canvas.md §11.2 step 5)

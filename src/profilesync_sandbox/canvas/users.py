@@ -209,12 +209,12 @@ def update_user(ctx: Ctx, args: dict[str, str]) -> Response:
 def _update_avatar(ctx: Ctx, target: UserRecord, *, admin: bool) -> None:
     params = ctx.params
     state_param = params.get("user[avatar][state]")
-    if state_param is not None and admin:
-        # a state replaces the whole avatar hash: token/url in the same request are discarded (docs/canvas.md §11.1)
-        known = {"none", "submitted", "approved", "locked", "reported", "re_reported"}
-        target.avatar_state = state_param if state_param in known else "none"
-        if target.avatar_state == "none":
-            target.avatar_image_url, target.avatar_image_source = None, "no_pic"
+    if state_param is not None:
+        # The state replaces the whole avatar hash (a token or URL sent with it is discarded), and that hash,
+        # having no URL, clears the picture before an admin's state is applied (docs/canvas.md §11.1, §18).
+        avatars.assign(ctx, target, None, None, admin=admin)
+        if admin:
+            avatars.set_state(target, state_param)
         return
     token = params.get("user[avatar][token]")
     if token:

@@ -21,6 +21,7 @@ from profilesync.engine.model import RemoteUser, SyncRecord, Uploaded
 from profilesync.engine.ports import AvatarPending
 from profilesync.errors import FatalRemoteError, NotFoundError, RemoteError, TransientError
 from profilesync.http import Api
+from profilesync.targets.canvas.locking import is_locked, lock_avatar, lock_refused
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class CanvasAvatarOptions:
     """The avatar-options half of ``CanvasTarget`` (a mixin: the target provides the API and state)."""
 
     api: Api
+    lock_avatars: bool  # PROFILESYNC_LOCK_AVATARS
     _sleep: Callable[[float], None]
     _thumbnail_lag: ThumbnailLag
     _shown_names: dict[str, str | None]
@@ -159,15 +161,40 @@ class CanvasAvatarOptions:
         name: str | None,
         poll: bool,
         folder_id: str | None = None,
+        locked: bool = False,
     ) -> Uploaded | None:
         """Find our file among the avatar options, PUT its token as the admin, and verify.
 
         The PUT is made without masquerading so the avatar becomes ``approved`` and replaces a locked one;
-        a 200 proves nothing, so the answer's ``avatar_url`` must name our file.
+        a 200 proves nothing, so the answer's ``avatar_url`` must name our file. With locking on and the
+        avatar not ``locked`` already (the history's word), the lock is PUT first (docs/canvas.md §18).
         """
         option = self._avatar_option(user, file_id, file_uuid, name=name, poll=poll, folder_id=folder_id)
         if option is None:
             return None
+        wanted = self.lock_avatars and user.avatar_known  # an avatar nobody is shown needs no lock
+        if wanted and not locked:
+            lock_avatar(self.api, user.user_id)  # clears the picture for a moment: the token PUT follows at once
+        uploaded = self._put_token(user, option, file_id, file_uuid, name=name, poll=poll)
+        if uploaded is not None and wanted and not uploaded.locked and locked:
+            # The history said locked, Canvas says not: a moderator unlocked it since. Lock it again, once.
+            lock_avatar(self.api, user.user_id)
+            uploaded = self._put_token(user, option, file_id, file_uuid, name=name, poll=poll)
+        if uploaded is not None and wanted and not uploaded.locked:
+            raise lock_refused(user.user_id)
+        return uploaded
+
+    def _put_token(
+        self,
+        user: RemoteUser,
+        option: dict[str, Any],
+        file_id: str,
+        file_uuid: str | None,
+        *,
+        name: str | None,
+        poll: bool,
+    ) -> Uploaded | None:
+        """:calls: ``PUT /api/v1/users/:id`` with ``user[avatar][token]``: verified, retried once with a new token."""
         what = f"setting the avatar of user {user.user_id}"
         for attempt in range(2):
             body = self.api.json(
@@ -176,12 +203,12 @@ class CanvasAvatarOptions:
             if not user.avatar_known:  # Canvas hides this user's avatar_url (see canvas_listing)
                 hidden = hidden_assignment(body, option, file_id, file_uuid)
                 if hidden is not None:
-                    return replace(hidden, file_name=name)
+                    return replace(hidden, file_name=name, locked=is_locked(body))
             url = body.get("avatar_url") if isinstance(body, dict) else None
             if url and f"/images/thumbnails/{file_id}/" in urlsplit(url).path:
                 ref = avatar_ref(url)
                 uuid = file_uuid or option.get("uuid")
-                return Uploaded(file_id=file_id, file_uuid=uuid, avatar_url=url, avatar_ref=ref, file_name=name)
+                return Uploaded(file_id, uuid, url, ref, file_name=name, locked=is_locked(body))
             if attempt == 0:
                 # A silent no-op (stale token, thumbnail not ready): fetch a fresh token once.
                 refreshed = self._avatar_option(user, file_id, file_uuid, name=name, poll=poll)

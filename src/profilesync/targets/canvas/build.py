@@ -27,11 +27,13 @@ def avatar_target(
     timeout_s: float = 60.0,
     retry: Retry | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    lock_avatars: bool = False,
 ) -> CanvasTarget:
     """The avatar target on the Canvas at ``base_url``: at most ``max_in_flight`` API requests at once (the rate
     gate decides how many below that), users matched by ``match``, listed from ``account_id``."""
     api = connect(base_url, token, max_in_flight=max_in_flight, timeout_s=timeout_s, retry=retry)
-    return CanvasTarget(api, Scrubber((token.reveal(),)), account_id=account_id, match=match, sleep=sleep)
+    scrub = Scrubber((token.reveal(),))
+    return CanvasTarget(api, scrub, account_id=account_id, match=match, sleep=sleep, lock_avatars=lock_avatars)
 
 
 def observers_client(

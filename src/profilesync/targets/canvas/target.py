@@ -58,9 +58,12 @@ class CanvasTarget(CanvasUploads):
         account_id: str = "self",
         match: str = "sis_user_id",
         sleep: Callable[[float], None] = time.sleep,
+        lock_avatars: bool = False,
     ) -> None:
-        """A target on ``api`` (built by ``targets.canvas.build``), hiding ``scrub``'s secrets in its errors."""
+        """A target on ``api`` (built by ``targets.canvas.build``), hiding ``scrub``'s secrets in its errors;
+        ``lock_avatars``: lock every avatar it sets (PROFILESYNC_LOCK_AVATARS, docs/canvas.md §18)."""
         self.api = api
+        self.lock_avatars = lock_avatars
         self.base_url = api.base_url  # one spelling: case, port, trailing slash
         self.match = match
         self.account_id = account_id
@@ -184,7 +187,9 @@ class CanvasTarget(CanvasUploads):
         if not record.file_id:
             return None
         with self._no_secrets(), self._assign_advice():
-            found = self._assign(user, record.file_id, record.file_uuid, name=record.file_name, poll=False)
+            found = self._assign(
+                user, record.file_id, record.file_uuid, name=record.file_name, poll=False, locked=record.locked
+            )
             if found is None and record.avatar_ref is None:
                 self._wait_for_unfinished(user, record)  # raises AvatarPending while its thumbnail is due
             return found

@@ -116,9 +116,13 @@ class CanvasUploads(CanvasAvatarOptions):
             # overwritten. One request, only for users who show a file and whom the history does not know.
             self.own_avatars([user])
         name = name_for_upload(user, previous, self._shown_names.get(user.user_id))
+        # the history's word on the lock, for this very user: a locked avatar keeps its lock through our PUT
+        locked = previous is not None and previous.locked and previous.user_id == user.user_id
         stored = self._upload(user, image, name)
         try:
-            uploaded = self._assign(user, stored.file_id, stored.uuid, name=name, poll=True, folder_id=stored.folder_id)
+            uploaded = self._assign(
+                user, stored.file_id, stored.uuid, name=name, poll=True, folder_id=stored.folder_id, locked=locked
+            )
         except AvatarPending as pending:
             if stored.folder_id is None:
                 raise
@@ -133,7 +137,7 @@ class CanvasUploads(CanvasAvatarOptions):
                 wrong.folder_id,
             )
             stored = self._upload(user, image, name, folder_id=wrong.folder_id)
-            uploaded = self._assign(user, stored.file_id, stored.uuid, name=name, poll=True)
+            uploaded = self._assign(user, stored.file_id, stored.uuid, name=name, poll=True, locked=locked)
         assert uploaded is not None  # poll=True raises AvatarPending instead of returning None
         return uploaded
 
