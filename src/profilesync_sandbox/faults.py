@@ -48,6 +48,7 @@ class _Rule:
     status: int = 500
     body: Any = None
     after: bool = False
+    skip: int = 0  # matching requests let through before the rule starts firing
 
     def matches(self, kind: str, host: str, method: str, path: str, after: bool) -> bool:
         return (
@@ -152,10 +153,12 @@ class Faults:
         body: bytes | str | dict[str, Any] | list[Any] | None = None,
         *,
         host: str | None = None,
+        skip: int = 0,
     ) -> None:
-        """The next ``count`` matching requests answer ``status`` (default body: Canvas's error JSON)."""
+        """The next ``count`` matching requests answer ``status`` (default body: Canvas's error JSON), after
+        ``skip`` matching requests were let through (the second of two requests to the same path, say)."""
         with self._lock:
-            self._rules.append(_Rule("fail", method, re.compile(path_regex), count, host, status, body))
+            self._rules.append(_Rule("fail", method, re.compile(path_regex), count, host, status, body, skip=skip))
 
     def drop_next(
         self, method: str | None, path_regex: str, count: int = 1, *, after: bool = False, host: str | None = None
@@ -221,6 +224,9 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(kind, host, method, path, after):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        return None
                     rule.remaining -= 1
                     return rule
             return None

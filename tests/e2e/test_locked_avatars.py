@@ -111,3 +111,25 @@ def test_respect_leaves_a_students_own_picture_unlocked(small_world: World) -> N
     result = world.json("avatars", "sync")
     assert result["counts"]["failed"] == 0
     assert world.user(key).avatar_url == chosen and world.user(key).avatar_state != "locked"
+
+
+def test_respect_repairs_a_user_left_on_the_silhouette_by_a_failed_lock(small_world: World) -> None:
+    """Locking turned on under respect: the lock PUT clears the picture before our token follows. If the token
+    PUT then fails, that user fails alone (exit 1), and the next run sets the avatar back, locked, instead of
+    reading the silhouette as the user's choice."""
+    world = small_world
+    world.extra_env["PROFILESYNC_POLICY"] = "respect"
+    keys = sorted(expected_keys(world))
+    world.json("avatars", "sync")
+    locking(world)
+    key = keys[0]
+    user_id = world.user(key).id
+    # the lock goes through, the token after it is refused
+    world.sandbox.faults.fail_next("PUT", rf"/api/v1/users/{user_id}$", 422, skip=1)
+    failed = world.json("avatars", "sync", "--user", key, expect=1)
+    assert failed["counts"]["failed"] == 1
+    assert world.user(key).avatar_state == "locked" and not shows_our_file(world, key)  # cleared: the silhouette
+
+    repaired = world.json("avatars", "sync")
+    assert repaired["counts"]["failed"] == 0
+    assert shows_our_file(world, key) and world.user(key).avatar_state == "locked"

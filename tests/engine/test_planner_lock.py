@@ -94,3 +94,18 @@ def test_turning_locking_on_never_trips_the_safety_valve() -> None:
     assert sum(a.reason is Reason.LOCK for a in result.actions) == 250
     verdict = assess(result, lambda: recs)
     assert verdict.total == 0 and not verdict.trips
+
+
+def test_respect_repairs_a_silhouette_left_by_a_failed_lock() -> None:
+    """Under respect, a synced user on the silhouette whose last attempt failed after the last sync was cleared by
+    our lock (sent before the avatar): the next run puts the avatar back instead of calling it their choice."""
+    failed = replace(record(), last_error="transient", last_error_at=NOW)
+    assert run(user(avatar_ref=None), failed, policy=Policy.RESPECT) == ("reassign", "avatar_changed")
+
+
+def test_respect_keeps_a_removal_with_no_failed_attempt_behind_it() -> None:
+    """Without a failed attempt since the last sync, a removal is still the user's (or a moderator's) choice; with
+    locking off, a failed attempt does not change that either."""
+    assert run(user(avatar_ref=None), record(), policy=Policy.RESPECT) == ("skip", "user_choice")
+    failed = replace(record(), last_error="transient", last_error_at=NOW)
+    assert run(user(avatar_ref=None), failed, policy=Policy.RESPECT, lock=False) == ("skip", "user_choice")

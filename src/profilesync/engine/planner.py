@@ -5,7 +5,8 @@ Precedence, top to bottom (the README documents it for admins):
 2. two photos for the key → error/ambiguous_photo; none → skip/no_photo; unusable → error/invalid_photo
 3. policy ``respect`` and the user shows an avatar we did not set → skip/user_choice (a choice is never
    overridden, not even by a new school photo or the monthly refresh); a file we uploaded that the history
-   does not know (a new database) is recognised by the target and is no choice
+   does not know (a new database) is recognised by the target and is no choice; with locking on, neither is
+   the silhouette our own lock left when our avatar failed to follow it (see ``_cleared_by_our_lock``)
 4. no successful sync of this user → upload/new
 5. photo content differs from the last synced one → upload/changed
 6. last sync older than max age → upload/stale
@@ -109,7 +110,13 @@ def decide(
         and record_for_user.avatar_ref is not None
         and user.avatar_ref == record_for_user.avatar_ref
     )
-    if policy is Policy.RESPECT and user.avatar_known and not shows_ours and _someone_chose(user, record_for_user):
+    if (
+        policy is Policy.RESPECT
+        and user.avatar_known
+        and not shows_ours
+        and _someone_chose(user, record_for_user)
+        and not (lock and _cleared_by_our_lock(user, record_for_user))
+    ):
         return PlannedAction(key, user, Action.SKIP, Reason.USER_CHOICE, photo, record)
 
     action, reason = _history_decision(user, photo, record_for_user, shows_ours, now=now, max_age=max_age)
@@ -144,6 +151,19 @@ def _history_decision(
     if shows_ours:
         return Action.SKIP, Reason.UNCHANGED
     return Action.REASSIGN, Reason.AVATAR_CHANGED
+
+
+def _cleared_by_our_lock(user: RemoteUser, record: SyncRecord | None) -> bool:
+    """With locking on, the lock goes out before our avatar and clears the picture until our avatar follows
+    (docs/canvas.md §18). A synced user left on the default silhouette whose last attempt failed after the last
+    sync was cleared by that attempt, not by their own choice: the next run puts the avatar back."""
+    return (
+        record is not None
+        and user.avatar_ref is None
+        and record.synced_at is not None
+        and record.last_error_at is not None
+        and record.last_error_at > record.synced_at
+    )
 
 
 def _someone_chose(user: RemoteUser, record: SyncRecord | None) -> bool:
