@@ -15,6 +15,8 @@ from dotenv import dotenv_values
 from profilesync.domain import Secret, basic_credentials
 from profilesync.engine.model import Policy
 from profilesync.errors import ConfigError
+from profilesync.notify.settings import ENV_NAMES as NOTIFY_ENV_NAMES
+from profilesync.notify.settings import NotifySettings, parse_notify
 
 MATCH_FIELDS = ("sis_user_id", "login_id", "email", "integration_id", "id")
 TARGETS = ("canvas", "guru")
@@ -46,6 +48,8 @@ class Settings:
     image_size: int = 256
     allow_insecure_http: bool = False
     timeout_s: float = 60.0
+    #: where a finished run's report goes (PROFILESYNC_NOTIFY*; notify/settings.py)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     def match_for(self, target: str) -> str:
         """The match field in force for a target."""
@@ -62,7 +66,7 @@ class Settings:
         values = [s.reveal() for s in (self.canvas_token, self.guru_token) if s is not None]
         if self.guru_user and self.guru_token is not None:
             values.append(basic_credentials(self.guru_user, self.guru_token).reveal())
-        return values
+        return values + self.notify.secret_values()
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given command-line options applied (None means "not given")."""
@@ -101,7 +105,7 @@ def read_environment(env_file: Path | None, environ: Mapping[str, str] | None = 
     source = env_file_read(env_file)
     if source is not None:
         values.update({k: v for k, v in dotenv_values(source).items() if v is not None})
-    values.update({k: v for k, v in environ.items() if k in ENV_VARS})
+    values.update({k: v for k, v in environ.items() if k in ENV_VARS or k in NOTIFY_ENV_NAMES})
     return values
 
 
@@ -167,6 +171,8 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     insecure = raw.get("PROFILESYNC_ALLOW_INSECURE_HTTP", "").strip().lower()
     if insecure:
         kwargs["allow_insecure_http"] = insecure in ("1", "true", "yes", "on")
+    kwargs["notify"], notify_problems = parse_notify(raw, allow_insecure_http=kwargs.get("allow_insecure_http", False))
+    problems += notify_problems
     if problems:
         raise ConfigError(problems)
     return Settings(**kwargs)
