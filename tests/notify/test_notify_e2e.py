@@ -169,3 +169,14 @@ def test_secrets_echoed_into_a_failure_never_reach_the_report(world: World, tls_
     for secret in (token, SMTP_PASSWORD, HOOK_SECRET, "/services/T0SCHOOL"):
         assert secret not in delivered
     assert token not in result.output
+
+
+def test_doctor_shows_where_reports_go_without_sending(world: World, inbox: Inbox, hook: Hook) -> None:
+    """`doctor` has a "reports" line naming the recipients, the SMTP server and the webhook's host, never the
+    webhook's secret path; it sends nothing."""
+    world.extra_env.update(inbox.env(PROFILESYNC_NOTIFY="failures", PROFILESYNC_NOTIFY_WEBHOOK_URL=hook.url))
+    output = world.cli("doctor").stdout
+    (line,) = [line for line in output.splitlines() if line.startswith("[ ok ] reports")]
+    assert "sent on failures: email to it@school.example.org, registrar@school.example.org via 127.0.0.1:" in line
+    assert "webhook (text) to 127.0.0.1" in line and HOOK_SECRET not in output
+    assert inbox.mails == [] and hook.bodies == []
