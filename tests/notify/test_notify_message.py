@@ -29,12 +29,9 @@ def test_failures_past_the_cap_are_counted_not_listed() -> None:
     """A mail lists MAX_LISTED failures and says how many more; the subject counts them all."""
     report = summary(MAX_LISTED + 3)
     body = text(report)
-    assert f"S{MAX_LISTED - 1} " in body and f"S{MAX_LISTED} " not in body
+    assert f"S{MAX_LISTED - 1}: " in body and f"S{MAX_LISTED}: " not in body
     assert "... and 3 more." in body
-    assert (
-        report.subject()
-        == f"profilesync avatars sync on sis01: {MAX_LISTED + 3} failed (exit 1 (finished, some users or rows failed))"
-    )
+    assert report.subject() == f"profilesync avatars sync on sis01: {MAX_LISTED + 3} failed, exit 1"
 
 
 def test_slack_text_escapes_its_control_characters() -> None:
@@ -51,7 +48,7 @@ def test_chat_lists_at_most_twenty_failures() -> None:
     assert sum("invalid_photo" in b["text"] for b in card["body"]) == webhook.MAX_LISTED
 
 
-def test_scrubbed_hides_secrets_in_every_field() -> None:
+def test_cleaned_hides_secrets_in_every_field() -> None:
     """The summary's error, advice, counts and every failure cell lose their secrets before rendering."""
     secret = "s3cret-value-123"
     report = RunSummary(
@@ -63,6 +60,20 @@ def test_scrubbed_hides_secrets_in_every_field() -> None:
         failures=[failure(secret, "remote_error", secret, secret)],
         host="sis01",
         finished_at=AT,
-    ).scrubbed(Scrubber([secret]))
+    ).cleaned(Scrubber([secret]))
     rendered = text(report) + str(webhook.payload(report, WebhookFormat.TEAMS))
     assert secret not in rendered and rendered.count("<hidden>") >= 6
+
+
+def test_cleaned_leaves_no_link() -> None:
+    """URL schemes are dropped from every field: the report names hosts without offering links."""
+    report = RunSummary(
+        command="avatars sync",
+        exit_code=1,
+        counts="guru:https://api.getguru.com: 1 failed",
+        failures=[failure("a@b.org", "remote_error", "see HTTP://Proxy.example/x")],
+        host="sis01",
+        finished_at=AT,
+    ).cleaned(Scrubber([]))
+    assert "guru:api.getguru.com: 1 failed" in text(report) and "Proxy.example/x" in text(report)
+    assert "://" not in text(report)

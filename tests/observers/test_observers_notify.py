@@ -23,7 +23,7 @@ def test_failed_row_is_mailed_and_posted(make_world: MakeWorld) -> None:
         world.extra_env.update(inbox.env(PROFILESYNC_NOTIFY="failures", PROFILESYNC_NOTIFY_WEBHOOK_URL=hook.url))
         world.cli("-q", "observers", "sync", "parents.csv", expect=1)
     (mail,) = inbox.mails
-    assert "profilesync observers sync on " in mail["Subject"] and "1 failed (exit 1" in mail["Subject"]
+    assert "profilesync observers sync on " in mail["Subject"] and mail["Subject"].endswith(": 1 failed, exit 1")
     (body,) = hook.bodies
     for text in (*parts(mail), body["text"]):
         assert re.search(r"row 3 \(N0, broken-address\)\W+invalid_row\W", text), text

@@ -163,7 +163,8 @@ def parts(mail: EmailMessage) -> tuple[str, str]:
     assert mail.get_content_type() == "multipart/alternative"
     plain, page = mail.get_body(("plain",)), html_page(mail)
     assert plain is not None
-    return str(plain.get_content()), html_module.unescape(re.sub(r"<[^>]+>", " ", page))
+    text = str(plain.get_content()).replace("\r\n", "\n")  # SMTP's line ends, as a reader's client shows them
+    return text, html_module.unescape(re.sub(r"<[^>]+>", " ", page))
 
 
 def html_page(mail: EmailMessage) -> str:

@@ -26,7 +26,7 @@ def deliver(settings: Settings, summary: RunSummary) -> list[str]:
     if not notify.wants(summary.exit_code):
         return []
     scrub = Scrubber(settings.secret_values())
-    clean = summary.scrubbed(scrub)
+    clean = summary.cleaned(scrub)
     failed: list[str] = []
     if notify.smtp is not None:
         from profilesync.notify import smtp

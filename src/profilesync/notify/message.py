@@ -10,6 +10,7 @@ on a phone at 7 a.m.); secrets are hidden before rendering (``scrubbed``), so no
 from __future__ import annotations
 
 import html
+import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from profilesync.runlog import ADVICE, DEFAULT_ADVICE, EXIT_MEANINGS
-from profilesync.tabular import table
 
 if TYPE_CHECKING:
     from profilesync.engine.model import SyncReport
@@ -65,18 +65,20 @@ class RunSummary:
     def failed(self) -> bool:
         return self.exit_code != 0
 
-    def scrubbed(self, scrub: Scrubber) -> RunSummary:
-        """A copy with every secret hidden in every text it holds."""
+    def cleaned(self, scrub: Scrubber) -> RunSummary:
+        """A copy with every secret hidden in every text it holds, and no link left in it (``unlinked``)."""
 
         def clean(text: str | None) -> str | None:
-            return scrub(text) if text is not None else None
+            return unlinked(scrub(text)) if text is not None else None
 
         return replace(
             self,
             counts=clean(self.counts),
             error=clean(self.error),
             advice=clean(self.advice),
-            failures=[Failure(*(scrub(v) for v in (f.who, f.reason, f.message, f.advice))) for f in self.failures],
+            failures=[
+                Failure(*(unlinked(scrub(v)) for v in (f.who, f.reason, f.message, f.advice))) for f in self.failures
+            ],
         )
 
     def outcome(self) -> str:
@@ -92,10 +94,12 @@ class RunSummary:
             what = f"{len(self.failures)} failed"
         else:
             what = "ok" if not self.failed else "needs a look"
-        return f"profilesync {self.command} on {self.host}: {what} ({self.outcome()})"
+        return f"profilesync {self.command} on {self.host}: {what}, exit {self.exit_code}"
 
     def heading(self) -> str:
-        return f"profilesync {self.command} on {self.host}, {self.finished_at:%Y-%m-%d %H:%M} UTC: {self.outcome()}"
+        from profilesync.report import local  # the machine's local time with its zone, as the tables show it
+
+        return f"profilesync {self.command} on {self.host}, {local(self.finished_at)}: {self.outcome()}"
 
     def listed(self) -> tuple[Sequence[Failure], int]:
         """The failures a report lists, and how many more it only counts."""
@@ -104,6 +108,15 @@ class RunSummary:
     def where_to_look(self) -> str:
         job = self.command.split()[0]
         return f"Every run: 'profilesync {job} runs' on {self.host}, and the job's --log-file."
+
+
+def unlinked(text: str) -> str:
+    """The text without URL schemes: ``guru:api.getguru.com``, not a link. A report names hosts, it never asks
+    to be clicked (a nightly mail full of links to admin consoles looks like phishing, and spam filters agree)."""
+    return LINK.sub("", text)
+
+
+LINK = re.compile(r"\b(?:https?|ftp)://", re.IGNORECASE)
 
 
 def from_avatars(report: SyncReport) -> RunSummary:
@@ -134,7 +147,10 @@ def text(summary: RunSummary) -> str:
         lines.append(summary.counts)
     listed, more = summary.listed()
     if listed:
-        lines += ["", f"Failures ({len(summary.failures)}):", table([f.cells() for f in listed], COLUMNS)]
+        # Blocks, not a table: many mail clients show plain text in a proportional font, and a phone wraps it.
+        lines += ["", f"Failures ({len(summary.failures)}):"]
+        for f in listed:
+            lines += ["", f"{f.who}: {f.reason}", f"  {f.message}", f"  what to do: {f.advice}"]
     if more:
         lines.append(f"... and {more} more.")
     lines += ["", summary.where_to_look()]
