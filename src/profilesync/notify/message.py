@@ -4,7 +4,7 @@ parts and its subject (the webhook bodies are in webhook.py).
 The facts come from the job's own renderers (``report.sync_summary``, ``observers.render.summary``), the advice
 from ``runlog.ADVICE`` and the exit meanings from ``runlog.EXIT_MEANINGS``: the mail says what the console and the
 log file say. Both parts are link-free and load nothing (mail clients block remote content, and a report is read
-on a phone at 7 a.m.); secrets are hidden before rendering (``scrubbed``), so no rendering can leak one.
+on a phone at 7 a.m.); secrets are hidden before rendering (``cleaned``), so no rendering can leak one.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ class RunSummary:
         return self.failures[:MAX_LISTED], max(0, len(self.failures) - MAX_LISTED)
 
     def where_to_look(self) -> str:
-        job = self.command.split()[0]
-        return f"Every run: 'profilesync {job} runs' on {self.host}, and the job's --log-file."
+        """Where the whole story is (``avatars runs`` lists every job's runs, observers' included)."""
+        return f"Every run and each failure: 'profilesync avatars runs' on {self.host}, and the job's --log-file."
 
 
 def unlinked(text: str) -> str:
@@ -137,7 +137,7 @@ def from_error(command: str, exc: ProfilesyncError) -> RunSummary:
 
 
 def text(summary: RunSummary) -> str:
-    """The plain-text part: aligned for a monospace reader, no links."""
+    """The plain-text part: the heading, the error or counts, one block per failure; no links."""
     lines = [summary.heading(), ""]
     if summary.error is not None:
         lines.append(f"error: {summary.error}")
