@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from profilesync.config import load_settings
 from profilesync.errors import ConfigError
-from profilesync.notify.settings import Security, WebhookFormat, When, parse_notify
+from profilesync.notify.settings import ENV_NAMES, Security, WebhookFormat, When, parse_notify
 
 HOOK = "https://hooks.example.com/services/T000/B000/tokentokentoken"
 MAIL = {
@@ -19,7 +21,7 @@ MAIL = {
 
 def test_off_by_default_and_unvalidated_while_off() -> None:
     """Unset = never; while never, half-filled SMTP settings are no problem (nothing would use them)."""
-    assert load_settings(environ={}).notify.when is When.NEVER
+    assert load_settings(environ={}).notify is None  # nothing set: the module is not even imported
     notify, problems = parse_notify(
         {"PROFILESYNC_NOTIFY_SMTP_HOST": "x", "PROFILESYNC_NOTIFY_SMTP_PORT": "nope"}, allow_insecure_http=False
     )
@@ -89,7 +91,7 @@ def test_secrets_are_masked_everywhere_settings_mask_them() -> None:
         "PROFILESYNC_NOTIFY_WEBHOOK_FORMAT": "teams",
     }
     settings = load_settings(environ=environ)
-    assert settings.notify.webhook_format is WebhookFormat.TEAMS
+    assert settings.notify is not None and settings.notify.webhook_format is WebhookFormat.TEAMS
     secrets = settings.secret_values()
     assert "pa55word-secret" in secrets and HOOK in secrets and "/services/T000/B000/tokentokentoken" in secrets
     assert "pa55word-secret" not in repr(settings) and "tokentoken" not in repr(settings)
@@ -108,3 +110,19 @@ def test_which_exit_codes_are_delivered(when: str, sent: set[int]) -> None:
     """failures: any exit 1-5; always: also 0; interrupted runs (130, 143) never."""
     notify, _ = parse_notify({**MAIL, "PROFILESYNC_NOTIFY": when}, allow_insecure_http=False)
     assert {code for code in (0, 1, 2, 3, 4, 5, 130, 143) if notify.wants(code)} == sent
+
+
+def test_a_misspelt_name_is_a_problem() -> None:
+    """PROFILESYNC_NOTIFY_SMTP_PASS (not ..._PASSWORD) is reported, not silently ignored, while reports are on."""
+    _, problems = parse_notify({**MAIL, "PROFILESYNC_NOTIFY_SMTP_PASS": "x"}, allow_insecure_http=False)
+    assert problems and problems[0].startswith("PROFILESYNC_NOTIFY_SMTP_PASS is not a setting (did you mean one of ")
+
+
+def test_every_setting_is_in_the_template_and_the_readme() -> None:
+    """Each PROFILESYNC_NOTIFY* name is documented in config.example.env and README.md."""
+    root = Path(__file__).resolve().parents[2]
+    template = (root / "config.example.env").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in ENV_NAMES:
+        assert f"#{name}=" in template, name
+        assert name.removeprefix("PROFILESYNC_NOTIFY_").removeprefix("SMTP_").removeprefix("WEBHOOK_") in readme

@@ -97,6 +97,6 @@ def check_history_location(env_file: Path | None) -> Check:
 def check_reports(settings: Settings) -> Check:
     """Where a finished run's report goes (PROFILESYNC_NOTIFY): shown, not sent (no mail for every doctor run)."""
     notify = settings.notify
-    if not notify.channels():
+    if notify is None or not notify.channels():
         return passed(REPORTS, "not sent (PROFILESYNC_NOTIFY=never): the log file and exit code are the record")
     return passed(REPORTS, f"sent on {notify.when.value}: {'; '.join(notify.channels())}")

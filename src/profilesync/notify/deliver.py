@@ -23,7 +23,7 @@ def deliver(settings: Settings, summary: RunSummary) -> list[str]:
     Never raises: the run's outcome is already decided and recorded, and a mail server's bad night must not
     turn a clean sync into a failed one (nor hide the exit code a monitor reads)."""
     notify = settings.notify
-    if not notify.wants(summary.exit_code):
+    if notify is None or not notify.wants(summary.exit_code):
         return []
     scrub = Scrubber(settings.secret_values())
     clean = summary.cleaned(scrub)

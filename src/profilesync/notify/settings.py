@@ -7,9 +7,9 @@ command that reads settings imports this module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from enum import Enum
 from urllib.parse import urlsplit
 
@@ -121,6 +121,12 @@ def parse_notify(raw: Mapping[str, str], *, allow_insecure_http: bool) -> tuple[
         return NotifySettings(), [f"PROFILESYNC_NOTIFY={when_text!r} must be never, failures or always"]
     if when is When.NEVER:
         return NotifySettings(), []
+    # A misspelt name (PROFILESYNC_NOTIFY_SMTP_PASS) would otherwise be silently ignored until the first failed night.
+    problems += [
+        f"{name} is not a setting (did you mean one of {', '.join(ENV_NAMES[1:])}?)"
+        for name in sorted(raw)
+        if name.startswith("PROFILESYNC_NOTIFY") and name not in ENV_NAMES
+    ]
     smtp = _smtp(get, problems) if get("_SMTP_HOST") else None
     webhook = Secret(get("_WEBHOOK_URL")) if get("_WEBHOOK_URL") else None
     if webhook is not None:
@@ -188,10 +194,16 @@ def _smtp(get: Callable[[str], str], problems: list[str]) -> SmtpSettings | None
     )
 
 
+#: the address part of ``a@b.c`` or ``Name <a@b.c>``. A regex, not email.utils.parseaddr, whose import (socket,
+#: calendar, charsets) would cost every command that reads settings ~7 ms; the mail server has the last word anyway.
+ADDRESS = re.compile(r"[^\s<>@,;]+@[^\s<>@,;]+")
+
+
 def _is_address(text: str) -> bool:
-    """``a@b.c`` or ``Name <a@b.c>``."""
-    address = parseaddr(text)[1]
-    return bool(address) and "@" in address and not address.startswith("@") and not address.endswith("@")
+    text = text.strip()
+    if text.endswith(">") and "<" in text:
+        text = text[text.rindex("<") + 1 : -1]
+    return ADDRESS.fullmatch(text) is not None
 
 
 def _webhook_problems(url: str, allow_insecure_http: bool) -> list[str]:
