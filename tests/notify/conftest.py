@@ -40,3 +40,9 @@ def tls_inbox(tmp_path: Path, certificate_authority: trustme.CA) -> Iterator[Inb
 def hook() -> Iterator[Hook]:
     with webhook_server() as received:
         yield received
+
+
+@pytest.fixture
+def ssl_inbox(tmp_path: Path, certificate_authority: trustme.CA) -> Iterator[Inbox]:
+    with starttls_smtp_server(tmp_path, certificate_authority, implicit=True) as box:
+        yield box

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from support.receivers import HOOK_SECRET, SMTP_PASSWORD, SMTP_USER, Hook, Inbox, free_port, html_page, parts
 from support.world import World
 
@@ -91,6 +93,16 @@ def test_starttls_with_login_delivers(world: World, tls_inbox: Inbox) -> None:
     result = world.cli("avatars", "sync", expect=1)
     assert len(tls_inbox.mails) == 1 and tls_inbox.tls == [True] and tls_inbox.logins == [SMTP_USER]
     assert SMTP_PASSWORD not in result.output
+
+
+# aiosmtpd warns that AUTH without STARTTLS is unsafe: it does not count SMTPS's TLS-from-the-start as TLS.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_implicit_tls_with_login_delivers(world: World, ssl_inbox: Inbox) -> None:
+    """PROFILESYNC_NOTIFY_SMTP_SECURITY=ssl (SMTPS: TLS from the first byte) with a login delivers the mail."""
+    break_photos(world, 1)
+    world.extra_env.update(ssl_inbox.tls_env(PROFILESYNC_NOTIFY="failures", PROFILESYNC_NOTIFY_SMTP_SECURITY="ssl"))
+    world.cli("-q", "avatars", "sync", expect=1)
+    assert len(ssl_inbox.mails) == 1 and ssl_inbox.tls == [True] and ssl_inbox.logins == [SMTP_USER]
 
 
 def test_untrusted_certificate_is_refused_and_the_exit_code_kept(world: World, tls_inbox: Inbox) -> None:

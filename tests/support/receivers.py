@@ -49,7 +49,7 @@ class Inbox:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.mails.append(message_from_bytes(envelope.original_content or envelope.content, policy=policy.default))
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        self.tls.append(session.ssl is not None)
+        self.tls.append(server.transport.get_extra_info("ssl_object") is not None)  # STARTTLS'd or SMTPS
         return "250 OK"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
@@ -75,13 +75,13 @@ class Inbox:
     def tls_env(self, **more: str) -> dict[str, str]:
         """The settings for the STARTTLS server: STARTTLS, the login, the test CA trusted (SSL_CERT_FILE)."""
         assert self.ca_file is not None
-        return self.env(
-            PROFILESYNC_NOTIFY_SMTP_SECURITY="starttls",
-            PROFILESYNC_NOTIFY_SMTP_USER=SMTP_USER,
-            PROFILESYNC_NOTIFY_SMTP_PASSWORD=SMTP_PASSWORD,
-            SSL_CERT_FILE=self.ca_file,
-            **more,
-        )
+        tls = {
+            "PROFILESYNC_NOTIFY_SMTP_SECURITY": "starttls",
+            "PROFILESYNC_NOTIFY_SMTP_USER": SMTP_USER,
+            "PROFILESYNC_NOTIFY_SMTP_PASSWORD": SMTP_PASSWORD,
+            "SSL_CERT_FILE": self.ca_file,
+        }
+        return self.env(**{**tls, **more})
 
 
 @contextmanager
@@ -97,21 +97,19 @@ def smtp_server() -> Iterator[Inbox]:
 
 
 @contextmanager
-def starttls_smtp_server(folder: Path, authority: trustme.CA) -> Iterator[Inbox]:
-    """An SMTP server that requires STARTTLS (a certificate from ``authority``) and a login before mail."""
+def starttls_smtp_server(folder: Path, authority: trustme.CA, *, implicit: bool = False) -> Iterator[Inbox]:
+    """An SMTP server that requires STARTTLS (``implicit``: TLS from the first byte, SMTPS) with a certificate
+    from ``authority``, and a login before mail."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     ca_file = folder / "test-ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
     box = Inbox(ca_file=str(ca_file))
+    # aiosmtpd counts only STARTTLS as TLS for its AUTH rule; an SMTPS connection is TLS throughout.
+    implicit_tls = {"ssl_context": context, "auth_require_tls": False}
+    tls: dict[str, Any] = implicit_tls if implicit else {"tls_context": context, "require_starttls": True}
     controller = Controller(
-        box,
-        hostname="127.0.0.1",
-        port=box.port,
-        tls_context=context,
-        require_starttls=True,
-        auth_required=True,
-        authenticator=box.authenticate,
+        box, hostname="127.0.0.1", port=box.port, auth_required=True, authenticator=box.authenticate, **tls
     )
     controller.start()
     try:
