@@ -157,6 +157,21 @@ def test_bad_token_is_reported_with_its_advice(world: World, inbox: Inbox) -> No
         assert "7~not-a-real-token-123" not in part
 
 
+def test_safety_valve_and_missing_token_are_reported(world: World, inbox: Inbox) -> None:
+    """An emptied photo folder (exit 4) and a missing token (exit 2: the settings were read, so the report's
+    settings are known) are each mailed with their error and advice."""
+    world.extra_env.update(inbox.env(PROFILESYNC_NOTIFY="failures"))
+    for photo in world.photos.iterdir():
+        photo.unlink()
+    world.cli("-q", "avatars", "sync", expect=4)
+    world.extra_env["CANVAS_API_TOKEN"] = ""
+    world.cli("-q", "avatars", "sync", expect=2)
+    assert [m["Subject"].rsplit(": ", 1)[1] for m in inbox.mails] == ["stopped, exit 4", "stopped, exit 2"]
+    valve, config = (parts(m)[0] for m in inbox.mails)
+    assert "exit 4 (safety valve)" in valve and "what to do: " in valve
+    assert "exit 2 (usage or configuration error)" in config and "CANVAS_API_TOKEN is not set" in config
+
+
 def test_secrets_echoed_into_a_failure_never_reach_the_report(world: World, tls_inbox: Inbox, hook: Hook) -> None:
     """Canvas refuses one avatar with a body quoting the token, the SMTP password and the webhook URL: the user's
     failure is delivered with each hidden, in both mail parts and the webhook body.
