@@ -40,6 +40,7 @@ class Context:
     log_file: Path | None
     allow_insecure_http: bool
     _settings: Settings | None = None
+    job: str | None = None  # a sync under way ("avatars sync"): its report is delivered, even if an error stops it
 
     def settings(self, **overrides: Any) -> Settings:
         from profilesync.config import load_settings  # python-dotenv: only commands that read settings pay
@@ -110,6 +111,10 @@ class CliGroup(LazyGroup):
         except ProfilesyncError as exc:
             runlog.error(exc)
             cli_errors.report_error(ctx, exc)
+            if getattr(ctx.obj, "job", None):  # the admin most needs the mail that says the token stopped working
+                from profilesync.notify.deliver import deliver_error
+
+                deliver_error(ctx.obj.job, ctx.obj.settings(), exc)
             ctx.exit(int(exc.exit_code))
         except (RunInterrupted, KeyboardInterrupt) as exc:
             code = cli_errors.report_interrupted(ctx, exc)
@@ -266,6 +271,7 @@ def avatars_sync(
         plan, verdict = app.avatars_preview(settings, request)
         click.echo(report.render_plan(plan, "json" if fmt == "json" else "table", verdict))
         return
+    obj.job = "avatars sync"
     progress = Progress(interactive=sys.stderr.isatty() and not obj.quiet)
     try:
         with handling_signals() as stop:
@@ -274,6 +280,9 @@ def avatars_sync(
         progress.finish()
     runlog.summary(report.sync_summary(result))
     echo_report(obj, report.render_sync(result, fmt), failed=bool(result.exit_code), document=fmt == "json")
+    from profilesync.notify import deliver, message  # smtplib and requests only after a real sync
+
+    deliver.deliver(settings, message.from_avatars(result))
     ctx.exit(int(result.exit_code))
 
 

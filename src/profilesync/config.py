@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -15,6 +15,9 @@ from dotenv import dotenv_values
 from profilesync.domain import Crop, Secret, basic_credentials
 from profilesync.engine.model import Policy
 from profilesync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from profilesync.notify.settings import NotifySettings
 
 MATCH_FIELDS = ("sis_user_id", "login_id", "email", "integration_id", "id")
 TARGETS = ("canvas", "guru")
@@ -50,6 +53,9 @@ class Settings:
     timeout_s: float = 60.0
     #: Canvas: lock the avatars profilesync sets, so users cannot replace them (README "Locked avatars")
     lock_avatars: bool = False
+    #: where a finished run's report goes (PROFILESYNC_NOTIFY*; notify/settings.py); None while no PROFILESYNC_NOTIFY*
+    #: variable is set, so the settings of a command that sends nothing cost no import
+    notify: NotifySettings | None = None
 
     def match_for(self, target: str) -> str:
         """The match field in force for a target."""
@@ -66,7 +72,7 @@ class Settings:
         values = [s.reveal() for s in (self.canvas_token, self.guru_token) if s is not None]
         if self.guru_user and self.guru_token is not None:
             values.append(basic_credentials(self.guru_user, self.guru_token).reveal())
-        return values
+        return values + (self.notify.secret_values() if self.notify is not None else [])
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given command-line options applied (None means "not given")."""
@@ -97,6 +103,9 @@ ENV_VARS = {
 }
 
 
+NOTIFY_PREFIX = "PROFILESYNC_NOTIFY"  # the report's settings (notify/settings.py ENV_NAMES)
+
+
 def read_environment(env_file: Path | None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The raw variables: ``.env`` (or ``env_file``) first, the process environment on top.
 
@@ -107,7 +116,7 @@ def read_environment(env_file: Path | None, environ: Mapping[str, str] | None = 
     source = env_file_read(env_file)
     if source is not None:
         values.update({k: v for k, v in dotenv_values(source).items() if v is not None})
-    values.update({k: v for k, v in environ.items() if k in ENV_VARS})
+    values.update({k: v for k, v in environ.items() if k in ENV_VARS or k.startswith(NOTIFY_PREFIX)})
     return values
 
 
@@ -180,6 +189,13 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         flag = raw.get(name, "").strip().lower()
         if flag:
             kwargs[ENV_VARS[name]] = flag in ("1", "true", "yes", "on")
+    if any(name.startswith(NOTIFY_PREFIX) for name in raw):
+        from profilesync.notify.settings import parse_notify  # only when set: see Settings.notify
+
+        kwargs["notify"], notify_problems = parse_notify(
+            raw, allow_insecure_http=kwargs.get("allow_insecure_http", False)
+        )
+        problems += notify_problems
     if problems:
         raise ConfigError(problems)
     return Settings(**kwargs)

@@ -138,6 +138,6 @@ def test_json_report(small: GuruWorld) -> None:
     """`--format json`: every check with its status, and the exit code."""
     report = json.loads(doctor(small, "--format", "json", expect=0))
     # The machine's own lines (which .env, where the history is) frame the Guru checks, as for Canvas.
-    assert [c["name"] for c in report["checks"]] == ["settings file", *CHECKS, "history location"]
+    assert [c["name"] for c in report["checks"]] == ["settings file", *CHECKS, "history location", "reports"]
     guru_checks = [c for c in report["checks"] if c["name"] in CHECKS]
     assert {c["status"] for c in guru_checks} == {"pass"} and report["exit_code"] == 0

@@ -7,6 +7,7 @@ Guru's in doctor/guru.py, and this machine's set-up (settings file, history loca
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict
 from typing import Any, Protocol
@@ -18,7 +19,8 @@ from profilesync.config import Settings
 from profilesync.doctor.canvas import diagnose
 from profilesync.doctor.checks import Diagnosis, Status
 from profilesync.doctor.guru import diagnose_guru
-from profilesync.doctor.setup import add_setup_checks
+from profilesync.doctor.setup import add_setup_checks, check_reports
+from profilesync.errors import ConfigError
 from profilesync.output import echo_report
 from profilesync.text import plural
 
@@ -82,6 +84,8 @@ def doctor(ctx: click.Context, target: str, fmt: str) -> None:
     source: SettingsSource = ctx.obj
     diagnosis = diagnose_guru(source.settings) if target == "guru" else diagnose(source.settings)
     add_setup_checks(diagnosis, getattr(source, "env_file", None))
+    with contextlib.suppress(ConfigError):  # unreadable settings: the configuration check says why
+        diagnosis.checks.append(check_reports(source.settings()))
     text = render_json(diagnosis) if fmt == "json" else render_text(diagnosis)
     echo_report(source, text, failed=bool(diagnosis.exit_code), document=fmt == "json")
     runlog.summary(verdict(diagnosis))  # for --log-file, where scheduled checks are read later

@@ -14,13 +14,14 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from profilesync.config import env_file_read, read_environment
+from profilesync.config import Settings, env_file_read, read_environment
 from profilesync.doctor.checks import Check, Diagnosis, passed, warned
 from profilesync.errors import ConfigError
 from profilesync.store import MEMORY_URL, default_database_path
 
 SETTINGS_FILE = "settings file"
 HISTORY_LOCATION = "history location"
+REPORTS = "reports"
 TOKENS = ("CANVAS_API_TOKEN", "GURU_API_TOKEN")
 
 
@@ -91,3 +92,11 @@ def check_history_location(env_file: Path | None) -> Check:
         "account (Task Scheduler as SYSTEM, a service user) keeps a history of its own and uploads everything again",
         "set PROFILESYNC_DATABASE_URL in the settings file to one place every account uses ('profilesync init' does)",
     )
+
+
+def check_reports(settings: Settings) -> Check:
+    """Where a finished run's report goes (PROFILESYNC_NOTIFY): shown, not sent (no mail for every doctor run)."""
+    notify = settings.notify
+    if notify is None or not notify.channels():
+        return passed(REPORTS, "not sent (PROFILESYNC_NOTIFY=never): the log file and exit code are the record")
+    return passed(REPORTS, f"sent on {notify.when.value}: {'; '.join(notify.channels())}")

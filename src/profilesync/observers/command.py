@@ -14,7 +14,7 @@ from profilesync.cli_errors import format_option
 from profilesync.config import Settings, load_settings
 from profilesync.interrupt import handling_signals
 from profilesync.observers.model import Method
-from profilesync.observers.render import render, render_csv, summary
+from profilesync.observers.render import notify_summary, render, render_csv, summary
 from profilesync.observers.run import ObserversRequest, observers_plan, observers_sync
 from profilesync.output import echo_report
 
@@ -112,6 +112,9 @@ def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify:
     if dry_run:
         click.echo(render(observers_plan(settings, request), fmt))
         return
+    root = ctx.find_root().obj
+    if root is not None:
+        root.job = "observers sync"  # an error from here on is delivered too (cli.CliGroup.invoke)
     with handling_signals() as stop:
         report = observers_sync(settings, request, stop)
     for failed in report.failures():
@@ -119,5 +122,8 @@ def sync(ctx: click.Context, csv_file: Path, dry_run: bool, method: str, notify:
         runlog.failure(f"row {row.number} ({row.student}, {row.email})", failed.outcome.value, failed.message)
     runlog.summary(summary(report))
     # -q: nothing when no row failed, else the report on stderr (the CLI's rule for every command).
-    echo_report(ctx.find_root().obj, render(report, fmt), failed=bool(report.exit_code), document=fmt == "json")
+    echo_report(root, render(report, fmt), failed=bool(report.exit_code), document=fmt == "json")
+    from profilesync.notify.deliver import deliver  # smtplib and requests only after a real sync
+
+    deliver(settings, notify_summary(report))
     ctx.exit(int(report.exit_code))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from profilesync.notify.message import RunSummary, failure
 from profilesync.observers.model import LinkOutcome, RowResult
 from profilesync.observers.run import ObserversReport
 from profilesync.tabular import excel_csv, json_text, table
@@ -51,4 +52,15 @@ def summary(report: ObserversReport) -> str:
     return (
         f"{report.target_id}: observers {what}, method {report.method.value}: "
         f"{plural(len(report.results), 'row')}: {counts or 'nothing to do'} ({plural(report.requests, 'API request')})"
+    )
+
+
+def notify_summary(report: ObserversReport) -> RunSummary:
+    """The delivered report (PROFILESYNC_NOTIFY): the summary line, and each failed row as the log file names it."""
+    failures = [
+        failure(f"row {r.row.number} ({r.row.student}, {r.row.email})", r.outcome.value, r.message)
+        for r in report.failures()
+    ]
+    return RunSummary(
+        command="observers sync", exit_code=int(report.exit_code), counts=summary(report), failures=failures
     )
