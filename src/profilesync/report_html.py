@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 
-from profilesync.engine.model import Action, Plan, PlannedAction
+from profilesync.engine.model import Action, Photo, Plan, PlannedAction
 from profilesync.errors import ProfilesyncError
 from profilesync.photos import InvalidPhoto, normalise
 from profilesync.report import plan_counts
@@ -40,6 +40,7 @@ PLACEHOLDER_SVG = (
 PLACEHOLDER_URI = "data:image/svg+xml;base64," + base64.b64encode(PLACEHOLDER_SVG.encode()).decode()
 
 FetchCurrent = Callable[[str], bytes | None]
+ReadPhoto = Callable[[Photo], bytes]  # the photo source's bytes (a file's, or a SIS database row's)
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,14 @@ def jpeg_uri(data: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
-def new_picture(planned: PlannedAction, image_size: int) -> Picture:
+def new_picture(planned: PlannedAction, image_size: int, read: ReadPhoto | None = None) -> Picture:
     """The photo as it will be uploaded, or why there is none."""
     if planned.action is Action.ERROR:
         return Picture(None, f"not used: {planned.message or planned.reason.value}")
     if planned.photo is None:
         return Picture(None, "no photo")
     try:
-        data = normalise(planned.photo.path, size=image_size)
+        data = normalise(read(planned.photo) if read else planned.photo.path, size=image_size)
     except InvalidPhoto as exc:  # the file changed since the scan
         return Picture(None, f"cannot be used: {exc.reason}")
     caption = "put back (no upload)" if planned.action is Action.REASSIGN else f"will be uploaded ({image_size} px)"
@@ -98,7 +99,9 @@ def current_picture(planned: PlannedAction, fetch: FetchCurrent | None, image_si
         return Picture(None, f"cannot be shown ({exc.reason})")
 
 
-def review_rows(plan: Plan, *, image_size: int, fetch_current: FetchCurrent | None) -> list[ReviewRow]:
+def review_rows(
+    plan: Plan, *, image_size: int, fetch_current: FetchCurrent | None, read: ReadPhoto | None = None
+) -> list[ReviewRow]:
     """Pending changes first, then errors; pictures for the first IMAGE_ROWS_LIMIT of them."""
     pending = plan.pending()
     errors = [a for a in plan.actions if a.action is Action.ERROR]
@@ -109,7 +112,7 @@ def review_rows(plan: Plan, *, image_size: int, fetch_current: FetchCurrent | No
         return ReviewRow(
             planned,
             current_picture(planned, fetch_current, image_size),
-            new_picture(planned, image_size),
+            new_picture(planned, image_size, read),
         )
 
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -123,9 +126,10 @@ def review_page(
     image_size: int,
     fetch_current: FetchCurrent | None = None,
     now: datetime | None = None,
+    read: ReadPhoto | None = None,
 ) -> str:
-    """The whole page as a string (see the module docstring)."""
-    rows = review_rows(plan, image_size=image_size, fetch_current=fetch_current)
+    """The whole page as a string (see the module docstring); ``read``: the photos' bytes (default: the files)."""
+    rows = review_rows(plan, image_size=image_size, fetch_current=fetch_current, read=read)
     return render_page(plan, rows, image_size=image_size, now=now or datetime.now(UTC))
 
 
