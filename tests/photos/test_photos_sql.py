@@ -113,7 +113,7 @@ def test_the_cache_is_per_query(sis: SisDatabase) -> None:
 def test_a_first_run_reads_the_bytes_in_one_streamed_pass(sis: SisDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
     """Over BY_KEY_LIMIT new rows, the bytes come from one pass over the query, a few rows at a time."""
     monkeypatch.setattr(sqlphotos, "BY_KEY_LIMIT", 1)
-    monkeypatch.setattr(sqlphotos, "STREAM_ROWS", 2)
+    monkeypatch.setattr(sqlphotos, "PHOTO_ROWS", 2)
     portraits = {f"S{n}": make_portrait(f"S{n}", size=80) for n in range(5)}
     for key, data in portraits.items():
         sis.put(key, data)

@@ -12,7 +12,7 @@ rowversion). The query is never edited, only wrapped as a derived table, ``SELEC
 - at upload time one photo is read again by key, with a bound parameter (``WHERE q.photo_key = :photo_key``).
 
 So 100,000 photos × 50 KB are never held at once: an unchanged night reads keys and stamps only, a first run
-streams the bytes through SHA-256 a few hundred rows at a time. Nothing a row holds stops the scan: a NULL or
+streams the bytes through SHA-256 a hundred rows at a time. Nothing a row holds stops the scan: a NULL or
 blank key, NULL or non-image bytes and a key two rows share become photo problems, as a folder's files do.
 """
 
@@ -40,8 +40,10 @@ from profilesync.scrub import Scrubber
 
 KEY, BYTES, STAMP = "photo_key", "photo_bytes", "changed_at"
 COLUMNS = (KEY, BYTES, STAMP)
-#: rows fetched per round trip from a server-side cursor: 500 × 50 KB = 25 MB of photos in memory at most
-STREAM_ROWS = 500
+#: rows fetched per round trip from a server-side cursor: keys and stamps are small, photos are not (100 × 50 KB
+#: = 5 MB held at once, about as much again in the driver's buffer)
+KEY_ROWS = 5000
+PHOTO_ROWS = 100
 #: changed photos read one by one (an indexed lookup each) up to this many; more are read in one streamed pass
 BY_KEY_LIMIT = 500
 #: where a database photo "lives", for reports (``Photo.path.name`` is its key) and the cache locator
@@ -187,7 +189,7 @@ class SqlSource:
         """(photo_key, changed_at) of every row, streamed; or of the rows naming ``keys``."""
         try:
             if keys is None:
-                streamed = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
+                streamed = conn.execution_options(stream_results=True, yield_per=KEY_ROWS)
                 yield from streamed.execute(text(f"SELECT q.{KEY}, q.{STAMP} FROM {self._derived}"))
                 return
             # Emails and logins match case-insensitively: LOWER() finds "Ann@School.org" for "ann@school.org".
@@ -225,8 +227,8 @@ class SqlSource:
                     rows = list(conn.execute(self._by_key(), {KEY: raw}))
                     if len(rows) == 1:
                         judge(key, raw, rows[0][0], _stamp(rows[0][1]))
-            else:  # a first run: one pass over the whole query, a few hundred rows in memory at a time
-                streamed = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS)
+            else:  # a first run: one pass over the whole query, a hundred rows in memory at a time
+                streamed = conn.execution_options(stream_results=True, yield_per=PHOTO_ROWS)
                 every = text(f"SELECT q.{KEY}, q.{BYTES}, q.{STAMP} FROM {self._derived}")
                 for value, data, stamp in streamed.execute(every):
                     raw = _text(value)
