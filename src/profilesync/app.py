@@ -15,12 +15,11 @@ from itertools import chain, islice
 
 from profilesync import valve
 from profilesync.config import Settings, guru_problems, require_canvas
-from profilesync.domain import fold_key, photo_fingerprint
-from profilesync.engine.executor import Execution, InvalidImage, execute, skipped_outcomes
+from profilesync.domain import fold_key
+from profilesync.engine.executor import Execution, execute, skipped_outcomes
 from profilesync.engine.model import (
     Action,
     Outcome,
-    Photo,
     PhotoSet,
     Plan,
     PlannedAction,
@@ -39,12 +38,11 @@ from profilesync.errors import (
     ExitCode,
     FatalRemoteError,
     RemoteError,
-    SafetyValveError,
 )
 from profilesync.interrupt import Stop
-from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise
+from profilesync.photos import UNDECODABLE_NAME
 from profilesync.photos.names import with_near_misses
-from profilesync.photos.source import PhotoSource, open_source
+from profilesync.photos.source import PhotoSource, image_reader, open_source, read_photo_set
 from profilesync.photos.sql import NULL_KEY
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
@@ -111,46 +109,6 @@ def photo_source(settings: Settings) -> Iterator[PhotoSource]:
         source.close()
 
 
-def scan(
-    source: PhotoSource,
-    store: HistoryStore,
-    match: str,
-    *,
-    save_cache: bool,
-    required: bool = True,
-    keys: list[str] | None = None,
-) -> PhotoSet:
-    """Scan the photos through the fingerprint cache; a missing or empty source trips the safety valve
-    (``required``) or, for a plan, is only warned about: the plan then lists every user, so the admin sees
-    what to name the photos. ``keys``: the photos of these users are enough (``--user``)."""
-    problem = source.unavailable()
-    if problem is not None:
-        if not required:
-            return no_photos_yet(problem, match)
-        raise SafetyValveError(problem, advice=source.advice)
-    result = source.scan(fold_key=fold_key(match), cache=store.fingerprints(), keys=keys)
-    if save_cache and result.fresh:
-        store.save_fingerprints(result.fresh)
-    if not result.photos.photos and not result.photos.ambiguous and (keys is None or not source.by_key):
-        if not required:
-            return no_photos_yet(source.empty_problem(), match)
-        # An empty folder usually means a failed SIS export or an unmounted share, never "remove everyone".
-        raise SafetyValveError(source.empty_problem(), advice="check the SIS photo export; nothing was changed")
-    return result.photos
-
-
-def no_photos_yet(problem: str, match: str) -> PhotoSet:
-    """An empty photo set for a plan made before the first export, with a warning saying what to do."""
-    log.warning(
-        "%s: every user is planned as no_photo (the plan's '--format csv' lists their %s: name each photo "
-        "<%s>.jpg); a sync would stop here (exit 4)",
-        problem,
-        match,
-        match,
-    )
-    return PhotoSet({})
-
-
 def compute_plan(
     settings: Settings,
     request: AvatarRequest,
@@ -172,12 +130,12 @@ def compute_plan(
     """
     match = settings.match_for(request.target)
     if photos_required and source.unavailable() is not None:
-        scan(source, store, match, save_cache=False)  # raises the safety valve before any request
+        read_photo_set(source, store, match, save_cache=False)  # raises the safety valve before any request
 
     def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, dict[str, SyncRecord]]:
         # One after the other, not side by side: the scan's fingerprint cache is freed before the history is
         # read, and at 100,000 users each is tens of MB; both together still take a fraction of the listing.
-        photos = scan(source, store, match, save_cache=save_cache, required=photos_required, keys=keys)
+        photos = read_photo_set(source, store, match, save_cache=save_cache, required=photos_required, keys=keys)
         return photos, known_records(store, target, adopt=save_cache, keys=keys)  # save_cache: a real sync
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
@@ -290,19 +248,6 @@ def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, v
             return store.records(plan.target_id)
 
     return plan, valve.assess(plan, history, max_uploads=request.max_uploads, force=request.force)
-
-
-def image_reader(source: PhotoSource, size: int) -> Callable[[Photo], tuple[bytes, str]]:
-    """Read each photo once: hash exactly the bytes that get normalised and uploaded."""
-
-    def read(photo: Photo) -> tuple[bytes, str]:
-        try:
-            data = source.read(photo)
-            return normalise(data, size=size), photo_fingerprint(data)
-        except InvalidPhoto as exc:
-            raise InvalidImage(str(exc)) from None
-
-    return read
 
 
 def check_safety_valve(plan: Plan, request: AvatarRequest, history: Callable[[], Mapping[str, SyncRecord]]) -> None:

@@ -3,18 +3,25 @@
 Both give the planner the same ``PhotoSet`` (keys, SHA-256 fingerprints, problems) through the same
 fingerprint cache, and the executor the same bytes at upload time; only how they are found differs. The
 choice is made once, here (``open_source``): a photo query URL set means the database, else the folder.
+``read_photo_set`` is what a job does with either: the scan, the cache and the empty-source safety valve.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
-from profilesync.domain import Secret
-from profilesync.engine.model import Fingerprint, Photo
-from profilesync.photos.image import read_photo
+from profilesync.domain import Secret, fold_key, photo_fingerprint
+from profilesync.engine.executor import InvalidImage
+from profilesync.engine.model import Fingerprint, Photo, PhotoSet
+from profilesync.engine.ports import HistoryStore
+from profilesync.errors import SafetyValveError
+from profilesync.photos.image import InvalidPhoto, normalise, read_photo
 from profilesync.photos.scan import ScanResult, scan_photos
+
+log = logging.getLogger(__name__)
 
 
 class PhotoSource(Protocol):
@@ -78,3 +85,57 @@ def open_source(folder: Path, sql_url: Secret | None = None, sql_query: str | No
     from profilesync.photos.sql import SqlSource  # SQLAlchemy's dialects load only for the database source
 
     return SqlSource(sql_url, sql_query or "")
+
+
+def read_photo_set(
+    source: PhotoSource,
+    store: HistoryStore,
+    match: str,
+    *,
+    save_cache: bool,
+    required: bool = True,
+    keys: list[str] | None = None,
+) -> PhotoSet:
+    """Scan the photos through the fingerprint cache; a missing or empty source trips the safety valve
+    (``required``) or, for a plan, is only warned about: the plan then lists every user, so the admin sees
+    what to name the photos. ``keys``: the photos of these users are enough (``--user``)."""
+    problem = source.unavailable()
+    if problem is not None:
+        if not required:
+            return no_photos_yet(problem, match)
+        raise SafetyValveError(problem, advice=source.advice)
+    result = source.scan(fold_key=fold_key(match), cache=store.fingerprints(), keys=keys)
+    if save_cache and result.fresh:
+        store.save_fingerprints(result.fresh)
+    # One user's lookup finding no row is that user's "no photo", not an empty export.
+    if not result.photos.photos and not result.photos.ambiguous and (keys is None or not source.by_key):
+        if not required:
+            return no_photos_yet(source.empty_problem(), match)
+        # An empty folder usually means a failed SIS export or an unmounted share, never "remove everyone".
+        raise SafetyValveError(source.empty_problem(), advice="check the SIS photo export; nothing was changed")
+    return result.photos
+
+
+def no_photos_yet(problem: str, match: str) -> PhotoSet:
+    """An empty photo set for a plan made before the first export, with a warning saying what to do."""
+    log.warning(
+        "%s: every user is planned as no_photo (the plan's '--format csv' lists their %s: name each photo "
+        "<%s>.jpg); a sync would stop here (exit 4)",
+        problem,
+        match,
+        match,
+    )
+    return PhotoSet({})
+
+
+def image_reader(source: PhotoSource, size: int) -> Callable[[Photo], tuple[bytes, str]]:
+    """Read each photo once: hash exactly the bytes that get normalised and uploaded."""
+
+    def read(photo: Photo) -> tuple[bytes, str]:
+        try:
+            data = source.read(photo)
+            return normalise(data, size=size), photo_fingerprint(data)
+        except InvalidPhoto as exc:
+            raise InvalidImage(str(exc)) from None
+
+    return read
