@@ -44,7 +44,7 @@ class SisDatabase:
         with self.engine.begin() as conn:
             conn.execute(pictures.insert().values(sis_id=key, picture=data, version=version))
 
-    def change(self, key: str, data: bytes, version: int) -> None:
+    def change(self, key: str, data: bytes | None, version: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(pictures.update().where(pictures.c.sis_id == key).values(picture=data, version=version))
 

@@ -67,12 +67,20 @@ def test_sync_uploads_each_row_then_nothing_then_the_changed_row(world: World, s
 
 
 def test_a_bad_row_fails_alone(world: World, sis: SisDatabase) -> None:
-    """A row whose bytes are not an image fails its user (exit 1); every other row's photo is uploaded."""
+    """Bytes that are not an image, NULL bytes, a NULL key and a key on two rows each fail on their own (exit 1);
+    every other row's photo is uploaded."""
     keys = photo_keys(world)
-    sis.change(keys[1], b"not a picture at all", version=2)
+    garbage, empty, twice = keys[1], keys[2], keys[3]
+    sis.change(garbage, b"not a picture at all", version=2)
+    sis.change(empty, None, version=2)
+    sis.put(None, make_portrait("nobody", size=400))
+    sis.put(twice, make_portrait(twice, variant=2, size=400))
     result = world.json("avatars", "sync", expect=1)
-    assert [(f["key"], f["reason"]) for f in result["failures"]] == [(keys[1], "invalid_photo")]
-    assert result["counts"]["uploaded"] == len(keys) - 1
+    failures = {f["key"]: f["reason"] for f in result["failures"]}
+    null_keys = [k for k in failures if "photo_key NULL" in k]
+    assert len(null_keys) == 1 and failures.pop(null_keys[0]) == "invalid_photo"
+    assert failures == {garbage: "invalid_photo", empty: "invalid_photo", twice: "ambiguous_photo"}
+    assert result["counts"]["uploaded"] == len(keys) - 3
 
 
 def test_plan_user_reads_one_row(world: World) -> None:

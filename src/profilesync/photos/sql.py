@@ -114,7 +114,8 @@ class SqlSource:
             stale: dict[str, tuple[str, str | None]] = {}
             for key, rows in claims.items():
                 if len(rows) > 1:  # two rows for one person: which photo is meant is the admin's call
-                    ambiguous[key] = tuple(_path(f"{raw} (row {i})") for i, (raw, _) in enumerate(rows, 1))
+                    shown = (_path(f"{raw} (row {i} of {len(rows)})") for i, (raw, _) in enumerate(rows, 1))
+                    ambiguous[key] = tuple(shown)
                     continue
                 raw, stamp = rows[0]
                 cached = cache.get(self._locator(raw))
@@ -178,9 +179,14 @@ class SqlSource:
     def _connected(self) -> Iterator[Connection]:
         """A connection, its failure to open being the safety valve's (like an unmounted photo share)."""
         problem = self.unavailable()
+        if problem is None:
+            try:
+                conn = self._engine_().connect()
+            except SQLAlchemyError as exc:  # gone since unavailable() looked
+                problem = f"the photo database cannot be reached: {self._reason(exc)}"
         if problem is not None:
             raise SafetyValveError(problem, advice=self.advice)
-        with self._engine_().connect() as conn:
+        with conn:
             yield conn
 
     def _key_rows(
