@@ -8,18 +8,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import chain, islice
 
 from profilesync import valve
 from profilesync.config import Settings, guru_problems, require_canvas
-from profilesync.domain import Crop, fold_key, photo_fingerprint
-from profilesync.engine.executor import Execution, InvalidImage, execute, skipped_outcomes
+from profilesync.domain import fold_key
+from profilesync.engine.executor import Execution, execute, skipped_outcomes
 from profilesync.engine.model import (
     Action,
     Outcome,
-    Photo,
     PhotoSet,
     Plan,
     PlannedAction,
@@ -38,11 +38,12 @@ from profilesync.errors import (
     ExitCode,
     FatalRemoteError,
     RemoteError,
-    SafetyValveError,
 )
 from profilesync.interrupt import Stop
-from profilesync.photos import UNDECODABLE_NAME, InvalidPhoto, normalise, read_photo, scan_photos
+from profilesync.photos import UNDECODABLE_NAME
 from profilesync.photos.names import with_near_misses
+from profilesync.photos.source import PhotoSource, image_reader, open_source, read_photo_set
+from profilesync.photos.sql import NULL_KEY
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
 from profilesync.targets.canvas.build import avatar_target
@@ -99,42 +100,14 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
     raise ConfigError([f"--target {request.target}: unknown target"])
 
 
-def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: bool, required: bool = True) -> PhotoSet:
-    """Scan the photo folder through the fingerprint cache; a missing or empty folder trips the safety valve
-    (``required``) or, for a plan, is only warned about: the plan then lists every user, so the admin sees
-    what to name the photos."""
-    folder = settings.photos_dir
-    if not folder.is_dir():
-        if not required:
-            return no_photos_yet(f"the photo folder {folder} does not exist", match)
-        raise SafetyValveError(
-            f"the photo folder {folder} does not exist",
-            advice="set PROFILESYNC_PHOTOS_DIR (for Guru: GURU_PHOTOS_DIR) to the folder your photos are exported into",
-        )
-    result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints())
-    if save_cache and result.fresh:
-        store.save_fingerprints(result.fresh)
-    if not result.photos.photos and not result.photos.ambiguous:
-        if not required:
-            return no_photos_yet(f"the photo folder {folder} holds no photos", match)
-        # An empty folder usually means a failed SIS export or an unmounted share, never "remove everyone".
-        raise SafetyValveError(
-            f"the photo folder {folder} holds no photos",
-            advice="check the SIS photo export; nothing was changed",
-        )
-    return result.photos
-
-
-def no_photos_yet(problem: str, match: str) -> PhotoSet:
-    """An empty photo set for a plan made before the first export, with a warning saying what to do."""
-    log.warning(
-        "%s: every user is planned as no_photo (the plan's '--format csv' lists their %s: name each photo "
-        "<%s>.jpg); a sync would stop here (exit 4)",
-        problem,
-        match,
-        match,
-    )
-    return PhotoSet({})
+@contextmanager
+def photo_source(settings: Settings) -> Iterator[PhotoSource]:
+    """The photos the settings name (the folder, or the SIS database: :mod:`profilesync.photos.source`)."""
+    source = open_source(settings.photos_dir, settings.photos_sql_url, settings.photos_sql_query)
+    try:
+        yield source
+    finally:
+        source.close()
 
 
 def compute_plan(
@@ -142,6 +115,7 @@ def compute_plan(
     request: AvatarRequest,
     store: HistoryStore,
     target: AvatarTarget,
+    source: PhotoSource,
     *,
     save_cache: bool,
     photos_required: bool = True,
@@ -156,13 +130,13 @@ def compute_plan(
     so a sync's memory does not grow with the school beyond the photos and the history.
     """
     match = settings.match_for(request.target)
-    if not settings.photos_dir.is_dir() and photos_required:
-        scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
+    if photos_required and source.unavailable() is not None:
+        read_photo_set(source, store, match, save_cache=False)  # raises the safety valve before any request
 
     def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, dict[str, SyncRecord]]:
         # One after the other, not side by side: the scan's fingerprint cache is freed before the history is
         # read, and at 100,000 users each is tens of MB; both together still take a fraction of the listing.
-        photos = scan(settings, store, match, save_cache=save_cache, required=photos_required)
+        photos = read_photo_set(source, store, match, save_cache=save_cache, required=photos_required, keys=keys)
         return photos, known_records(store, target, adopt=save_cache, keys=keys)  # save_cache: a real sync
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
@@ -228,7 +202,7 @@ def _unnameable_photos_are_errors(plan: Plan) -> Plan:
 
     Found by the reliability tests: such a photo used to be silently left out of the sync report.
     """
-    unnameable = [p for p in plan.unmatched_photos if (p.problem or "").startswith(UNDECODABLE_NAME)]
+    unnameable = [p for p in plan.unmatched_photos if (p.problem or "").startswith((UNDECODABLE_NAME, NULL_KEY))]
     if not unnameable:
         return plan
     errors = tuple(
@@ -260,11 +234,11 @@ def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
     """``avatars plan`` / ``sync --dry-run``: compute the plan; change nothing anywhere."""
     settings = settings.for_target(request.target)
     target = build_target(settings, request)
-    with opened_store(settings) as store:
+    with opened_store(settings) as store, photo_source(settings) as source:
         # A plan is how the admin learns what to name the photos: it lists the users even before the first
         # export. ``sync --dry-run`` rehearses the sync, so a missing or empty folder stops it as it would the sync.
         required = request.dry_run
-        return compute_plan(settings, request, store, target, save_cache=False, photos_required=required)
+        return compute_plan(settings, request, store, target, source, save_cache=False, photos_required=required)
 
 
 def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, valve.Verdict]:
@@ -276,19 +250,6 @@ def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, v
             return store.records(plan.target_id)
 
     return plan, valve.assess(plan, history, max_uploads=request.max_uploads, force=request.force)
-
-
-def image_reader(size: int, crop: Crop = Crop.CENTRE) -> Callable[[Photo], tuple[bytes, str]]:
-    """Read each photo once: hash exactly the bytes that get normalised and uploaded."""
-
-    def read(photo: Photo) -> tuple[bytes, str]:
-        try:
-            data = read_photo(photo.path)
-            return normalise(data, size=size, crop=crop), photo_fingerprint(data)
-        except InvalidPhoto as exc:
-            raise InvalidImage(str(exc)) from None
-
-    return read
 
 
 def check_safety_valve(plan: Plan, request: AvatarRequest, history: Callable[[], Mapping[str, SyncRecord]]) -> None:
@@ -325,11 +286,12 @@ def avatars_sync(
 
     with (
         opened_store(settings) as store,
+        photo_source(settings) as source,
         recorded_run(
             store, target, job=avatars_job(request.target), command="avatars sync", stop=stop, tally=tally
         ) as run,
     ):
-        plan = compute_plan(settings, request, store, target, save_cache=True, full=False)
+        plan = compute_plan(settings, request, store, target, source, save_cache=True, full=False)
         counted.update(skipped_outcomes(plan))
         check_safety_valve(plan, request, lambda: store.records(target.target_id))
         if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
@@ -339,7 +301,7 @@ def avatars_sync(
         ctx = Execution(
             target=target,
             store=store,
-            read_image=image_reader(settings.image_size, settings.crop),
+            read_image=image_reader(source, settings.image_size, settings.crop),
             run_id=run.run_id,
             workers=request.workers or settings.workers or DEFAULT_WORKERS,
             clock=now_utc,

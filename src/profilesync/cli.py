@@ -219,7 +219,10 @@ def write_review(path: Path, plan: Plan, settings: Settings, request: AvatarRequ
     from profilesync.engine.model import Action
 
     fetch = getattr(app.build_target(settings, request), "fetch_avatar_image", None)
-    page = report_html.review_page(plan, image_size=settings.image_size, crop=settings.crop, fetch_current=fetch)
+    with app.photo_source(settings.for_target(request.target)) as source:
+        page = report_html.review_page(
+            plan, image_size=settings.image_size, crop=settings.crop, fetch_current=fetch, read=source.read
+        )
     partial = path.with_name(f".{path.name}.partial")
     try:
         partial.write_text(page, encoding="utf-8")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from dotenv import dotenv_values
 
@@ -37,6 +37,10 @@ class Settings:
     #: Guru's own photo folder: its photos are named by email, Canvas's by SIS id, so one folder rarely serves
     #: both. None = the shared PROFILESYNC_PHOTOS_DIR.
     guru_photos_dir: Path | None = None
+    #: photos read from the SIS database instead of the folder (README "Photos straight from the SIS database");
+    #: the URL may hold a password
+    photos_sql_url: Secret | None = field(default=None, repr=False)
+    photos_sql_query: str | None = None
     match: str | None = None  # None = the target's default (Canvas: sis_user_id, Guru: email)
     database_url: str | None = None  # None = SQLite in the per-user data directory
     max_age_days: int = 30
@@ -64,12 +68,13 @@ class Settings:
     def for_target(self, target: str) -> Settings:
         """The settings a job on this target runs with: Guru reads its own photo folder when one is set."""
         if target == "guru" and self.guru_photos_dir is not None:
-            return replace(self, photos_dir=self.guru_photos_dir)
+            return replace(self, photos_dir=self.guru_photos_dir, photos_sql_url=None)
         return self
 
     def secret_values(self) -> list[str]:
         """Every secret a log line, an error or the output must never show (for the log filter)."""
-        values = [s.reveal() for s in (self.canvas_token, self.guru_token) if s is not None]
+        values = [s.reveal() for s in (self.canvas_token, self.guru_token, self.photos_sql_url) if s is not None]
+        values.extend(sql_password(self.photos_sql_url))
         if self.guru_user and self.guru_token is not None:
             values.append(basic_credentials(self.guru_user, self.guru_token).reveal())
         return values + (self.notify.secret_values() if self.notify is not None else [])
@@ -88,6 +93,8 @@ ENV_VARS = {
     "GURU_API_TOKEN": "guru_token",
     "PROFILESYNC_PHOTOS_DIR": "photos_dir",
     "GURU_PHOTOS_DIR": "guru_photos_dir",
+    "PROFILESYNC_PHOTOS_SQL_URL": "photos_sql_url",
+    "PROFILESYNC_PHOTOS_SQL_QUERY": "photos_sql_query",
     "PROFILESYNC_MATCH": "match",
     "PROFILESYNC_DATABASE_URL": "database_url",
     "PROFILESYNC_MAX_AGE_DAYS": "max_age_days",
@@ -152,7 +159,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     for name in ("CANVAS_BASE_URL", "GURU_BASE_URL"):
         if raw.get(name, "").strip():
             kwargs[ENV_VARS[name]] = raw[name].strip().rstrip("/")
-    for name in ("CANVAS_API_TOKEN", "GURU_API_TOKEN"):
+    for name in ("CANVAS_API_TOKEN", "GURU_API_TOKEN", "PROFILESYNC_PHOTOS_SQL_URL"):
         if raw.get(name, "").strip():
             kwargs[ENV_VARS[name]] = Secret(raw[name].strip())
     for name in ("CANVAS_ACCOUNT_ID", "GURU_USER", "PROFILESYNC_DATABASE_URL"):
@@ -161,6 +168,10 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     for name in ("PROFILESYNC_PHOTOS_DIR", "GURU_PHOTOS_DIR"):
         if raw.get(name, "").strip():
             kwargs[ENV_VARS[name]] = Path(raw[name].strip()).expanduser()
+    if raw.get("PROFILESYNC_PHOTOS_SQL_QUERY", "").strip():
+        kwargs["photos_sql_query"] = raw["PROFILESYNC_PHOTOS_SQL_QUERY"].strip()
+    if ("photos_sql_url" in kwargs) != ("photos_sql_query" in kwargs):
+        problems.append("PROFILESYNC_PHOTOS_SQL_URL and PROFILESYNC_PHOTOS_SQL_QUERY go together: set both or neither")
     match = raw.get("PROFILESYNC_MATCH", "").strip()
     if match:
         if match in MATCH_FIELDS:
@@ -199,6 +210,18 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     if problems:
         raise ConfigError(problems)
     return Settings(**kwargs)
+
+
+def sql_password(url: Secret | None) -> list[str]:
+    """The password inside a SQLAlchemy URL, as written and URL-decoded (a driver's error may quote either)."""
+    if url is None:
+        return []
+    parts = urlsplit(url.reveal())
+    try:
+        password = parts.password
+    except ValueError:  # not a URL at all: the photo source reports that
+        return []
+    return [password, unquote(password)] if password else []
 
 
 def is_loopback(host: str) -> bool:

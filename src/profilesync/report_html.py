@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import jinja2
 
 from profilesync.domain import Crop
-from profilesync.engine.model import Action, Plan, PlannedAction
+from profilesync.engine.model import Action, Photo, Plan, PlannedAction
 from profilesync.errors import ProfilesyncError
 from profilesync.photos import InvalidPhoto, normalise
 from profilesync.report import plan_counts
@@ -41,6 +41,7 @@ PLACEHOLDER_SVG = (
 PLACEHOLDER_URI = "data:image/svg+xml;base64," + base64.b64encode(PLACEHOLDER_SVG.encode()).decode()
 
 FetchCurrent = Callable[[str], bytes | None]
+ReadPhoto = Callable[[Photo], bytes]  # the photo source's bytes (a file's, or a SIS database row's)
 
 
 @dataclass(frozen=True)
@@ -62,14 +63,16 @@ def jpeg_uri(data: bytes) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
-def new_picture(planned: PlannedAction, image_size: int, crop: Crop = Crop.CENTRE) -> Picture:
+def new_picture(
+    planned: PlannedAction, image_size: int, crop: Crop = Crop.CENTRE, read: ReadPhoto | None = None
+) -> Picture:
     """The photo as it will be uploaded (the same size and cut), or why there is none."""
     if planned.action is Action.ERROR:
         return Picture(None, f"not used: {planned.message or planned.reason.value}")
     if planned.photo is None:
         return Picture(None, "no photo")
     try:
-        data = normalise(planned.photo.path, size=image_size, crop=crop)
+        data = normalise(read(planned.photo) if read else planned.photo.path, size=image_size, crop=crop)
     except InvalidPhoto as exc:  # the file changed since the scan
         return Picture(None, f"cannot be used: {exc.reason}")
     caption = "put back (no upload)" if planned.action is Action.REASSIGN else f"will be uploaded ({image_size} px)"
@@ -100,7 +103,12 @@ def current_picture(planned: PlannedAction, fetch: FetchCurrent | None, image_si
 
 
 def review_rows(
-    plan: Plan, *, image_size: int, fetch_current: FetchCurrent | None, crop: Crop = Crop.CENTRE
+    plan: Plan,
+    *,
+    image_size: int,
+    fetch_current: FetchCurrent | None,
+    crop: Crop = Crop.CENTRE,
+    read: ReadPhoto | None = None,
 ) -> list[ReviewRow]:
     """Pending changes first, then errors; pictures for the first IMAGE_ROWS_LIMIT of them."""
     pending = plan.pending()
@@ -112,7 +120,7 @@ def review_rows(
         return ReviewRow(
             planned,
             current_picture(planned, fetch_current, image_size),
-            new_picture(planned, image_size, crop),
+            new_picture(planned, image_size, crop, read),
         )
 
     with ThreadPoolExecutor(WORKERS) as pool:
@@ -127,9 +135,10 @@ def review_page(
     crop: Crop = Crop.CENTRE,
     fetch_current: FetchCurrent | None = None,
     now: datetime | None = None,
+    read: ReadPhoto | None = None,
 ) -> str:
-    """The whole page as a string (see the module docstring)."""
-    rows = review_rows(plan, image_size=image_size, fetch_current=fetch_current, crop=crop)
+    """The whole page as a string (see the module docstring); ``read``: the photos' bytes (default: the files)."""
+    rows = review_rows(plan, image_size=image_size, fetch_current=fetch_current, crop=crop, read=read)
     return render_page(plan, rows, image_size=image_size, now=now or datetime.now(UTC), crop=crop)
 
 

@@ -28,6 +28,7 @@ from profilesync.doctor.checks import (
     warned,
 )
 from profilesync.doctor.refusals import LIMITED_ACCESS, check_limited_access
+from profilesync.doctor.sqlphotos import SQL_PHOTOS, check_sql_photos
 from profilesync.domain import fold_key
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import CONFIG_ADVICE, ConfigError, ExitCode
@@ -154,6 +155,8 @@ def check_masquerade(questions: CanvasQuestions, me: Identity, page: UsersPage |
 # -- photos ------------------------------------------------------------------------------------------------------
 def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] | None, why_unmatched: str) -> Check:
     """The folder exists, can be read and holds photos; which names match no user (``keys``: None = unknown)."""
+    if settings.photos_sql_url is not None:  # photos straight from the SIS database
+        return check_sql_photos(SQL_PHOTOS, settings.photos_sql_url, settings)
     folder = settings.photos_dir
     valve = "set PROFILESYNC_PHOTOS_DIR to the folder your SIS exports photos into"
     if not folder.exists():

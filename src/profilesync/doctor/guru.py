@@ -26,6 +26,7 @@ from profilesync.doctor.checks import (
     skipped,
     warned,
 )
+from profilesync.doctor.sqlphotos import SQL_PHOTOS, check_sql_photos
 from profilesync.domain import fold_key
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import ConfigError, ExitCode
@@ -101,6 +102,9 @@ def check_members(questions: GuruQuestions, clean: Scrubber) -> tuple[Check, set
 
 def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] | None) -> Check:
     """Guru's photo folder (GURU_PHOTOS_DIR, else the shared one): there, readable, photos named by email."""
+    sql_url = settings.for_target("guru").photos_sql_url
+    if sql_url is not None:  # no GURU_PHOTOS_DIR: Guru reads the SIS database too
+        return check_sql_photos(SQL_PHOTOS, sql_url, settings)
     folder = settings.for_target("guru").photos_dir
     source = "GURU_PHOTOS_DIR" if settings.guru_photos_dir is not None else "PROFILESYNC_PHOTOS_DIR"
     match = settings.match_for("guru")

@@ -1,6 +1,8 @@
-"""The photo folder: scanning it (with a fingerprint cache), validating photos, normalising them for upload.
+"""The photos: the folder or the SIS database, scanned through a fingerprint cache, validated, normalised.
 
+- ``source.py``: which source the settings name (``open_source``), and the scan a job runs on either.
 - ``scan.py``: ``scan_photos`` lists the folder and fingerprints each photo through the cache.
+- ``sql.py``: ``SqlSource`` reads the photos from the SIS database with the admin's query.
 - ``image.py``: ``check_image`` / ``normalise`` and every limit a photo must respect.
 - ``formats.py``: which extensions and decoders count, end-of-file checks per format.
 - ``crop.py``: where the square is cut (centre, portrait, face), geometry only.
