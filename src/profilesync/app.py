@@ -13,9 +13,10 @@ from datetime import timedelta
 from itertools import chain, islice
 
 from profilesync import valve
+from profilesync.applying import DecideEarly, plan_and_apply
 from profilesync.config import Settings, guru_problems, require_canvas
 from profilesync.domain import fold_key, photo_fingerprint
-from profilesync.engine.executor import Execution, InvalidImage, execute, skipped_outcomes
+from profilesync.engine.executor import Execution, InvalidImage
 from profilesync.engine.model import (
     Action,
     Outcome,
@@ -145,6 +146,7 @@ def compute_plan(
     save_cache: bool,
     photos_required: bool = True,
     full: bool = True,
+    decide_early: DecideEarly | None = None,
 ) -> Plan:
     """Users, photos and history → the plan. The photo scan and the history read run while the target is
     being listed: the listing is network-bound, the others disk-bound, so a nightly run costs about the
@@ -152,7 +154,8 @@ def compute_plan(
 
     ``full`` False (a sync) plans each user as the listing streams it and keeps only what it acts on
     (``Plan.skipped`` counts the rest; no near-miss hints, which only a plan shows): no list of every user,
-    so a sync's memory does not grow with the school beyond the photos and the history.
+    so a sync's memory does not grow with the school beyond the photos and the history. ``decide_early``, given
+    the history, may return a callback for each decision as it is made (a sync's pipelined writes).
     """
     match = settings.match_for(request.target)
     if not settings.photos_dir.is_dir() and photos_required:
@@ -193,6 +196,7 @@ def compute_plan(
         users = _recognised(target, users, photos, records)  # our uploads are nobody's choice
     if full:
         users = list(users)
+    on_decided = decide_early(records) if decide_early is not None else None
     plan = make_plan(
         users,
         photos,
@@ -203,6 +207,7 @@ def compute_plan(
         max_age=max_age,
         report_unmatched=request.user is None,
         keep_skips=full,
+        on_decided=on_decided,
     )
     plan = _unnameable_photos_are_errors(plan)
     if not full:
@@ -289,11 +294,6 @@ def image_reader(size: int) -> Callable[[Photo], tuple[bytes, str]]:
     return read
 
 
-def check_safety_valve(plan: Plan, request: AvatarRequest, history: Callable[[], Mapping[str, SyncRecord]]) -> None:
-    """Stop an unusually large plan unless ``--force`` (the rule: :mod:`profilesync.valve`)."""
-    valve.check(plan, history, max_uploads=request.max_uploads, force=request.force)
-
-
 def avatars_sync(
     settings: Settings,
     request: AvatarRequest,
@@ -327,13 +327,6 @@ def avatars_sync(
             store, target, job=avatars_job(request.target), command="avatars sync", stop=stop, tally=tally
         ) as run,
     ):
-        plan = compute_plan(settings, request, store, target, save_cache=True, full=False)
-        counted.update(skipped_outcomes(plan))
-        check_safety_valve(plan, request, lambda: store.records(target.target_id))
-        if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
-            target.before_writes()  # a token that cannot write stops here, not after failing users
-        if on_plan is not None:
-            on_plan(plan)
         ctx = Execution(
             target=target,
             store=store,
@@ -344,7 +337,21 @@ def avatars_sync(
             on_result=finished,
             stop=stop,
         )
-        done[:] = execute(plan, ctx)  # plan order
+
+        def plan_with(decide_early: DecideEarly) -> Plan:
+            return compute_plan(
+                settings, request, store, target, save_cache=True, full=False, decide_early=decide_early
+            )
+
+        done[:] = plan_and_apply(
+            ctx,
+            plan_with,
+            user=request.user,
+            max_uploads=request.max_uploads,
+            force=request.force,
+            on_plan=on_plan,
+            on_counted=counted.update,
+        )
     return SyncReport(
         run.target_id,
         list(done),
