@@ -26,8 +26,10 @@ class RateGate:
     where count holds the reservations of the requests the server is running plus the costs not yet leaked.
     After each answer:
 
-    - remaining above two reservations (plus a margin): grow, by one request per round of answers
-      (congestion-avoidance style, so a burst of answers cannot overshoot by many at once);
+    - remaining above two reservations (plus a margin for the costs the others in flight will add; none when
+      alone, so a throttle-bound run keeps up to hwm − 2 reservations of spent cost in the bucket, the most that
+      still lets a second request in): grow, by one request per round of answers (congestion-avoidance style,
+      so a burst of answers cannot overshoot by many at once);
     - remaining below two reservations: one fewer in flight;
     - alone in flight and remaining below one reservation: the bucket itself is full of spent cost, so wait
       the time it needs to leak room for the next request (``outflow``: Canvas's default 10/s) instead of
@@ -127,7 +129,10 @@ class RateGate:
         with self._cond:
             self._throttle_streak = 0
             reservation = self.up_front_cost
-            if remaining is None or remaining > 2 * reservation + self.margin:
+            # Headroom for the costs the others in flight will add before our next requests arrive; alone in
+            # flight there are none, so the bucket may hold up to two reservations' room short of full.
+            margin = self.margin if self._in_flight > 1 else 0.0
+            if remaining is None or remaining > 2 * reservation + margin:
                 self._grow()
             elif remaining < 2 * reservation:
                 self._allowed = max(1, self._allowed - 1)

@@ -237,3 +237,19 @@ def test_a_request_sent_ahead_takes_the_next_place_before_those_waiting() -> Non
     for thread in [*waiting, page]:
         thread.join(5)
     assert order[0] == "page" and sorted(order[1:]) == [f"write{i}" for i in range(5)]
+
+
+def test_alone_in_flight_the_gate_grows_while_two_reservations_fit() -> None:
+    """Alone in flight, nothing else adds cost before the next requests arrive: 101 left (room for two
+    reservations) grows the limit; with another request in flight the headroom for its cost still applies."""
+    alone = RateGate(16)
+    start = alone.in_flight_limit
+    with alone:
+        for _ in range(start):
+            alone.observe(101.0)
+    assert alone.in_flight_limit == start + 1
+    crowded = RateGate(16)
+    with crowded, crowded:
+        for _ in range(start):
+            crowded.observe(101.0)
+    assert crowded.in_flight_limit == start
