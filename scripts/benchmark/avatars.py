@@ -15,6 +15,8 @@ from .harness import (
     first_sync_floors,
     keys_of,
     listing_requests,
+    overlap_note,
+    reachable_throttle_floor,
     run_cli,
     run_profilesync,
     seed_synced,
@@ -97,15 +99,19 @@ def first_sync(name: str, users: int, changed: int, args: argparse.Namespace, wo
         write_photos(workdir / "photos", all_keys[:changed])
         result, wall, rss = run_cli(sandbox, workdir, "avatars", "sync")
         api, uploads, throttled = counts(sandbox)
+        overlap = overlap_note(sandbox)
     pages = listing_requests(len(all_keys))
     latency_floor, throttle_floor = first_sync_floors(pages, changed, args.latency_ms / 1000, request_cost)
     floor = max(latency_floor, throttle_floor)
     measure = Measure(name, len(all_keys), changed, api, uploads, throttled, result["counts"]["failed"], wall,
                       floor, rss)  # fmt: skip
     binds = "throttle" if throttle_floor > latency_floor else "latency"
+    if binds == "throttle":
+        reachable = reachable_throttle_floor(pages, changed, args.latency_ms / 1000, request_cost)
+        overlap += f"; reachable at this latency {reachable:.1f} s ({wall / reachable:.2f}×)"
     measure.notes.append(
         f"cost {request_cost}/request; floor {floor:.1f} s ({binds} binds: latency {latency_floor:.1f} s, "
-        f"throttle {throttle_floor:.1f} s); uploaded {result['counts']['uploaded']}"
+        f"throttle {throttle_floor:.1f} s); uploaded {result['counts']['uploaded']}; {overlap}"
     )
     return measure
 

@@ -174,6 +174,38 @@ def counts(sandbox: Sandbox) -> tuple[int, int, int]:
     return len(api), len(sandbox.state.requests("upload")), throttled
 
 
+def reachable_throttle_floor(pages: int, changed: int, latency_s: float, request_cost: float) -> float:
+    """The throttle floor a client can reach at this latency (a note beside the floor, which stays the table's).
+
+    The floor lets the run end with hwm − up-front (550) of spent cost in the bucket. But one request in flight adds
+    ``request_cost`` per ``latency_s``: when that is no more than OUTFLOW (0.5 per 50 ms is exactly 10/s), the spent
+    cost rises only while two requests are in flight, and the second is admitted only while the bucket has room for
+    two reservations (each request in flight holds its own: docs/canvas.md §4.1). So at most hwm − 2 × up-front
+    (500) can be left in it: 5 s more at Canvas's outflow.
+    """
+    total_cost = (pages + 3 * changed) * request_cost
+    one_in_flight_fills = request_cost / latency_s > OUTFLOW
+    room = HWM - UP_FRONT if one_in_flight_fills else HWM - 2 * UP_FRONT
+    return max(0.0, total_cost - room) / OUTFLOW
+
+
+LISTING_ROUTE = "GET /api/v1/accounts/:account_id/users"
+WRITE_ROUTES = ("POST /api/v1/users/:user_id/files", "PUT /api/v1/users/:id")
+
+
+def overlap_note(sandbox: Sandbox) -> str:
+    """Whether the run wrote while it was still listing (the sandbox logs requests as they arrive): the note
+    the first-sync scenarios carry."""
+    log = sandbox.state.requests("canvas")
+    pages = [r.timestamp for r in log if r.route == LISTING_ROUTE]
+    writes = [r.timestamp for r in log if r.route in WRITE_ROUTES]
+    if not pages or not writes:
+        return "pipelined: no (nothing written, or no listing)"
+    if writes[0] < pages[-1]:
+        return f"pipelined: yes (first write {writes[0] - pages[0]:.1f} s into a {pages[-1] - pages[0]:.1f} s listing)"
+    return "pipelined: no (listed first)"
+
+
 def seed_synced(sandbox: Sandbox, workdir: Path) -> None:
     """Make every user look synced by profilesync: their avatar is our file, the history says so."""
     photos = write_photos(workdir / "photos", [k for _, k in keys_of(sandbox)])

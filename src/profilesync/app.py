@@ -14,9 +14,10 @@ from datetime import timedelta
 from itertools import chain, islice
 
 from profilesync import valve
+from profilesync.applying import DecideEarly, plan_and_apply
 from profilesync.config import Settings, guru_problems, require_canvas
 from profilesync.domain import fold_key
-from profilesync.engine.executor import Execution, execute, skipped_outcomes
+from profilesync.engine.executor import Execution
 from profilesync.engine.model import (
     Action,
     Outcome,
@@ -120,6 +121,7 @@ def compute_plan(
     save_cache: bool,
     photos_required: bool = True,
     full: bool = True,
+    decide_early: DecideEarly | None = None,
 ) -> Plan:
     """Users, photos and history → the plan. The photo scan and the history read run while the target is
     being listed: the listing is network-bound, the others disk-bound, so a nightly run costs about the
@@ -127,7 +129,8 @@ def compute_plan(
 
     ``full`` False (a sync) plans each user as the listing streams it and keeps only what it acts on
     (``Plan.skipped`` counts the rest; no near-miss hints, which only a plan shows): no list of every user,
-    so a sync's memory does not grow with the school beyond the photos and the history.
+    so a sync's memory does not grow with the school beyond the photos and the history. ``decide_early``, given
+    the history, may return a callback for each decision as it is made (a sync's pipelined writes).
     """
     match = settings.match_for(request.target)
     if photos_required and source.unavailable() is not None:
@@ -168,6 +171,7 @@ def compute_plan(
         users = _recognised(target, users, photos, records)  # our uploads are nobody's choice
     if full:
         users = list(users)
+    on_decided = decide_early(records) if decide_early is not None else None
     plan = make_plan(
         users,
         photos,
@@ -179,6 +183,7 @@ def compute_plan(
         report_unmatched=request.user is None,
         keep_skips=full,
         lock=settings.lock_avatars and request.target == "canvas",  # Guru has no lock
+        on_decided=on_decided,
     )
     plan = _unnameable_photos_are_errors(plan)
     if not full:
@@ -252,11 +257,6 @@ def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, v
     return plan, valve.assess(plan, history, max_uploads=request.max_uploads, force=request.force)
 
 
-def check_safety_valve(plan: Plan, request: AvatarRequest, history: Callable[[], Mapping[str, SyncRecord]]) -> None:
-    """Stop an unusually large plan unless ``--force`` (the rule: :mod:`profilesync.valve`)."""
-    valve.check(plan, history, max_uploads=request.max_uploads, force=request.force)
-
-
 def avatars_sync(
     settings: Settings,
     request: AvatarRequest,
@@ -291,13 +291,6 @@ def avatars_sync(
             store, target, job=avatars_job(request.target), command="avatars sync", stop=stop, tally=tally
         ) as run,
     ):
-        plan = compute_plan(settings, request, store, target, source, save_cache=True, full=False)
-        counted.update(skipped_outcomes(plan))
-        check_safety_valve(plan, request, lambda: store.records(target.target_id))
-        if any(a.action in (Action.UPLOAD, Action.REASSIGN) for a in plan.actions):
-            target.before_writes()  # a token that cannot write stops here, not after failing users
-        if on_plan is not None:
-            on_plan(plan)
         ctx = Execution(
             target=target,
             store=store,
@@ -308,7 +301,21 @@ def avatars_sync(
             on_result=finished,
             stop=stop,
         )
-        done[:] = execute(plan, ctx)  # plan order
+
+        def plan_with(decide_early: DecideEarly) -> Plan:
+            return compute_plan(
+                settings, request, store, target, source, save_cache=True, full=False, decide_early=decide_early
+            )
+
+        done[:] = plan_and_apply(
+            ctx,
+            plan_with,
+            user=request.user,
+            max_uploads=request.max_uploads,
+            force=request.force,
+            on_plan=on_plan,
+            on_counted=counted.update,
+        )
     return SyncReport(
         run.target_id,
         list(done),

@@ -361,6 +361,7 @@ class Progress:
         if self.interactive:
             self._bar = click.progressbar(length=self.total, label="syncing avatars", file=sys.stderr)
             self._bar.__enter__()
+            self._bar.update(self.done)  # a pipelined sync has written since before its plan was complete
 
     def update(self, result: Result) -> None:
         from profilesync.engine.model import Action, Outcome  # loaded by the sync already: a lookup, not a load
@@ -373,7 +374,7 @@ class Progress:
         self.failed += result.outcome is Outcome.FAILED
         if self._bar is not None:
             self._bar.update(1)
-        elif time.monotonic() - self._last >= self.INTERVAL_S:
+        elif self.total and time.monotonic() - self._last >= self.INTERVAL_S:
             self._last = time.monotonic()
             log.info("progress: %d/%s done, %d failed", self.done, plural(self.total, "user"), self.failed)
 

@@ -364,13 +364,13 @@ class Api:
         seen: set[str] = set()
 
         def fetch(url: str, params: list[tuple[str, Any]] | None) -> requests.Response:
-            response = self.request("GET", url, what=what, params=params)
+            with self.gate.ahead():  # writes may run beside the listing (a pipelined sync): pages go first
+                response = self.request("GET", url, what=what, params=params)
             self.dialect.check(response, what)
             return response
 
-        # The next page is fetched while this one is consumed, so a listing costs about pages × latency, not
-        # pages × (latency + our work). It is requested only once this page is known to be full: a short or
-        # empty page ends the listing whatever its links say (past the end Canvas still links a next page).
+        # The next page is fetched while this one is consumed (a listing costs pages × latency, not pages ×
+        # (latency + our work)), once this one is known full: a short or empty page ends it whatever its links say.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as pool:
             pending: Future[requests.Response] | None = pool.submit(fetch, self.url(path), query)
             while pending is not None:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 class RateGate:
@@ -25,8 +26,10 @@ class RateGate:
     where count holds the reservations of the requests the server is running plus the costs not yet leaked.
     After each answer:
 
-    - remaining above two reservations (plus a margin): grow, by one request per round of answers
-      (congestion-avoidance style, so a burst of answers cannot overshoot by many at once);
+    - remaining above two reservations (plus a margin for the costs the others in flight will add; none when
+      alone, so a throttle-bound run keeps up to hwm − 2 reservations of spent cost in the bucket, the most that
+      still lets a second request in): grow, by one request per round of answers (congestion-avoidance style,
+      so a burst of answers cannot overshoot by many at once);
     - remaining below two reservations: one fewer in flight;
     - alone in flight and remaining below one reservation: the bucket itself is full of spent cost, so wait
       the time it needs to leak room for the next request (``outflow``: Canvas's default 10/s) instead of
@@ -37,6 +40,9 @@ class RateGate:
     still on the wire); the cap is probed upward again now and then, in case spent cost caused the refusal.
     Only a throttle with nothing else in flight pauses everyone, backing off while it repeats. A server that
     reports no remaining (Guru) gets the same growth on success and the same decrease on a 429.
+
+    Requests sent inside :meth:`ahead` take the next free place before any other waiting request: a listing
+    that writes already run beside (the pipelined sync) is that sync's critical path, one request at a time.
 
     ``clock`` and ``sleep`` are injectable so tests can run the gate in fake time; without ``sleep`` a pause
     is waited on the gate's condition, like a full gate. ``jitter`` spreads the pauses of separate runs.
@@ -69,20 +75,38 @@ class RateGate:
         self._paused_until = 0.0
         self._throttle_streak = 0
         self._cond = threading.Condition()
+        self._local = threading.local()  # .ahead: this thread's requests go first
+        self._ahead_waiting = 0
         self.throttled = 0  # how many throttled answers we got (reported by the benchmark)
+
+    @contextmanager
+    def ahead(self) -> Iterator[None]:
+        """The calling thread's requests go before the others waiting for room (not before a pause)."""
+        self._local.ahead = True
+        try:
+            yield
+        finally:
+            self._local.ahead = False
 
     def __enter__(self) -> int:
         """Wait for room; returns how many requests are in flight with this one (for ``throttle``)."""
+        ahead = getattr(self._local, "ahead", False)
         with self._cond:
-            while True:
-                wait = self._paused_until - self._clock()
-                if wait > 0:
-                    self._wait_out(wait)
-                elif self._in_flight >= self._allowed:
-                    self._cond.wait(1.0)
-                else:
-                    self._in_flight += 1
-                    return self._in_flight
+            self._ahead_waiting += ahead
+            try:
+                while True:
+                    wait = self._paused_until - self._clock()
+                    if wait > 0:
+                        self._wait_out(wait)
+                    elif self._in_flight >= self._allowed or (self._ahead_waiting and not ahead):
+                        self._cond.wait(1.0)
+                    else:
+                        self._in_flight += 1
+                        return self._in_flight
+            finally:
+                if ahead:
+                    self._ahead_waiting -= 1
+                    self._cond.notify_all()  # the others wait for it no longer
 
     def __exit__(self, *exc: object) -> None:
         with self._cond:
@@ -105,7 +129,10 @@ class RateGate:
         with self._cond:
             self._throttle_streak = 0
             reservation = self.up_front_cost
-            if remaining is None or remaining > 2 * reservation + self.margin:
+            # Headroom for the costs the others in flight will add before our next requests arrive; alone in
+            # flight there are none, so the bucket may hold up to two reservations' room short of full.
+            margin = self.margin if self._in_flight > 1 else 0.0
+            if remaining is None or remaining > 2 * reservation + margin:
                 self._grow()
             elif remaining < 2 * reservation:
                 self._allowed = max(1, self._allowed - 1)

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))  # the benchmark package lives beside scripts/bench.py, not in src
 
-from benchmark.harness import Measure, Timing, first_sync_floors  # noqa: E402
+from benchmark.harness import Measure, Timing, first_sync_floors, reachable_throttle_floor  # noqa: E402
 from benchmark.main import SCENARIOS, main  # noqa: E402
 from benchmark.report import ANALYSIS_MARKER, kept_analysis, render, targets  # noqa: E402
 
@@ -31,6 +31,13 @@ def test_first_sync_latency_floor_spreads_three_requests_over_eleven_in_flight()
 def test_throttle_floor_is_the_cost_beyond_an_empty_bucket_at_ten_per_second() -> None:
     """Scenario 5's sizes: (10 + 3 × 800) × 0.5 − 550, leaked at 10 per second, is 65.5 s."""
     assert first_sync_floors(10, 800, 0.05, 0.5)[1] == pytest.approx(65.5)
+
+
+def test_reachable_throttle_floor_leaves_two_reservations_of_room_at_fifty_ms() -> None:
+    """At 50 ms a request's 0.5 fills the bucket no faster than it leaks: 500 (not 550) can be left, 70.5 s; at
+    25 ms one request in flight fills it, and the reachable floor is the floor."""
+    assert reachable_throttle_floor(10, 800, 0.05, 0.5) == pytest.approx(70.5)
+    assert reachable_throttle_floor(10, 800, 0.025, 0.5) == pytest.approx(first_sync_floors(10, 800, 0.025, 0.5)[1])
 
 
 def test_requests_per_changed_user_leave_out_the_listing_and_the_runs_own() -> None:

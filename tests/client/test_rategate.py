@@ -209,3 +209,47 @@ def test_throttle_pause_is_waited_in_real_time_without_an_injected_sleep() -> No
     with gate:
         waited = time.monotonic() - started
     assert waited >= pause - 0.01
+
+
+def test_a_request_sent_ahead_takes_the_next_place_before_those_waiting() -> None:
+    """With the gate full and ordinary requests waiting, a request sent inside ``ahead()`` (a listing's page)
+    gets the next free place."""
+    gate = RateGate(1)
+    order: list[str] = []
+    gate.__enter__()  # the one place is taken
+
+    def send(name: str, ahead: bool) -> None:
+        if ahead:
+            with gate.ahead(), gate:
+                order.append(name)
+        else:
+            with gate:
+                order.append(name)
+
+    waiting = [threading.Thread(target=send, args=(f"write{i}", False)) for i in range(5)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.05)
+    page = threading.Thread(target=send, args=("page", True))
+    page.start()
+    time.sleep(0.05)
+    gate.__exit__(None, None, None)
+    for thread in [*waiting, page]:
+        thread.join(5)
+    assert order[0] == "page" and sorted(order[1:]) == [f"write{i}" for i in range(5)]
+
+
+def test_alone_in_flight_the_gate_grows_while_two_reservations_fit() -> None:
+    """Alone in flight, nothing else adds cost before the next requests arrive: 101 left (room for two
+    reservations) grows the limit; with another request in flight the headroom for its cost still applies."""
+    alone = RateGate(16)
+    start = alone.in_flight_limit
+    with alone:
+        for _ in range(start):
+            alone.observe(101.0)
+    assert alone.in_flight_limit == start + 1
+    crowded = RateGate(16)
+    with crowded, crowded:
+        for _ in range(start):
+            crowded.observe(101.0)
+    assert crowded.in_flight_limit == start

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from profilesync.engine.model import Action, Photo, Plan, PlannedAction, Reason, RemoteUser, SyncRecord
-from profilesync.valve import SAFETY_MIN_UPLOADS, assess
+from profilesync.valve import SAFETY_MIN_UPLOADS, assess, cannot_trip
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
@@ -85,3 +85,20 @@ def test_max_uploads_counts_every_upload() -> None:
     verdict = assess(_plan((6, Action.UPLOAD, Reason.NEW)), no_history, max_uploads=5)
     assert verdict.trips and verdict.message() == "the plan has 6 uploads, more than --max-uploads 5"
     assert verdict.document()["rule"] == "max_uploads"
+
+
+def test_a_history_with_no_successful_sync_cannot_trip_the_valve() -> None:
+    """No history, or one whose users only failed: cannot_trip (a sync may write before its plan is complete);
+    one synced user, or --max-uploads, and it may trip."""
+    failed_only = SyncRecord("t", "S1", "1", None, None, None, None, None, None, last_error="boom", last_error_at=NOW)
+    assert cannot_trip({}, max_uploads=None)
+    assert cannot_trip({"S1": failed_only}, max_uploads=None)
+    assert not cannot_trip({"S1": failed_only, "S2": _record("S2", "2")}, max_uploads=None)
+    assert not cannot_trip({}, max_uploads=500)
+
+
+def test_what_cannot_trip_never_trips() -> None:
+    """With no synced user in the history, a plan of nothing but new uploads for every user stays under the
+    valve's limit, whatever its size: cannot_trip says what assess finds."""
+    plan = _plan((5000, Action.UPLOAD, Reason.NEW))
+    assert not assess(plan, dict).trips

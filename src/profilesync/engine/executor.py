@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -80,40 +81,72 @@ def execute(plan: Plan, ctx: Execution) -> list[Result]:
     finished, or once the grace period ended with some still busy (``abandoned``); every finished user has been
     recorded and reported through ``ctx.on_result`` by then.
     """
-    results: dict[int, Result] = {}
-    breaker: Breaker[Result] = Breaker(ctx.breaker_thresholds)
+    applying = Applying(ctx)
+    with applying.started() as apply:
+        for planned in plan.actions:
+            apply(planned)
+    return applying.results()
 
-    def unexpected(item: tuple[int, PlannedAction], exc: Exception) -> Result:
+
+class Applying:
+    """The executor for actions handed in one at a time, in plan order, while the pool already works: a plan
+    still being decided (:mod:`profilesync.engine.pipeline`) or a whole one (:func:`execute`).
+
+    ``with applying.started() as apply:`` takes each action (``apply(planned)``): uploads and reassigns are
+    queued for the workers, the others settled at once. On leaving, the stop, fatal and breaker rules of
+    :class:`~profilesync.engine.pool.Pool` apply; a caller that stops deciding (on a stop request) raises
+    :class:`~profilesync.engine.pool.Stopped` inside the ``with``.
+    """
+
+    def __init__(self, ctx: Execution) -> None:
+        self._ctx = ctx
+        self._results: dict[int, Result] = {}
+        self._given = 0
+        self._breaker: Breaker[Result] = Breaker(ctx.breaker_thresholds)
+        self._pool: Pool[tuple[int, PlannedAction], Result] = Pool(
+            work=lambda item: _apply(item[1], ctx),
+            failed=self._unexpected,
+            finished=self._finished,
+            workers=ctx.workers,
+            stop=ctx.stop,
+            thread_name="sync",
+        )
+
+    @property
+    def given(self) -> int:
+        """How many actions were handed in."""
+        return self._given
+
+    @contextmanager
+    def started(self) -> Iterator[Callable[[PlannedAction], None]]:
+        with self._pool.feeding(complete=lambda: len(self._results) == self._given) as feed:
+
+            def apply(planned: PlannedAction) -> None:
+                index = self._given
+                self._given += 1
+                if planned.action in (Action.UPLOAD, Action.REASSIGN):
+                    feed((index, planned))
+                else:  # skips and plan-time errors are settled here, in plan order, meanwhile
+                    self._results[index] = _not_pending(planned, self._ctx)
+                    self._ctx.on_result(self._results[index])
+
+            yield apply
+
+    def results(self) -> list[Result]:
+        """One result per action handed in, in that order."""
+        return [self._results[i] for i in sorted(self._results)]
+
+    def _unexpected(self, item: tuple[int, PlannedAction], exc: Exception) -> Result:
         planned = item[1]
         log.exception("unexpected error for %s", planned.key)
-        return _failed(planned, ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
+        return _failed(planned, self._ctx, "error", f"unexpected error: {type(exc).__name__}: {exc}")
 
-    def finished(item: tuple[int, PlannedAction], result: Result) -> None:
-        results[item[0]] = result
-        tripped = _observe(breaker, result)
+    def _finished(self, item: tuple[int, PlannedAction], result: Result) -> None:
+        self._results[item[0]] = result
+        tripped = _observe(self._breaker, result)
         if tripped is not None:
-            pool.halt(tripped)
-        ctx.on_result(result)
-
-    def pending() -> Iterator[tuple[int, PlannedAction]]:
-        """The users to apply, queued as they come; the others are settled here, in plan order, meanwhile."""
-        for index, planned in enumerate(plan.actions):
-            if planned.action in (Action.UPLOAD, Action.REASSIGN):
-                yield index, planned
-            else:
-                results[index] = _not_pending(planned, ctx)
-                ctx.on_result(results[index])
-
-    pool: Pool[tuple[int, PlannedAction], Result] = Pool(
-        work=lambda item: _apply(item[1], ctx),
-        failed=unexpected,
-        finished=finished,
-        workers=ctx.workers,
-        stop=ctx.stop,
-        thread_name="sync",
-    )
-    pool.run(pending(), complete=lambda: len(results) == len(plan.actions))
-    return [results[i] for i in sorted(results)]
+            self._pool.halt(tripped)
+        self._ctx.on_result(result)
 
 
 def _not_pending(planned: PlannedAction, ctx: Execution) -> Result:

@@ -24,7 +24,7 @@ avatar we can neither call it ours nor call it replaced, so the history decides 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
 from profilesync.engine.model import (
@@ -52,12 +52,14 @@ def plan(
     report_unmatched: bool = True,
     keep_skips: bool = True,
     lock: bool = False,
+    on_decided: Callable[[PlannedAction], None] | None = None,
 ) -> Plan:
     """Decide for every user; photos that match no user are reported, never acted on.
 
     ``users`` is consumed once, as it comes (a listing streams page by page) and no user is kept beyond its
     decision, so with ``keep_skips`` False (a sync: it acts on uploads, reassigns and errors only) the plan
-    holds the users it acts on and counts the rest in ``Plan.skipped``.
+    holds the users it acts on and counts the rest in ``Plan.skipped``. ``on_decided`` is given every decision
+    (skips too) as it is made: a sync may start writing before the listing ends (:mod:`profilesync.engine.pipeline`).
     """
     actions: list[PlannedAction] = []
     skipped: Counter[Reason] = Counter()
@@ -66,6 +68,8 @@ def plan(
         if user.key is not None:
             unseen.discard(user.key)
         action = decide(user, photos, records, now=now, policy=policy, max_age=max_age, lock=lock)
+        if on_decided is not None:
+            on_decided(action)
         if keep_skips or action.action is not Action.SKIP:
             actions.append(action)
         else:

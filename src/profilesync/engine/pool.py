@@ -9,13 +9,17 @@ every job, written once.
 - A stop request (SIGINT/SIGTERM, :class:`~profilesync.interrupt.Stop`): no new item starts, queued ones are
   cancelled, and ``RunInterrupted`` is raised once the items in flight finished, or once the grace period ended
   with some still busy (``abandoned``).
+
+Items come from an iterable (:meth:`Pool.run`) or are handed in one at a time by code that produces them while
+the pool already works (:meth:`Pool.feeding`: a sync that writes while its listing still runs).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from profilesync.errors import FatalRemoteError
@@ -23,6 +27,11 @@ from profilesync.interrupt import Stop, drain
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class Stopped(Exception):
+    """Raised by the code feeding a pool (:meth:`Pool.feeding`) that stops producing items on a stop request:
+    the pool then raises ``RunInterrupted`` (or the fatal error, if one came first)."""
 
 
 class Pool(Generic[T, R]):
@@ -63,13 +72,36 @@ class Pool(Generic[T, R]):
         Raises the first fatal error, else ``RunInterrupted`` when the pool was stopped with items still
         running, or when ``complete()`` says the results are not all in.
         """
+        with self.feeding(complete) as feed:
+            for item in items:
+                feed(item)
+
+    @contextmanager
+    def feeding(self, complete: Callable[[], bool]) -> Iterator[Callable[[T], None]]:
+        """:meth:`run` for items handed in one at a time (``feed(item)``) by the code inside the ``with``.
+
+        That code raises :class:`Stopped` when it stops producing on a stop request; on leaving, the pool
+        raises as :meth:`run` does. Should that code fail, nothing new starts, the items in flight finish, and its
+        error propagates: the run's record must not be written while workers still record users.
+        """
+        cut = False
         with self._stop.deferred():
             pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._thread_name)
-            futures = [pool.submit(self._task, item) for item in items]
+            futures: list[Future[None]] = []
+            try:
+                yield lambda item: futures.append(pool.submit(self._task, item))
+            except Stopped:
+                cut = True
+            except BaseException:
+                self._halted.set()
+                drain(pool, futures, self._stop)
+                if self._fatal:  # the first cause; what the feeding code met after it is its consequence
+                    raise self._fatal[0] from None
+                raise
             settled = drain(pool, futures, self._stop)
         if self._fatal:
             raise self._fatal[0]
-        if not settled or not complete():
+        if cut or not settled or not complete():
             raise self._stop.interrupted(abandoned=not settled)
 
     def _task(self, item: T) -> None:
