@@ -30,6 +30,7 @@ from profilesync.engine.model import (
     SyncRecord,
     SyncReport,
 )
+from profilesync.engine.pages import PagedRecords
 from profilesync.engine.planner import plan as make_plan
 from profilesync.engine.ports import AvatarTarget, HistoryStore
 from profilesync.engine.recognise import mark_own_avatars
@@ -46,7 +47,12 @@ from profilesync.photos.names import with_near_misses
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
 from profilesync.targets.canvas.build import avatar_target
-from profilesync.targets.canvas.history import known_records, renamed_host_possible, renamed_host_records
+from profilesync.targets.canvas.history import (
+    known_records,
+    records_reader,
+    renamed_host_possible,
+    renamed_host_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +164,13 @@ def compute_plan(
     if not settings.photos_dir.is_dir() and photos_required:
         scan(settings, store, match, save_cache=False)  # raises the safety valve before any request
 
-    def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, dict[str, SyncRecord]]:
+    def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, Mapping[str, SyncRecord]]:
         # One after the other, not side by side: the scan's fingerprint cache is freed before the history is
         # read, and at 100,000 users each is tens of MB; both together still take a fraction of the listing.
         photos = scan(settings, store, match, save_cache=save_cache, required=photos_required)
+        if keys is None and not full and not renamed_host_possible(store, target):
+            # A sync reads the history a page of listed users at a time (90 MB less at 100,000 users).
+            return photos, PagedRecords(records_reader(store, target, adopt=save_cache))
         return photos, known_records(store, target, adopt=save_cache, keys=keys)  # save_cache: a real sync
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
@@ -179,7 +188,7 @@ def compute_plan(
                 if not full and reading.done():
                     break
         photos, records = reading.result()
-    if not records and renamed_host_possible(store, target):
+    if not isinstance(records, PagedRecords) and not records and renamed_host_possible(store, target):
         early.extend(listing)  # a renamed host's history is recognised against the whole listing
         records = renamed_host_records(store, target, early, adopt=save_cache)
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
@@ -189,6 +198,8 @@ def compute_plan(
         missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key), message=message)
         return Plan(target.target_id, (missing,))
     users: Iterable[RemoteUser] = chain(early, listing)
+    if isinstance(records, PagedRecords):
+        users = records.pages(users)
     if settings.policy is Policy.RESPECT:
         users = _recognised(target, users, photos, records)  # our uploads are nobody's choice
     if full:
