@@ -15,7 +15,7 @@ NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 def _action(i: int, action: Action, reason: Reason, record: SyncRecord | None = None) -> PlannedAction:
     user = RemoteUser(str(i), f"S{i}", f"User {i}", None)
-    return PlannedAction(f"S{i}", user, action, reason, Photo(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"), record)
+    return PlannedAction(f"S{i}", user, action, reason, Photo.at(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"), record)
 
 
 def _record(key: str, user_id: str) -> SyncRecord:

@@ -78,9 +78,22 @@ class Photo:
     """One photo in the folder, fingerprinted (and validated) through the cache."""
 
     key: str  # the file stem as the match field compares it (case-folded for emails)
-    path: Path
+    # The folder is one Path shared by every photo of a scan, the file only its name: a Path per file was a
+    # fifth of a 100,000-user sync's memory (its parts list, and every name interned for good).
+    folder: Path
+    name: str
     sha256: str | None  # None when the file could not be read
     problem: str | None = None  # why it cannot be used (invalid_photo), None when it is a usable image
+
+    @property
+    def path(self) -> Path:
+        """The photo's file (made when asked: reading, reporting)."""
+        return self.folder / self.name
+
+    @classmethod
+    def at(cls, key: str, path: Path, sha256: str | None, problem: str | None = None) -> Photo:
+        """The photo of the file ``path``."""
+        return cls(key, path.parent, path.name, sha256, problem)
 
 
 @dataclass(frozen=True, slots=True)
