@@ -56,6 +56,9 @@ from profilesync.targets.canvas.history import (
 
 log = logging.getLogger(__name__)
 
+#: users a sync lists ahead while the photo scan runs (200 pages, 10 s at 50 ms a page): each is held until the
+#: scan ends, and on a fast Canvas a slow photo share would otherwise hold the whole listing (~300 B a user)
+READ_AHEAD_USERS = 20_000
 #: users whose avatars are recognised (``respect``) per batch of questions: a streamed listing stays streamed
 RECOGNISE_CHUNK = 500
 
@@ -116,7 +119,7 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
             f"the photo folder {folder} does not exist",
             advice="set PROFILESYNC_PHOTOS_DIR (for Guru: GURU_PHOTOS_DIR) to the folder your photos are exported into",
         )
-    result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints())
+    result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints)  # asked a batch at a time
     if save_cache and result.fresh:
         store.save_fingerprints(result.fresh)
     if not result.photos.photos and not result.photos.ambiguous:
@@ -185,7 +188,7 @@ def compute_plan(
             reading = pool.submit(photos_then_history, None)
             for user in listing:  # a sync reads on only while the photos and the history are still being read
                 early.append(user)
-                if not full and reading.done():
+                if not full and (reading.done() or len(early) >= READ_AHEAD_USERS):
                     break
         photos, records = reading.result()
     if not isinstance(records, PagedRecords) and not records and renamed_host_possible(store, target):
