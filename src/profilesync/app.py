@@ -6,7 +6,7 @@ The CLI calls one function here per command and renders what it returns; nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -107,10 +107,18 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
     raise ConfigError([f"--target {request.target}: unknown target"])
 
 
-def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: bool, required: bool = True) -> PhotoSet:
+def scan(
+    settings: Settings,
+    store: HistoryStore,
+    match: str,
+    *,
+    save_cache: bool,
+    required: bool = True,
+    keys: Collection[str] | None = None,
+) -> PhotoSet:
     """Scan the photo folder through the fingerprint cache; a missing or empty folder trips the safety valve
     (``required``) or, for a plan, is only warned about: the plan then lists every user, so the admin sees
-    what to name the photos."""
+    what to name the photos. With ``keys`` (``--user``) only those keys' photos are made."""
     folder = settings.photos_dir
     if not folder.is_dir():
         if not required:
@@ -119,10 +127,10 @@ def scan(settings: Settings, store: HistoryStore, match: str, *, save_cache: boo
             f"the photo folder {folder} does not exist",
             advice="set PROFILESYNC_PHOTOS_DIR (for Guru: GURU_PHOTOS_DIR) to the folder your photos are exported into",
         )
-    result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints)  # asked a batch at a time
+    result = scan_photos(folder, fold_key=fold_key(match), cache=store.fingerprints, keys=keys)
     if save_cache and result.fresh:
         store.save_fingerprints(result.fresh)
-    if not result.photos.photos and not result.photos.ambiguous:
+    if not result.files:
         if not required:
             return no_photos_yet(f"the photo folder {folder} holds no photos", match)
         # An empty folder usually means a failed SIS export or an unmounted share, never "remove everyone".
@@ -170,7 +178,7 @@ def compute_plan(
     def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, Mapping[str, SyncRecord]]:
         # One after the other, not side by side: the scan's fingerprint cache is freed before the history is
         # read, and at 100,000 users each is tens of MB; both together still take a fraction of the listing.
-        photos = scan(settings, store, match, save_cache=save_cache, required=photos_required)
+        photos = scan(settings, store, match, save_cache=save_cache, required=photos_required, keys=keys)
         if keys is None and not full and not renamed_host_possible(store, target):
             # A sync reads the history a page of listed users at a time (90 MB less at 100,000 users).
             return photos, PagedRecords(records_reader(store, target, adopt=save_cache))
@@ -183,7 +191,8 @@ def compute_plan(
             # --user: the user first (one request), then that user's record only: one indexed lookup rather
             # than a district's history.
             early.extend(listing)
-            reading = pool.submit(photos_then_history, [u.key for u in early if u.key is not None])
+            keys = [u.key for u in early if u.key is not None] or [fold_key(match)(request.user.strip())]
+            reading = pool.submit(photos_then_history, keys)
         else:
             reading = pool.submit(photos_then_history, None)
             for user in listing:  # a sync reads on only while the photos and the history are still being read

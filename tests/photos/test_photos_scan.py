@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -363,3 +364,32 @@ def test_non_utf8_name_is_a_problem_with_a_printable_key(folder: Path) -> None:
     assert "'S\\xff1.jpg'" in (photo.problem or "")  # the undecodable byte shown as an escape
     str(photo.path).encode("utf-8")  # printable: no lone surrogates
     assert result.fresh == []  # such a path could not be stored in the history
+
+
+def test_keys_limit_the_scan_to_those_photos(folder: Path) -> None:
+    """With keys (plan --user), only their photos are made and fingerprinted; the count says the folder has more."""
+    for key in ("S1", "S2", "S3"):
+        write(folder, f"{key}.jpg", photo_bytes())
+    write(folder, "S2.png", photo_bytes())
+    result = scan_photos(folder, fold_key=str, cache={}, keys={"S1", "S2"})
+    assert set(result.photos.photos) == {"S1"} and set(result.photos.ambiguous) == {"S2"}
+    assert [fp.path for fp in result.fresh] == [str(folder / "S1.jpg")] and result.files == 4
+    nobody = scan_photos(folder, fold_key=str, cache={}, keys={"S9"})
+    assert nobody.photos.photos == {} and nobody.files == 4
+
+
+def test_the_cache_is_asked_a_batch_of_paths_at_a_time(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A look-up function is asked for the scanned files in batches, each of its own batch's paths."""
+    monkeypatch.setattr("profilesync.photos.scan.CACHE_BATCH", 2)
+    for i in range(5):
+        write(folder, f"S{i}.jpg", photo_bytes())
+    cache = as_cache(scan(folder))
+    asked: list[list[str]] = []
+
+    def lookup(paths: Sequence[str]) -> dict[str, Fingerprint]:
+        asked.append(list(paths))
+        return {p: cache[p] for p in paths}
+
+    result = scan_photos(folder, fold_key=str, cache=lookup)
+    assert [len(batch) for batch in asked] == [2, 2, 1] and sorted(p for batch in asked for p in batch) == sorted(cache)
+    assert result.fresh == [] and len(result.photos.photos) == 5

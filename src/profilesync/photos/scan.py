@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,17 +50,25 @@ class ScanResult:
 
     photos: PhotoSet
     fresh: list[Fingerprint]
+    #: photo files in the folder, those of other keys than the ones asked for included (0: an empty folder)
+    files: int = 0
 
 
 def scan_photos(
-    folder: Path, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint] | Lookup
+    folder: Path,
+    *,
+    fold_key: Callable[[str], str],
+    cache: Mapping[str, Fingerprint] | Lookup,
+    keys: Collection[str] | None = None,
 ) -> ScanResult:
     """Every photo directly in ``folder`` by key (``fold_key`` of the file stem); not recursive.
 
     ``cache`` maps absolute paths (as ``Fingerprint.path``) to earlier fingerprints, or looks up the
     fingerprints of some paths (the history store's ``fingerprints(paths)``), asked ``CACHE_BATCH`` files at a
-    time. Raises FileNotFoundError when the folder does not exist; never raises for anything about the files.
+    time. With ``keys``, only those keys' photos are made (the folder is still listed, to find their files).
+    Raises FileNotFoundError when the folder does not exist; never raises for anything about the files.
     """
+    files = 0
     root = os.path.abspath(folder)  # cache keys must not depend on the directory cron starts us in
     by_key: dict[str, os.DirEntry[str]] = {}
     claimed_twice: dict[str, list[os.DirEntry[str]]] = {}
@@ -80,11 +88,17 @@ def scan_photos(
                 continue
             elif ext.lower() not in _EXTENSIONS:
                 if ext.lower() in _UNDECODABLE:
-                    undecodable.setdefault(_key(decode_name(stem), fold_key), entry)
+                    files += 1
+                    key = _key(decode_name(stem), fold_key)
+                    if keys is None or key in keys:
+                        undecodable.setdefault(key, entry)
                 continue
             # ASCII stems (every SIS ID) need neither the UTF-8 check nor NFC composition.
             stem = decode_name(stem)
             key = fold_key(stem) if stem.isascii() else _key(stem, fold_key)
+            files += 1
+            if keys is not None and key not in keys:
+                continue  # plan --user: neither stat nor cache look-up for other people's photos
             first = by_key.setdefault(key, entry)
             if first is not entry:
                 claimed_twice.setdefault(key, [first]).append(entry)
@@ -107,7 +121,7 @@ def scan_photos(
         if key not in photos and key not in ambiguous:  # never read: camera RAW files are 20-80 MB
             reason = unsupported_reason("." + entry.name.rpartition(".")[2])
             photos[key] = Photo(key, scanner.root, printable(entry.name), None, reason)
-    return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh)
+    return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh, files)
 
 
 def _looks_like_image(entry: os.DirEntry[str]) -> bool:

@@ -198,7 +198,7 @@ class SqlStore:
             found: dict[str, Fingerprint] = {}
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
-                for row in conn.execute(query.where(photo_fingerprints.c.path.in_(chunk))):
+                for row in conn.execute(query.where(photo_fingerprints.c.path.in_(chunk))).all():
                     found[row[0]] = Fingerprint(*row)
             return found
 
