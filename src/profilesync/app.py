@@ -195,9 +195,9 @@ def compute_plan(
             reading = pool.submit(photos_then_history, keys)
         else:
             reading = pool.submit(photos_then_history, None)
-            for user in listing:  # a sync reads on only while the photos and the history are still being read
+            for user in listing:  # listed ahead only while the photos and the history are still being read
                 early.append(user)
-                if not full and (reading.done() or len(early) >= READ_AHEAD_USERS):
+                if reading.done() or len(early) >= READ_AHEAD_USERS:
                     break
         photos, records = reading.result()
     if not isinstance(records, PagedRecords) and not records and renamed_host_possible(store, target):
@@ -214,9 +214,7 @@ def compute_plan(
         users = records.pages(users)
     if settings.policy is Policy.RESPECT:
         users = _recognised(target, users, photos, records)  # our uploads are nobody's choice
-    if full:
-        users = list(users)
-    plan = make_plan(
+    plan = make_plan(  # decides as the listing streams: a plan's deciding is done when its listing is
         users,
         photos,
         records,
@@ -230,7 +228,8 @@ def compute_plan(
     plan = _unnameable_photos_are_errors(plan)
     if not full:
         return plan
-    return with_near_misses(plan, users, [*photos.photos, *photos.ambiguous])
+    listed = (a.user for a in plan.actions if a.user is not None)  # a full plan has an action per user
+    return with_near_misses(plan, listed, [*photos.photos, *photos.ambiguous])
 
 
 def _recognised(
