@@ -393,3 +393,14 @@ def test_the_cache_is_asked_a_batch_of_paths_at_a_time(folder: Path, monkeypatch
     result = scan_photos(folder, fold_key=str, cache=lookup)
     assert [len(batch) for batch in asked] == [2, 2, 1] and sorted(p for batch in asked for p in batch) == sorted(cache)
     assert result.fresh == [] and len(result.photos.photos) == 5
+
+
+def test_a_photo_named_after_its_key_keeps_only_the_extension(folder: Path) -> None:
+    """``Photo.file`` is the shared extension when the name is key + extension, else the whole name (a
+    case-folded email key); ``name`` and ``path`` are the file's either way."""
+    write(folder, "S1.jpg", photo_bytes())
+    write(folder, "Ann@X.org.png", photo_bytes())
+    s1 = scan(folder).photos.photos["S1"]
+    assert (s1.file, s1.name, s1.path) == (".jpg", "S1.jpg", folder / "S1.jpg")
+    ann = scan(folder, casefold=True).photos.photos["ann@x.org"]
+    assert (ann.file, ann.name, ann.path) == ("Ann@X.org.png", "Ann@X.org.png", folder / "Ann@X.org.png")

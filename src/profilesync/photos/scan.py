@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,14 @@ def scan_photos(
     return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh, files)
 
 
+def _short(key: str, name: str) -> str:
+    """``Photo.file``: the extension alone (interned: one string for every photo) when the name is key + it."""
+    suffix = name[len(key) :]
+    if suffix[:1] == "." and "." not in suffix[1:] and name.startswith(key):
+        return sys.intern(suffix)
+    return name
+
+
 def _looks_like_image(entry: os.DirEntry[str]) -> bool:
     """Whether a file without an extension starts like an image (some SIS exports drop the extension)."""
     try:
@@ -195,7 +204,7 @@ class _Scanner:
 
         cached = self.cache.get(path)
         if cached is not None and cached.size == info.st_size and cached.mtime_ns == info.st_mtime_ns:
-            return Photo(key, self.root, name, cached.sha256, cached.problem)
+            return Photo(key, self.root, _short(key, name), cached.sha256, cached.problem)
         return self._fingerprint(key, path, name, info)
 
     def _fingerprint(self, key: str, path: str, name: str, info: os.stat_result) -> Photo:
@@ -224,4 +233,4 @@ class _Scanner:
         self, key: str, path: str, name: str, info: os.stat_result, sha256: str | None, problem: str | None
     ) -> Photo:
         self.fresh.append(Fingerprint(path, info.st_size, info.st_mtime_ns, sha256, problem))
-        return Photo(key, self.root, name, sha256, problem)
+        return Photo(key, self.root, _short(key, name), sha256, problem)
