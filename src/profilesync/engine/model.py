@@ -91,8 +91,7 @@ class Photo:
     @property
     def name(self) -> str:
         """The photo's file name."""
-        file = self.file
-        return self.key + file if file[0] == "." else file
+        return file_name(self.key, self.file)
 
     @property
     def path(self) -> Path:
@@ -103,6 +102,11 @@ class Photo:
     def at(cls, key: str, path: Path, sha256: str | None, problem: str | None = None) -> Photo:
         """The photo of the file ``path``."""
         return cls(key, path.parent, path.name, sha256, problem)
+
+
+def file_name(key: str, file: str) -> str:
+    """The file name that ``Photo.file`` stands for (the key plus the extension, or the name itself)."""
+    return key + file if file[0] == "." else file
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from profilesync.domain import photo_fingerprint
-from profilesync.engine.model import Fingerprint, Photo, PhotoSet
+from profilesync.engine.model import Fingerprint, Photo, PhotoSet, file_name
 from profilesync.photos.formats import IMAGE_EXTENSIONS, SNIFF_BYTES, UNDECODABLE_EXTENSIONS, sniff, unsupported_reason
 from profilesync.photos.image import (
     MAX_FILE_BYTES,
@@ -102,9 +102,11 @@ def scan_photos(
             files += 1
             if keys is not None and key not in keys:
                 continue  # plan --user: neither stat nor cache look-up for other people's photos
-            first = by_key.setdefault(key, name)
-            if first != name:  # names in one folder differ: a second file for the key
-                claimed_twice.setdefault(key, [first]).append(name)
+            # Kept short (the extension alone, see Photo.file): the entry's own name string is freed at once.
+            short = _short(key, name)
+            first = by_key.setdefault(key, short)
+            if first != short:  # names in one folder differ: a second file for the key
+                claimed_twice.setdefault(key, [file_name(key, first)]).append(name)
 
     lookup: Lookup = cache if callable(cache) else (lambda _paths: cache)
     scanner = _Scanner(Path(root))
@@ -113,9 +115,10 @@ def scan_photos(
     keys = sorted(by_key)
     for start in range(0, len(keys), CACHE_BATCH):
         batch = keys[start : start + CACHE_BATCH]
-        scanner.cache = lookup([os.path.join(root, by_key[key]) for key in batch if key not in claimed_twice])
+        files_of_batch = [file_name(key, by_key[key]) for key in batch if key not in claimed_twice]
+        scanner.cache = lookup([os.path.join(root, name) for name in files_of_batch])
         for key in batch:
-            name = by_key.pop(key)
+            name = file_name(key, by_key.pop(key))
             if key in claimed_twice:  # K.jpg and K.png: which one is meant is the admin's call, not ours
                 ambiguous[key] = tuple(sorted(Path(root, printable(n)) for n in claimed_twice[key]))
             else:
