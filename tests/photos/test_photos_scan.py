@@ -366,6 +366,22 @@ def test_non_utf8_name_is_a_problem_with_a_printable_key(folder: Path) -> None:
     assert result.fresh == []  # such a path could not be stored in the history
 
 
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="needs a file system that stores raw bytes")
+def test_the_cache_is_never_asked_about_a_non_utf8_name(folder: Path) -> None:
+    """A database cannot hold such a path: the look-up is asked about the other files only."""
+    with open(os.path.join(os.fsencode(folder), b"S\xff1.jpg"), "wb") as file:
+        file.write(photo_bytes())
+    write(folder, "S2.jpg", photo_bytes())
+    asked: list[str] = []
+
+    def lookup(paths: Sequence[str]) -> dict[str, Fingerprint]:
+        asked.extend(paths)
+        return {}
+
+    scan_photos(folder, fold_key=str, cache=lookup)
+    assert asked == [str(folder / "S2.jpg")]
+
+
 def test_keys_limit_the_scan_to_those_photos(folder: Path) -> None:
     """With keys (plan --user), only their photos are made and fingerprinted; the count says the folder has more."""
     for key in ("S1", "S2", "S3"):

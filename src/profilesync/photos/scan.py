@@ -116,7 +116,9 @@ def scan_photos(
     for start in range(0, len(keys), CACHE_BATCH):
         batch = keys[start : start + CACHE_BATCH]
         files_of_batch = [file_name(key, by_key[key]) for key in batch if key not in claimed_twice]
-        scanner.cache = lookup([os.path.join(root, name) for name in files_of_batch])
+        # A name that is not UTF-8 is never cached (nor can a database be asked about it): see _Scanner.photo.
+        usable = [os.path.join(root, n) for n in files_of_batch if n.isascii() or _is_utf8(n)]
+        scanner.cache = lookup(usable)
         for key in batch:
             name = file_name(key, by_key.pop(key))
             if key in claimed_twice:  # K.jpg and K.png: which one is meant is the admin's call, not ours
