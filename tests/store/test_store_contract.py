@@ -169,7 +169,7 @@ class TestFingerprints:
         assert store.fingerprints() == {e.path: e for e in entries}
 
     def test_lookup_of_some_paths(self, store: HistoryStore) -> None:
-        """With paths, only those entries come back (unknown paths are absent), beyond one IN list's size."""
+        """With paths, only those entries come back (unknown paths and repeats ignored)."""
         entries = [fp(f"/photos/{i:06d}.jpg", size=i) for i in range(2_000)]
         store.save_fingerprints(entries)
         wanted = [e.path for e in entries[::2]] + ["/photos/none.jpg", entries[0].path]

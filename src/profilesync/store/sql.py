@@ -33,8 +33,6 @@ _FINGERPRINT_SELECT = tuple(photo_fingerprints.c[f.name] for f in fields(Fingerp
 # Rows fetched at a time by the whole-table reads: a district's 100,000 records are built as they arrive, never
 # held twice (rows and records: +25 MB at that size); PostgreSQL streams them from a server-side cursor.
 _STREAM_ROWS = 2_000
-#: values in one ``IN (...)`` list
-_IN_CHUNK = 900
 _LINK_SELECT = tuple(observer_links.c[f.name] for f in fields(ObserverLink))
 _LINK_UPDATE = ("student_id", "parent_id", "method", "linked_at")
 
@@ -192,15 +190,9 @@ class SqlStore:
         with self._read() as conn:
             if paths is None:
                 return {row[0]: Fingerprint(*row) for row in _streamed(conn, query)}
-            # A scan asks a batch at a time (photos.scan.CACHE_BATCH); chunked anyway, within any backend's
-            # limit on bound parameters (SQLite's was 999 before 3.32).
-            wanted = sorted(set(paths))
-            found: dict[str, Fingerprint] = {}
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start : start + _IN_CHUNK]
-                for row in conn.execute(query.where(photo_fingerprints.c.path.in_(chunk))).all():
-                    found[row[0]] = Fingerprint(*row)
-            return found
+            # One IN list, as records(keys) does: a scan asks photos.scan.CACHE_BATCH (500) paths at a time.
+            rows = conn.execute(query.where(photo_fingerprints.c.path.in_(sorted(set(paths))))).all()
+            return {row[0]: Fingerprint(*row) for row in rows}
 
     def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:
         # Last entry wins for a repeated path, as a plain dict update would; ON CONFLICT refuses repeats in
