@@ -31,6 +31,7 @@ from profilesync.engine.model import (
     SyncRecord,
     SyncReport,
 )
+from profilesync.engine.pages import PagedRecords
 from profilesync.engine.planner import plan as make_plan
 from profilesync.engine.ports import AvatarTarget, HistoryStore
 from profilesync.engine.recognise import mark_own_avatars
@@ -48,10 +49,18 @@ from profilesync.photos.sql import NULL_KEY
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
 from profilesync.targets.canvas.build import avatar_target
-from profilesync.targets.canvas.history import known_records, renamed_host_possible, renamed_host_records
+from profilesync.targets.canvas.history import (
+    known_records,
+    records_reader,
+    renamed_host_possible,
+    renamed_host_records,
+)
 
 log = logging.getLogger(__name__)
 
+#: users a sync lists ahead while the photo scan runs (200 pages, 10 s at 50 ms a page): each is held until the
+#: scan ends, and on a fast Canvas a slow photo share would otherwise hold the whole listing (~300 B a user)
+READ_AHEAD_USERS = 20_000
 #: users whose avatars are recognised (``respect``) per batch of questions: a streamed listing stays streamed
 RECOGNISE_CHUNK = 500
 
@@ -136,10 +145,13 @@ def compute_plan(
     if photos_required and source.unavailable() is not None:
         read_photo_set(source, store, match, save_cache=False)  # raises the safety valve before any request
 
-    def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, dict[str, SyncRecord]]:
+    def photos_then_history(keys: list[str] | None) -> tuple[PhotoSet, Mapping[str, SyncRecord]]:
         # One after the other, not side by side: the scan's fingerprint cache is freed before the history is
         # read, and at 100,000 users each is tens of MB; both together still take a fraction of the listing.
         photos = read_photo_set(source, store, match, save_cache=save_cache, required=photos_required, keys=keys)
+        if keys is None and not full and not renamed_host_possible(store, target):
+            # A sync reads the history a page of listed users at a time (90 MB less at 100,000 users).
+            return photos, PagedRecords(records_reader(store, target, adopt=save_cache))
         return photos, known_records(store, target, adopt=save_cache, keys=keys)  # save_cache: a real sync
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
@@ -149,15 +161,16 @@ def compute_plan(
             # --user: the user first (one request), then that user's record only: one indexed lookup rather
             # than a district's history.
             early.extend(listing)
-            reading = pool.submit(photos_then_history, [u.key for u in early if u.key is not None])
+            keys = [u.key for u in early if u.key is not None] or [fold_key(match)(request.user.strip())]
+            reading = pool.submit(photos_then_history, keys)
         else:
             reading = pool.submit(photos_then_history, None)
-            for user in listing:  # a sync reads on only while the photos and the history are still being read
+            for user in listing:  # listed ahead only while the photos and the history are still being read
                 early.append(user)
-                if not full and reading.done():
+                if reading.done() or len(early) >= READ_AHEAD_USERS:
                     break
         photos, records = reading.result()
-    if not records and renamed_host_possible(store, target):
+    if not isinstance(records, PagedRecords) and not records and renamed_host_possible(store, target):
         early.extend(listing)  # a renamed host's history is recognised against the whole listing
         records = renamed_host_records(store, target, early, adopt=save_cache)
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days > 0 else None
@@ -167,12 +180,12 @@ def compute_plan(
         missing = PlannedAction(key, None, Action.ERROR, Reason.NOT_FOUND, photos.photos.get(key), message=message)
         return Plan(target.target_id, (missing,))
     users: Iterable[RemoteUser] = chain(early, listing)
+    if isinstance(records, PagedRecords):
+        users = records.pages(users)
     if settings.policy is Policy.RESPECT:
         users = _recognised(target, users, photos, records)  # our uploads are nobody's choice
-    if full:
-        users = list(users)
-    on_decided = decide_early(records) if decide_early is not None else None
-    plan = make_plan(
+    on_decided = decide_early(_synced_before(store, target, records)) if decide_early is not None else None
+    plan = make_plan(  # decides as the listing streams: a plan's deciding is done when its listing is
         users,
         photos,
         records,
@@ -188,7 +201,17 @@ def compute_plan(
     plan = _unnameable_photos_are_errors(plan)
     if not full:
         return plan
-    return with_near_misses(plan, users, [*photos.photos, *photos.ambiguous])
+    listed = (a.user for a in plan.actions if a.user is not None)  # a full plan has an action per user
+    return with_near_misses(plan, listed, [*photos.photos, *photos.ambiguous])
+
+
+def _synced_before(store: HistoryStore, target: AvatarTarget, records: Mapping[str, SyncRecord]) -> bool:
+    """Whether the target's history holds a successful sync (the safety valve's question before early writes).
+    A paged history has read nothing yet: then any record under the target's name (former names are adopted
+    by then), a failure too, counts — the sync lists first, checks the valve, then writes."""
+    if isinstance(records, PagedRecords):
+        return target.target_id in store.target_ids()
+    return valve.synced_any(records)
 
 
 def _recognised(

@@ -9,11 +9,12 @@ from collections.abc import Callable, Mapping
 
 from profilesync import valve
 from profilesync.engine.executor import Execution, execute, skipped_outcomes
-from profilesync.engine.model import Action, Plan, PlannedAction, Result, SyncRecord
+from profilesync.engine.model import Action, Plan, PlannedAction, Result
 from profilesync.engine.pipeline import EarlyWrites
 
-#: given the history, the callback for each decision as the planner makes it, or None (no early writes)
-DecideEarly = Callable[[Mapping[str, SyncRecord]], Callable[[PlannedAction], None] | None]
+#: given whether the history holds a successful sync: the callback for each decision as the planner makes it,
+#: or None (no early writes)
+DecideEarly = Callable[[bool], Callable[[PlannedAction], None] | None]
 
 
 def plan_and_apply(
@@ -30,9 +31,9 @@ def plan_and_apply(
     one result per action, in plan order. ``on_counted`` is given the skips the plan only counted, once it is
     complete; ``on_plan`` the plan, before the writes or, pipelined, once the listing ended."""
 
-    def write_early(records: Mapping[str, SyncRecord]) -> Callable[[PlannedAction], None] | None:
+    def write_early(synced_before: bool) -> Callable[[PlannedAction], None] | None:
         # --user reads that user's record only, which says nothing of the target's history.
-        pipelined = user is None and valve.cannot_trip(records, max_uploads=max_uploads)
+        pipelined = user is None and valve.cannot_trip(synced_before=synced_before, max_uploads=max_uploads)
         return early.decided if pipelined else None
 
     with EarlyWrites(ctx) as early:

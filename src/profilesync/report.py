@@ -25,7 +25,7 @@ def action_row(planned: PlannedAction) -> dict[str, Any]:
         "name": planned.user.name if planned.user else None,
         "action": planned.action.value,
         "reason": planned.reason.value,
-        "photo": planned.photo.path.name if planned.photo else None,
+        "photo": planned.photo.name if planned.photo else None,
         "message": planned.message,
     }
 
@@ -47,7 +47,7 @@ def plan_document(plan: Plan) -> dict[str, Any]:
 
 def unmatched_row(photo: Photo, plan: Plan) -> dict[str, Any]:
     """A photo matching no user; ``near_miss`` lists the users its name nearly matches, and why."""
-    row: dict[str, Any] = {"photo": photo.path.name, "key": photo.key}
+    row: dict[str, Any] = {"photo": photo.name, "key": photo.key}
     if photo.key in plan.near_misses:
         row["near_miss"] = [
             {"key": m.key, "user_id": m.user_id, "name": m.name, "why": list(m.why), "has_photo": m.has_photo}
@@ -88,12 +88,12 @@ def plan_summary(plan: Plan) -> list[str]:
         + ")"
     ]
     if plan.unmatched_photos:
-        sample = ", ".join(p.path.name for p in plan.unmatched_photos[:5])
+        sample = ", ".join(p.name for p in plan.unmatched_photos[:5])
         more = "…" if len(plan.unmatched_photos) > 5 else ""
         verb = "matches" if len(plan.unmatched_photos) == 1 else "match"
         lines.append(f"{plural(len(plan.unmatched_photos), 'photo')} {verb} no user: {sample}{more}")
     # Each near miss is a rename away from a match; past a screenful, the JSON has them all.
-    hints = [f"  {p.path.name}: {m.text()}" for p in plan.unmatched_photos for m in plan.near_misses.get(p.key, ())]
+    hints = [f"  {p.name}: {m.text()}" for p in plan.unmatched_photos for m in plan.near_misses.get(p.key, ())]
     lines += hints[:MAX_HINT_LINES]
     if len(hints) > MAX_HINT_LINES:
         lines.append(f"  … {len(hints) - MAX_HINT_LINES} more near misses (see --format json)")

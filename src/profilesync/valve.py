@@ -119,19 +119,25 @@ def _rekeyed(new: list[PlannedAction], records: Mapping[str, SyncRecord]) -> int
     return count
 
 
-def cannot_trip(records: Mapping[str, SyncRecord], *, max_uploads: int | None) -> bool:
+def synced_any(records: Mapping[str, SyncRecord]) -> bool:
+    """Whether a history holds a successful sync (users that only failed count as never synced)."""
+    return any(r.synced_at is not None for r in records.values())
+
+
+def cannot_trip(*, synced_before: bool, max_uploads: int | None) -> bool:
     """Whether no plan made against this history can trip the valve: a sync may then write before its plan is
     complete (:mod:`profilesync.engine.pipeline`).
 
     With no ``--max-uploads`` the valve counts changed photos, avatars to put back and re-keyed users (see
     :func:`assess`); each needs a user the history synced: a changed photo and a put-back compare with that
     sync, a re-keyed user is one synced under another key or for another account. So a history with no
-    successful sync (a first sync; users that only failed count as never synced) cannot trip it. ``--max-uploads``
+    successful sync (``synced_before`` False: a first sync; users that only failed count as never synced) cannot
+    trip it. ``--max-uploads``
     counts new users too, so it always waits for the whole plan. A missing or empty photo folder stops the sync
     before the first decision whatever this says; ``--force`` only lets a plan that trips go ahead, so it
     changes nothing here.
     """
-    return max_uploads is None and not any(r.synced_at is not None for r in records.values())
+    return max_uploads is None and not synced_before
 
 
 def check(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -135,6 +137,21 @@ def test_one_user_plan_reads_that_users_history(world: World) -> None:
     world.write_photo(keys[5], variant=1)
     plan = world.json("avatars", "plan", "--user", keys[5])
     assert [(a["key"], a["action"], a["reason"]) for a in plan["actions"]] == [(keys[5], "upload", "changed")]
+
+
+def test_one_user_without_a_photo_is_no_photo_not_an_empty_folder(world: World) -> None:
+    """`--user` scans only that user's photos, yet the safety valve still sees the other photos: a user whose
+    photo is missing is skipped (no_photo), and only that user's file is fingerprinted."""
+    keys = sorted(expected_keys(world))
+    (world.photos / f"{keys[3]}.jpg").unlink()
+    result = world.json("avatars", "sync", "--user", keys[3])
+    assert result["counts"]["uploaded"] == 0 and result["exit_code"] == 0
+    plan = world.json("avatars", "plan", "--user", keys[3])
+    assert [(a["key"], a["reason"]) for a in plan["actions"]] == [(keys[3], "no_photo")]
+    world.json("avatars", "sync", "--user", keys[4])
+    with closing(sqlite3.connect(world.database_url.removeprefix("sqlite:///"))) as db:
+        cached = db.execute("SELECT path FROM photo_fingerprints").fetchall()
+    assert [Path(p).name for (p,) in cached] == [f"{keys[4]}.jpg"]
 
 
 def test_unknown_user_is_reported_not_found(world: World) -> None:

@@ -72,7 +72,7 @@ def execute_with(target: FakeTarget) -> list[Result]:
             RemoteUser(str(i), f"S{i}", f"User {i}", None),
             Action.UPLOAD,
             Reason.NEW,
-            Photo(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"),
+            Photo.at(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"),
         )
         for i in range(USERS)
     )

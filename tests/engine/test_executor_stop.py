@@ -25,7 +25,7 @@ def _plan(users: int) -> Plan:
     actions = tuple(
         PlannedAction(
             f"S{i}", RemoteUser(str(i), f"S{i}", f"User {i}", None), Action.UPLOAD, Reason.NEW,
-            Photo(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"),
+            Photo.at(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"),
         )
         for i in range(users)
     )  # fmt: skip

@@ -31,7 +31,7 @@ def user(
 
 
 def photo(key: str = "S1", sha: str = "aaa", problem: str | None = None) -> Photo:
-    return Photo(key=key, path=Path(f"/photos/{key}.jpg"), sha256=sha, problem=problem)
+    return Photo.at(key, Path(f"/photos/{key}.jpg"), sha, problem)
 
 
 def record(

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from profilesync.engine.model import Action, Photo, Plan, PlannedAction, Reason, RemoteUser, SyncRecord
-from profilesync.valve import SAFETY_MIN_UPLOADS, assess, cannot_trip
+from profilesync.valve import SAFETY_MIN_UPLOADS, assess, cannot_trip, synced_any
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
 def _action(i: int, action: Action, reason: Reason, record: SyncRecord | None = None) -> PlannedAction:
     user = RemoteUser(str(i), f"S{i}", f"User {i}", None)
-    return PlannedAction(f"S{i}", user, action, reason, Photo(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"), record)
+    return PlannedAction(f"S{i}", user, action, reason, Photo.at(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"), record)
 
 
 def _record(key: str, user_id: str) -> SyncRecord:
@@ -91,10 +91,10 @@ def test_a_history_with_no_successful_sync_cannot_trip_the_valve() -> None:
     """No history, or one whose users only failed: cannot_trip (a sync may write before its plan is complete);
     one synced user, or --max-uploads, and it may trip."""
     failed_only = SyncRecord("t", "S1", "1", None, None, None, None, None, None, last_error="boom", last_error_at=NOW)
-    assert cannot_trip({}, max_uploads=None)
-    assert cannot_trip({"S1": failed_only}, max_uploads=None)
-    assert not cannot_trip({"S1": failed_only, "S2": _record("S2", "2")}, max_uploads=None)
-    assert not cannot_trip({}, max_uploads=500)
+    assert cannot_trip(synced_before=synced_any({}), max_uploads=None)
+    assert cannot_trip(synced_before=synced_any({"S1": failed_only}), max_uploads=None)
+    assert not cannot_trip(synced_before=synced_any({"S1": failed_only, "S2": _record("S2", "2")}), max_uploads=None)
+    assert not cannot_trip(synced_before=False, max_uploads=500)
 
 
 def test_what_cannot_trip_never_trips() -> None:

@@ -89,7 +89,7 @@ def test_users_without_a_photo_come_first() -> None:
 
 def test_plan_table_lists_a_screenful_of_near_misses() -> None:
     """Under the plan table, near misses are listed up to MAX_HINT_LINES, then counted (JSON has them all)."""
-    photos = [Photo(f"s{i:03d}", Path(f"s{i:03d}.jpg"), "0" * 64) for i in range(25)]
+    photos = [Photo.at(f"s{i:03d}", Path(f"s{i:03d}.jpg"), "0" * 64) for i in range(25)]
     users = [RemoteUser(str(i), f"S{i:03d}", f"Kid {i}", None) for i in range(25)]
     plan = with_near_misses(Plan("canvas:test", (), tuple(photos)), users, [])
     lines = plan_summary(plan)

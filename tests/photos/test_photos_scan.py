@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -363,3 +364,59 @@ def test_non_utf8_name_is_a_problem_with_a_printable_key(folder: Path) -> None:
     assert "'S\\xff1.jpg'" in (photo.problem or "")  # the undecodable byte shown as an escape
     str(photo.path).encode("utf-8")  # printable: no lone surrogates
     assert result.fresh == []  # such a path could not be stored in the history
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="needs a file system that stores raw bytes")
+def test_the_cache_is_never_asked_about_a_non_utf8_name(folder: Path) -> None:
+    """A database cannot hold such a path: the look-up is asked about the other files only."""
+    with open(os.path.join(os.fsencode(folder), b"S\xff1.jpg"), "wb") as file:
+        file.write(photo_bytes())
+    write(folder, "S2.jpg", photo_bytes())
+    asked: list[str] = []
+
+    def lookup(paths: Sequence[str]) -> dict[str, Fingerprint]:
+        asked.extend(paths)
+        return {}
+
+    scan_photos(folder, fold_key=str, cache=lookup)
+    assert asked == [str(folder / "S2.jpg")]
+
+
+def test_keys_limit_the_scan_to_those_photos(folder: Path) -> None:
+    """With keys (plan --user), only their photos are made and fingerprinted; the count says the folder has more."""
+    for key in ("S1", "S2", "S3"):
+        write(folder, f"{key}.jpg", photo_bytes())
+    write(folder, "S2.png", photo_bytes())
+    result = scan_photos(folder, fold_key=str, cache={}, keys={"S1", "S2"})
+    assert set(result.photos.photos) == {"S1"} and set(result.photos.ambiguous) == {"S2"}
+    assert [fp.path for fp in result.fresh] == [str(folder / "S1.jpg")] and result.files == 4
+    nobody = scan_photos(folder, fold_key=str, cache={}, keys={"S9"})
+    assert nobody.photos.photos == {} and nobody.files == 4
+
+
+def test_the_cache_is_asked_a_batch_of_paths_at_a_time(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A look-up function is asked for the scanned files in batches, each of its own batch's paths."""
+    monkeypatch.setattr("profilesync.photos.scan.CACHE_BATCH", 2)
+    for i in range(5):
+        write(folder, f"S{i}.jpg", photo_bytes())
+    cache = as_cache(scan(folder))
+    asked: list[list[str]] = []
+
+    def lookup(paths: Sequence[str]) -> dict[str, Fingerprint]:
+        asked.append(list(paths))
+        return {p: cache[p] for p in paths}
+
+    result = scan_photos(folder, fold_key=str, cache=lookup)
+    assert [len(batch) for batch in asked] == [2, 2, 1] and sorted(p for batch in asked for p in batch) == sorted(cache)
+    assert result.fresh == [] and len(result.photos.photos) == 5
+
+
+def test_a_photo_named_after_its_key_keeps_only_the_extension(folder: Path) -> None:
+    """``Photo.file`` is the shared extension when the name is key + extension, else the whole name (a
+    case-folded email key); ``name`` and ``path`` are the file's either way."""
+    write(folder, "S1.jpg", photo_bytes())
+    write(folder, "Ann@X.org.png", photo_bytes())
+    s1 = scan(folder).photos.photos["S1"]
+    assert (s1.file, s1.name, s1.path) == (".jpg", "S1.jpg", folder / "S1.jpg")
+    ann = scan(folder, casefold=True).photos.photos["ann@x.org"]
+    assert (ann.file, ann.name, ann.path) == ("Ann@X.org.png", "Ann@X.org.png", folder / "Ann@X.org.png")

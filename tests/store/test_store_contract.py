@@ -168,6 +168,14 @@ class TestFingerprints:
         store.save_fingerprints(entries[:10_000])  # the second night: everything upserted again
         assert store.fingerprints() == {e.path: e for e in entries}
 
+    def test_lookup_of_some_paths(self, store: HistoryStore) -> None:
+        """With paths, only those entries come back (unknown paths and repeats ignored)."""
+        entries = [fp(f"/photos/{i:06d}.jpg", size=i) for i in range(2_000)]
+        store.save_fingerprints(entries)
+        wanted = [e.path for e in entries[::2]] + ["/photos/none.jpg", entries[0].path]
+        assert store.fingerprints(wanted) == {e.path: e for e in entries[::2]}
+        assert store.fingerprints([]) == {}
+
 
 def link(
     student: str = "S1", email: str = "pat@example.com", at: datetime = T0, *, target: str = "canvas:x", **kw: str

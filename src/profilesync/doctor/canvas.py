@@ -182,7 +182,7 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
     parts = [f"{plural(len(usable), 'usable photo')} in {folder}"]
     notes: list[str] = []
     if invalid:
-        unusable = ", ".join(f"{p.path.name} ({p.problem})" for p in invalid[:3])
+        unusable = ", ".join(f"{p.name} ({p.problem})" for p in invalid[:3])
         parts.append(f"{len(invalid)} cannot be used: {unusable}{'…' if len(invalid) > 3 else ''}")
         notes.append("replace or remove the unusable photos ('avatars plan' lists every reason)")
     if photos.ambiguous:
@@ -196,7 +196,7 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
     if keys is None:
         parts.append(f"names not matched against Canvas ({why_unmatched})")
     else:
-        unmatched = sorted(p.path.name for p in photos.photos.values() if p.key not in keys)
+        unmatched = sorted(p.name for p in photos.photos.values() if p.key not in keys)
         verb = "matches" if len(unmatched) == 1 else "match"
         parts.append(f"{len(unmatched)} {verb} no user" + (f": {sample(unmatched)}" if unmatched else ""))
         if unmatched:

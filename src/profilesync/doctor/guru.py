@@ -134,7 +134,7 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
     parts = [f"{len(usable)} usable photos in {folder} ({source})"]
     notes: list[str] = []
     if invalid:
-        parts.append(f"{len(invalid)} cannot be used: {sample(sorted(p.path.name for p in invalid))}")
+        parts.append(f"{len(invalid)} cannot be used: {sample(sorted(p.name for p in invalid))}")
         notes.append("replace or remove the unusable photos ('avatars plan --target guru' lists every reason)")
     if photos.ambiguous:
         parts.append(f"{len(photos.ambiguous)} names claimed by two files: {sample(sorted(photos.ambiguous))}")
@@ -145,7 +145,7 @@ def check_photos(settings: Settings, store: HistoryStore | None, keys: set[str] 
     if keys is None:
         parts.append("names not matched against Guru (the members could not be listed)")
     else:
-        unmatched = sorted(p.path.name for p in photos.photos.values() if p.key not in keys)
+        unmatched = sorted(p.name for p in photos.photos.values() if p.key not in keys)
         parts.append(f"{len(unmatched)} match no member" + (f": {sample(unmatched)}" if unmatched else ""))
         if unmatched:
             notes.append(f"file names must be the members' {match}; {plan_hint}")

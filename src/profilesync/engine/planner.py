@@ -23,6 +23,7 @@ avatar we can neither call it ours nor call it replaced, so the history decides 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -63,10 +64,14 @@ def plan(
     """
     actions: list[PlannedAction] = []
     skipped: Counter[Reason] = Counter()
-    unseen = set(photos.photos) if report_unmatched else set()  # shares the photos' keys: no copy of every key
+    # Which photos some user's key named: a flag per photo of the sorted keys (a set of 100,000 keys was 4 MB).
+    keys = sorted(photos.photos) if report_unmatched else []
+    named = bytearray(len(keys))
     for user in users:
-        if user.key is not None:
-            unseen.discard(user.key)
+        if keys and user.key is not None:
+            at = bisect_left(keys, user.key)
+            if at < len(keys) and keys[at] == user.key:
+                named[at] = 1
         action = decide(user, photos, records, now=now, policy=policy, max_age=max_age, lock=lock)
         if on_decided is not None:
             on_decided(action)
@@ -74,7 +79,7 @@ def plan(
             actions.append(action)
         else:
             skipped[action.reason] += 1
-    unmatched = tuple(sorted((photos.photos[k] for k in unseen), key=lambda p: p.key))
+    unmatched = tuple(photos.photos[k] for k, seen in zip(keys, named, strict=True) if not seen)
     return Plan(target_id=target_id, actions=tuple(actions), unmatched_photos=unmatched, skipped=dict(skipped))
 
 

@@ -116,8 +116,8 @@ class HistoryStore(Protocol):
         ...
 
     # -- photo fingerprint cache --------------------------------------------------------------------
-    def fingerprints(self) -> dict[str, Fingerprint]:
-        """The whole cache, by path."""
+    def fingerprints(self, paths: Collection[str] | None = None) -> dict[str, Fingerprint]:
+        """The whole cache, by path; with ``paths``, only those paths' entries (a scan asks a batch at a time)."""
         ...
 
     def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from profilesync.domain import photo_fingerprint
-from profilesync.engine.model import Fingerprint, Photo, PhotoSet
+from profilesync.engine.model import Fingerprint, Photo, PhotoSet, file_name
 from profilesync.photos.formats import IMAGE_EXTENSIONS, SNIFF_BYTES, UNDECODABLE_EXTENSIONS, sniff, unsupported_reason
 from profilesync.photos.image import (
     MAX_FILE_BYTES,
@@ -35,6 +36,11 @@ BROKEN_LINK = "a broken symbolic link"
 VANISHED = "the file disappeared during the scan"
 CHANGING = "the file changed while it was being read (still being copied?)"
 
+#: cached fingerprints asked for at once: a whole cache is about 35 MB at 100,000 photos, a batch a few hundred KB
+CACHE_BATCH = 500
+#: the cached fingerprints of some paths (absolute, as ``Fingerprint.path``), by path
+Lookup = Callable[[Sequence[str]], Mapping[str, Fingerprint]]
+
 #: how a photo whose file name is not valid UTF-8 is reported (it can never match a user)
 UNDECODABLE_NAME = "the file name is not valid UTF-8"
 
@@ -45,18 +51,31 @@ class ScanResult:
 
     photos: PhotoSet
     fresh: list[Fingerprint]
+    #: photo files in the folder, those of other keys than the ones asked for included (0: an empty folder)
+    files: int = 0
 
 
-def scan_photos(folder: Path, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint]) -> ScanResult:
+def scan_photos(
+    folder: Path,
+    *,
+    fold_key: Callable[[str], str],
+    cache: Mapping[str, Fingerprint] | Lookup,
+    keys: Collection[str] | None = None,
+) -> ScanResult:
     """Every photo directly in ``folder`` by key (``fold_key`` of the file stem); not recursive.
 
-    ``cache`` maps absolute paths (as ``Fingerprint.path``) to earlier fingerprints. Raises FileNotFoundError
-    when the folder does not exist; never raises for anything about the files in it.
+    ``cache`` maps absolute paths (as ``Fingerprint.path``) to earlier fingerprints, or looks up the
+    fingerprints of some paths (the history store's ``fingerprints(paths)``), asked ``CACHE_BATCH`` files at a
+    time. With ``keys``, only those keys' photos are made (the folder is still listed, to find their files).
+    Raises FileNotFoundError when the folder does not exist; never raises for anything about the files.
     """
+    files = 0
     root = os.path.abspath(folder)  # cache keys must not depend on the directory cron starts us in
-    by_key: dict[str, os.DirEntry[str]] = {}
-    claimed_twice: dict[str, list[os.DirEntry[str]]] = {}
-    undecodable: dict[str, os.DirEntry[str]] = {}  # RAW, JPEG XL...: reported unless a usable photo shares the key
+    # Names, not DirEntry objects: an entry also holds its whole path (~30 MB more at 100,000 files); its
+    # only saving, the symlink bit, costs one lstat in place of the stat every file needs anyway.
+    by_key: dict[str, str] = {}
+    claimed_twice: dict[str, list[str]] = {}
+    undecodable: dict[str, str] = {}  # RAW, JPEG XL...: reported unless a usable photo shares the key
     with os.scandir(root) as entries:
         for entry in entries:
             name = entry.name
@@ -72,29 +91,53 @@ def scan_photos(folder: Path, *, fold_key: Callable[[str], str], cache: Mapping[
                 continue
             elif ext.lower() not in _EXTENSIONS:
                 if ext.lower() in _UNDECODABLE:
-                    undecodable.setdefault(_key(decode_name(stem), fold_key), entry)
+                    files += 1
+                    key = _key(decode_name(stem), fold_key)
+                    if keys is None or key in keys:
+                        undecodable.setdefault(key, name)
                 continue
             # ASCII stems (every SIS ID) need neither the UTF-8 check nor NFC composition.
             stem = decode_name(stem)
             key = fold_key(stem) if stem.isascii() else _key(stem, fold_key)
-            first = by_key.setdefault(key, entry)
-            if first is not entry:
-                claimed_twice.setdefault(key, [first]).append(entry)
+            files += 1
+            if keys is not None and key not in keys:
+                continue  # plan --user: neither stat nor cache look-up for other people's photos
+            # Kept short (the extension alone, see Photo.file): the entry's own name string is freed at once.
+            short = _short(key, name)
+            first = by_key.setdefault(key, short)
+            if first != short:  # names in one folder differ: a second file for the key
+                claimed_twice.setdefault(key, [file_name(key, first)]).append(name)
 
-    scanner = _Scanner(Path(root), cache)
+    lookup: Lookup = cache if callable(cache) else (lambda _paths: cache)
+    scanner = _Scanner(Path(root))
     photos: dict[str, Photo] = {}
     ambiguous: dict[str, tuple[Path, ...]] = {}
-    for key in sorted(by_key):
-        entry = by_key.pop(key)  # each entry caches its stat: freed as its photo is made, not all at the end
-        if key in claimed_twice:  # K.jpg and K.png: which one is meant is the admin's call, not ours
-            ambiguous[key] = tuple(sorted(Path(printable(entry.path)) for entry in claimed_twice[key]))
-        else:
-            photos[key] = scanner.photo(key, entry)
-    for key, entry in undecodable.items():
+    keys = sorted(by_key)
+    for start in range(0, len(keys), CACHE_BATCH):
+        batch = keys[start : start + CACHE_BATCH]
+        files_of_batch = [file_name(key, by_key[key]) for key in batch if key not in claimed_twice]
+        # A name that is not UTF-8 is never cached (nor can a database be asked about it): see _Scanner.photo.
+        usable = [os.path.join(root, n) for n in files_of_batch if n.isascii() or _is_utf8(n)]
+        scanner.cache = lookup(usable)
+        for key in batch:
+            name = file_name(key, by_key.pop(key))
+            if key in claimed_twice:  # K.jpg and K.png: which one is meant is the admin's call, not ours
+                ambiguous[key] = tuple(sorted(Path(root, printable(n)) for n in claimed_twice[key]))
+            else:
+                photos[key] = scanner.photo(key, name)
+    for key, name in undecodable.items():
         if key not in photos and key not in ambiguous:  # never read: camera RAW files are 20-80 MB
-            reason = unsupported_reason("." + entry.name.rpartition(".")[2])
-            photos[key] = Photo(key, Path(root) / printable(entry.name), None, reason)
-    return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh)
+            reason = unsupported_reason("." + name.rpartition(".")[2])
+            photos[key] = Photo(key, scanner.root, printable(name), None, reason)
+    return ScanResult(PhotoSet(photos, ambiguous), scanner.fresh, files)
+
+
+def _short(key: str, name: str) -> str:
+    """``Photo.file``: the extension alone (interned: one string for every photo) when the name is key + it."""
+    suffix = name[len(key) :]
+    if suffix[:1] == "." and "." not in suffix[1:] and name.startswith(key):
+        return sys.intern(suffix)
+    return name
 
 
 def _looks_like_image(entry: os.DirEntry[str]) -> bool:
@@ -135,63 +178,64 @@ def printable(name: str) -> str:
 
 
 class _Scanner:
-    """Turns one directory entry into a Photo, through the cache; collects the fresh fingerprints."""
+    """Turns one file name into a Photo, through the cache; collects the fresh fingerprints."""
 
-    def __init__(self, root: Path, cache: Mapping[str, Fingerprint]) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.real_root = os.path.join(os.path.realpath(root), "")  # with a trailing separator, for startswith
-        self.cache = cache
+        self.cache: Mapping[str, Fingerprint] = {}  # of the batch being scanned
         self.fresh: list[Fingerprint] = []
 
-    def photo(self, key: str, entry: os.DirEntry[str]) -> Photo:
-        name = entry.name
+    def photo(self, key: str, name: str) -> Photo:
         if not name.isascii() and not _is_utf8(name):
             # Such a path cannot be printed or stored (the history is UTF-8); the admin must rename the file.
             problem = f"{UNDECODABLE_NAME} ('{printable(name)}'): rename the file"
-            return Photo(key, self.root / printable(name), None, problem)
-        path = entry.path
-        # Joining a name to a Path parses only the name: the cheapest Path per file (20,000 per run).
-        file = self.root / name
-        if entry.is_symlink() and not os.path.realpath(path).startswith(self.real_root):
-            return Photo(key, file, None, LINK_OUTSIDE)
+            return Photo(key, self.root, printable(name), None, problem)
+        path = os.path.join(self.root, name)
+        link = False
         try:
-            info = entry.stat()  # follows a symlink that stays inside the folder
+            info = os.lstat(path)
+            link = stat.S_ISLNK(info.st_mode)
+            if link:
+                if not os.path.realpath(path).startswith(self.real_root):
+                    return Photo(key, self.root, name, None, LINK_OUTSIDE)
+                info = os.stat(path)  # follows a symlink that stays inside the folder
         except FileNotFoundError:
-            return Photo(key, file, None, BROKEN_LINK if entry.is_symlink() else VANISHED)
+            return Photo(key, self.root, name, None, BROKEN_LINK if link else VANISHED)
         except OSError as exc:
-            return Photo(key, file, None, unreadable_reason(exc))
+            return Photo(key, self.root, name, None, unreadable_reason(exc))
         if not stat.S_ISREG(info.st_mode):
-            return Photo(key, file, None, NOT_A_FILE)
+            return Photo(key, self.root, name, None, NOT_A_FILE)
 
         cached = self.cache.get(path)
         if cached is not None and cached.size == info.st_size and cached.mtime_ns == info.st_mtime_ns:
-            return Photo(key, file, cached.sha256, cached.problem)
-        return self._fingerprint(key, path, file, info)
+            return Photo(key, self.root, _short(key, name), cached.sha256, cached.problem)
+        return self._fingerprint(key, path, name, info)
 
-    def _fingerprint(self, key: str, path: str, file: Path, info: os.stat_result) -> Photo:
+    def _fingerprint(self, key: str, path: str, name: str, info: os.stat_result) -> Photo:
         """Read the file once: its SHA-256 and its validation verdict, cached under the size/mtime read."""
         if info.st_size > MAX_FILE_BYTES:  # refused unread; the verdict holds while size and mtime do
-            return self._remember(key, path, file, info, None, too_large_reason(info.st_size))
+            return self._remember(key, path, name, info, None, too_large_reason(info.st_size))
         try:
             fd = os.open(path, OPEN_FLAGS)
             with os.fdopen(fd, "rb") as stream:
                 before = os.fstat(fd)
                 if not stat.S_ISREG(before.st_mode):
-                    return Photo(key, file, None, NOT_A_FILE)
+                    return Photo(key, self.root, name, None, NOT_A_FILE)
                 data = stream.read(MAX_FILE_BYTES + 1)
                 after = os.fstat(fd)
         except OSError as exc:  # not cached: fixing permissions changes no mtime
-            return Photo(key, file, None, unreadable_reason(exc))
+            return Photo(key, self.root, name, None, unreadable_reason(exc))
         steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
         if not steady or len(data) != after.st_size:
-            return Photo(key, file, None, CHANGING)  # not cached, so the next run looks again
+            return Photo(key, self.root, name, None, CHANGING)  # not cached, so the next run looks again
         if len(data) > MAX_FILE_BYTES:
-            return self._remember(key, path, file, after, None, too_large_reason(len(data)))
-        problem = check_image(data, name=file.name)
-        return self._remember(key, path, file, after, photo_fingerprint(data), problem)
+            return self._remember(key, path, name, after, None, too_large_reason(len(data)))
+        problem = check_image(data, name=name)
+        return self._remember(key, path, name, after, photo_fingerprint(data), problem)
 
     def _remember(
-        self, key: str, path: str, file: Path, info: os.stat_result, sha256: str | None, problem: str | None
+        self, key: str, path: str, name: str, info: os.stat_result, sha256: str | None, problem: str | None
     ) -> Photo:
         self.fresh.append(Fingerprint(path, info.st_size, info.st_mtime_ns, sha256, problem))
-        return Photo(key, file, sha256, problem)
+        return Photo(key, self.root, _short(key, name), sha256, problem)

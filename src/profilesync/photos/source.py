@@ -9,17 +9,17 @@ choice is made once, here (``open_source``): a photo query URL set means the dat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Protocol
 
 from profilesync.domain import Crop, Secret, fold_key, photo_fingerprint
 from profilesync.engine.executor import InvalidImage
-from profilesync.engine.model import Fingerprint, Photo, PhotoSet
+from profilesync.engine.model import Photo, PhotoSet
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import SafetyValveError
 from profilesync.photos.image import InvalidPhoto, normalise, read_photo
-from profilesync.photos.scan import ScanResult, scan_photos
+from profilesync.photos.scan import Lookup, ScanResult, scan_photos
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,14 @@ class PhotoSource(Protocol):
 
     #: what to do when the source is unavailable
     advice: str
-    #: whether ``scan(keys=...)`` looks up only those keys (else it reads everything whatever ``keys`` says)
+    #: whether ``scan(keys=...)`` sees only those keys' photos (so it cannot tell an empty source)
     by_key: bool
 
     def unavailable(self) -> str | None:
         """Why the photos cannot be read at all (a missing folder, an unreachable database), else None."""
 
-    def scan(
-        self, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint], keys: Collection[str] | None
-    ) -> ScanResult:
-        """Every photo by key (only ``keys`` when given and the source can look them up one by one)."""
+    def scan(self, *, fold_key: Callable[[str], str], cache: Lookup, keys: Collection[str] | None) -> ScanResult:
+        """Every photo by key (only ``keys`` when given); ``cache`` looks up earlier fingerprints by locator."""
 
     def empty_problem(self) -> str:
         """What "no photos at all" is called for this source (the safety valve's message)."""
@@ -62,11 +60,9 @@ class FolderSource:
     def unavailable(self) -> str | None:
         return None if self.folder.is_dir() else f"the photo folder {self.folder} does not exist"
 
-    def scan(
-        self, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint], keys: Collection[str] | None
-    ) -> ScanResult:
-        # Listing a folder costs the same whatever ``keys`` says: the whole folder is scanned.
-        return scan_photos(self.folder, fold_key=fold_key, cache=cache)
+    def scan(self, *, fold_key: Callable[[str], str], cache: Lookup, keys: Collection[str] | None) -> ScanResult:
+        # The folder is listed whatever ``keys`` says; only those keys' files are stat'ed and fingerprinted.
+        return scan_photos(self.folder, fold_key=fold_key, cache=cache, keys=keys)
 
     def empty_problem(self) -> str:
         return f"the photo folder {self.folder} holds no photos"
@@ -104,11 +100,12 @@ def read_photo_set(
         if not required:
             return no_photos_yet(problem, match)
         raise SafetyValveError(problem, advice=source.advice)
-    result = source.scan(fold_key=fold_key(match), cache=store.fingerprints(), keys=keys)
+    result = source.scan(fold_key=fold_key(match), cache=store.fingerprints, keys=keys)
     if save_cache and result.fresh:
         store.save_fingerprints(result.fresh)
-    # One user's lookup finding no row is that user's "no photo", not an empty export.
-    if not result.photos.photos and not result.photos.ambiguous and (keys is None or not source.by_key):
+    # One user's lookup finding no row is that user's "no photo", not an empty export; the folder is listed
+    # whole even for one user, so its count of photo files still tells an empty export.
+    if not result.files and (keys is None or not source.by_key):
         if not required:
             return no_photos_yet(source.empty_problem(), match)
         # An empty folder usually means a failed SIS export or an unmounted share, never "remove everyone".

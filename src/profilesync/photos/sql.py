@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from profilesync.domain import Secret, photo_fingerprint
 from profilesync.engine.model import Fingerprint, Photo, PhotoSet
 from profilesync.errors import ConfigError, SafetyValveError
 from profilesync.photos.image import MAX_FILE_BYTES, InvalidPhoto, check_image, too_large_reason
-from profilesync.photos.scan import ScanResult
+from profilesync.photos.scan import CACHE_BATCH, Lookup, ScanResult
 from profilesync.scrub import Scrubber
 
 KEY, BYTES, STAMP = "photo_key", "photo_bytes", "changed_at"
@@ -96,35 +96,44 @@ class SqlSource:
     def empty_problem(self) -> str:
         return "the photo query (PROFILESYNC_PHOTOS_SQL_QUERY) returned no rows"
 
-    def scan(
-        self, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint], keys: Collection[str] | None
-    ) -> ScanResult:
+    def scan(self, *, fold_key: Callable[[str], str], cache: Lookup, keys: Collection[str] | None) -> ScanResult:
         """Every row by match key (``keys``: only those, one indexed lookup each, for ``--user``)."""
         claims: dict[str, list[tuple[str, str | None]]] = {}  # key → (raw key, stamp) of each row naming it
         photos: dict[str, Photo] = {}
+        rows_seen = 0
         with self._connected() as conn:
             for n, (value, stamp) in enumerate(self._key_rows(conn, fold_key, keys), 1):
+                rows_seen = n
                 raw = _text(value)
                 if not raw:
                     key = f"<row {n}: {KEY} NULL>"
-                    photos[key] = Photo(key, ROOT / key, None, NULL_KEY)
+                    photos[key] = Photo.at(key, ROOT / key, None, NULL_KEY)
                     continue
                 claims.setdefault(_fold(raw, fold_key), []).append((raw, _stamp(stamp)))
             ambiguous: dict[str, tuple[Path, ...]] = {}
             stale: dict[str, tuple[str, str | None]] = {}
+            known = self._cached(cache, [rows[0][0] for rows in claims.values() if len(rows) == 1])
             for key, rows in claims.items():
                 if len(rows) > 1:  # two rows for one person: which photo is meant is the admin's call
                     shown = (_path(f"{raw} (row {i} of {len(rows)})") for i, (raw, _) in enumerate(rows, 1))
                     ambiguous[key] = tuple(shown)
                     continue
                 raw, stamp = rows[0]
-                cached = cache.get(self._locator(raw))
+                cached = known.get(self._locator(raw))
                 if stamp is not None and cached is not None and cached.mtime_ns == _digest(stamp):
-                    photos[key] = Photo(key, _path(raw), cached.sha256, cached.problem)
+                    photos[key] = Photo.at(key, _path(raw), cached.sha256, cached.problem)
                 else:
                     stale[key] = (raw, stamp)
             fresh = self._fingerprint(conn, stale, photos, fold_key)
-        return ScanResult(PhotoSet(photos, ambiguous), fresh)
+        return ScanResult(PhotoSet(photos, ambiguous), fresh, files=rows_seen)
+
+    def _cached(self, cache: Lookup, raws: list[str]) -> dict[str, Fingerprint]:
+        """The cache entries of these rows' keys, asked a batch at a time as the folder's scan does."""
+        locators = [self._locator(raw) for raw in raws]
+        known: dict[str, Fingerprint] = {}
+        for start in range(0, len(locators), CACHE_BATCH):
+            known.update(cache(locators[start : start + CACHE_BATCH]))
+        return known
 
     def read(self, photo: Photo) -> bytes:
         raw = unquote(photo.path.name)  # the key as the database spells it (see _path)
@@ -222,7 +231,7 @@ class SqlSource:
             if data is not None:
                 sha256 = photo_fingerprint(data)
                 problem = check_image(data)
-            photos[key] = Photo(key, _path(raw), sha256, problem)
+            photos[key] = Photo.at(key, _path(raw), sha256, problem)
             locator = self._locator(raw)
             if stamp is not None and len(locator) <= _CACHE_PATH_MAX:  # no stamp: read again next time
                 fresh.append(Fingerprint(locator, len(data or b""), _digest(stamp), sha256, problem))
@@ -245,7 +254,7 @@ class SqlSource:
             raise self._query_error(exc) from None
         for key, (raw, _) in stale.items():
             if key not in photos:  # deleted (or re-keyed) between the two reads
-                photos[key] = Photo(key, _path(raw), None, GONE)
+                photos[key] = Photo.at(key, _path(raw), None, GONE)
         return fresh
 
     def _by_key(self) -> Any:

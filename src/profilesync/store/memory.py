@@ -123,8 +123,11 @@ class MemoryStore:
         return moved
 
     # -- photo fingerprint cache --------------------------------------------------------------------
-    def fingerprints(self) -> dict[str, Fingerprint]:
+    def fingerprints(self, paths: Collection[str] | None = None) -> dict[str, Fingerprint]:
         with self.database.mutex:
+            if paths is not None:
+                found = ((p, self.database.fingerprints.get(p)) for p in set(paths))
+                return {p: f for p, f in found if f is not None}
             return dict(self.database.fingerprints)
 
     def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:

@@ -186,9 +186,14 @@ class SqlStore:
         return int(moved)
 
     # -- photo fingerprint cache --------------------------------------------------------------------
-    def fingerprints(self) -> dict[str, Fingerprint]:
+    def fingerprints(self, paths: Collection[str] | None = None) -> dict[str, Fingerprint]:
+        query = select(*_FINGERPRINT_SELECT)
         with self._read() as conn:
-            return {row[0]: Fingerprint(*row) for row in _streamed(conn, select(*_FINGERPRINT_SELECT))}
+            if paths is None:
+                return {row[0]: Fingerprint(*row) for row in _streamed(conn, query)}
+            # One IN list, as records(keys) does: a scan asks photos.scan.CACHE_BATCH (500) paths at a time.
+            rows = conn.execute(query.where(photo_fingerprints.c.path.in_(sorted(set(paths))))).all()
+            return {row[0]: Fingerprint(*row) for row in rows}
 
     def save_fingerprints(self, entries: Iterable[Fingerprint]) -> None:
         # Last entry wins for a repeated path, as a plain dict update would; ON CONFLICT refuses repeats in

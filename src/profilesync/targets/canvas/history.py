@@ -10,7 +10,7 @@ account's uuid (``targets.canvas.account``). Records under an old URL-based name
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from profilesync.engine.model import ObserverLink, RemoteUser, SyncRecord
 from profilesync.engine.ports import AvatarTarget, HistoryStore
@@ -58,18 +58,30 @@ def known_records(
 ) -> dict[str, SyncRecord]:
     """The target's history, by key (only ``keys``' when given); with ``adopt``, records under a former name are
     re-filed under the new one."""
+    return records_reader(store, target, adopt=adopt)(keys)
+
+
+def records_reader(
+    store: HistoryStore, target: AvatarTarget, *, adopt: bool
+) -> Callable[[Collection[str] | None], dict[str, SyncRecord]]:
+    """Reads the target's records for some keys (None: all), the former names found (and, with ``adopt``,
+    re-filed) once: a sync asks once per page of its listing."""
     current = target.target_id
     former = former_names(store, target)
-    if not former:
-        return store.records(current, keys)
-    if adopt:
+    if adopt and former:
         adopt_former(store, current, former)
-        return store.records(current, keys)
-    merged: dict[str, SyncRecord] = {}
-    for old in former:
-        merged.update(store.records(old, keys))
-    merged.update(store.records(current, keys))  # a record under the new name is the newer one
-    return merged
+        former = []
+
+    def read(keys: Collection[str] | None) -> dict[str, SyncRecord]:
+        if not former:
+            return store.records(current, keys)
+        merged: dict[str, SyncRecord] = {}
+        for old in former:
+            merged.update(store.records(old, keys))
+        merged.update(store.records(current, keys))  # a record under the new name is the newer one
+        return merged
+
+    return read
 
 
 def renamed_host_records(
