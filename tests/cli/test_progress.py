@@ -13,7 +13,7 @@ from profilesync.engine.model import Action, Outcome, Photo, Plan, PlannedAction
 
 def _upload(i: int) -> PlannedAction:
     user = RemoteUser(str(i), f"S{i}", f"User {i}", None)
-    return PlannedAction(f"S{i}", user, Action.UPLOAD, Reason.NEW, Photo(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"))
+    return PlannedAction(f"S{i}", user, Action.UPLOAD, Reason.NEW, Photo.at(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"))
 
 
 def test_results_before_the_plan_log_no_progress_then_count_once_it_is_known(

@@ -42,7 +42,7 @@ class RightsTarget(FakeTarget):
 def _action(i: int, action: Action = Action.UPLOAD, reason: Reason = Reason.NEW) -> PlannedAction:
     user = RemoteUser(str(i), f"S{i}", f"User {i}", None)
     message = "several photos" if action is Action.ERROR else None
-    return PlannedAction(f"S{i}", user, action, reason, Photo(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"), message=message)
+    return PlannedAction(f"S{i}", user, action, reason, Photo.at(f"S{i}", Path(f"/p/S{i}.jpg"), "sha"), message=message)
 
 
 def _ctx(target: RightsTarget, stop: Stop | None = None, reported: list[Result] | None = None) -> Execution:

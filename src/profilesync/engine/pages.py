@@ -15,6 +15,9 @@ from profilesync.engine.model import RemoteUser, SyncRecord
 
 #: users whose records are read in one query; a listing page is 100, the recognition's batch 500
 PAGE_KEYS = 500
+#: ... except the first query, one listing page: a pipelined first sync decides (and writes) from the first page
+#: on, not after five
+FIRST_PAGE_KEYS = 100
 
 Reader = Callable[[Collection[str]], Mapping[str, SyncRecord]]
 
@@ -37,7 +40,9 @@ class PagedRecords(Mapping[str, SyncRecord]):
         """The users unchanged, their records read a page ahead of the caller."""
         it = iter(users)
         previous: set[str] = set()
-        while page := list(islice(it, self._page_keys)):
+        size = min(FIRST_PAGE_KEYS, self._page_keys)
+        while page := list(islice(it, size)):
+            size = self._page_keys
             keys = {u.key for u in page if u.key is not None}
             found = self._query(keys)
             # The previous page stays: a consumer batching by the same size looks its last users up after
