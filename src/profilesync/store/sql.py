@@ -17,9 +17,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from profilesync.engine.model import Fingerprint, ObserverLink, RunEvent, RunRecord, SyncRecord, Uploaded
 from profilesync.errors import ConfigError
 from profilesync.store.connect import create_store_engine, is_sqlite_memory, write_transaction
-from profilesync.store.lock import LeaseLock, LockRow, LockSettings
+from profilesync.store.lock import LeaseLock, LockSettings
 from profilesync.store.migrations import MIGRATIONS, Migration, migrate
-from profilesync.store.schema import observer_links, photo_fingerprints, run_events, run_lock, runs, sync_records
+from profilesync.store.schema import observer_links, photo_fingerprints, run_events, runs, sync_records
+from profilesync.store.sql_lock import SqlLockBackend
 from profilesync.store.upsert import upsert
 from profilesync.store.utc import to_utc
 
@@ -72,7 +73,7 @@ class SqlStore:
         except BaseException:
             self._engine.dispose()
             raise
-        self._lease = LeaseLock(_SqlLockBackend(self), lock_settings or LockSettings())
+        self._lease = LeaseLock(SqlLockBackend(self._write, self._read), lock_settings or LockSettings())
 
     @property
     def display_url(self) -> str:
@@ -315,43 +316,6 @@ class SqlStore:
         self._engine.dispose()
 
 
-class _SqlLockBackend:
-    """The lock row operations, each its own short transaction."""
-
-    def __init__(self, store: SqlStore) -> None:
-        self._store = store
-
-    def insert_lock(self, job: str, row: LockRow) -> bool:
-        try:
-            with self._store._write() as conn:
-                conn.execute(run_lock.insert().values(name=job, **_lock_values(row)))
-        except IntegrityError:  # the primary key: somebody holds it
-            return False
-        return True
-
-    def read_lock(self, job: str) -> LockRow | None:
-        with self._store._read() as conn:
-            r = conn.execute(select(run_lock).where(run_lock.c.name == job)).first()
-        if r is None:
-            return None
-        return LockRow(r.token, r.owner, r.hostname, r.pid, r.acquired_at, r.expires_at)
-
-    def replace_lock(self, job: str, expected_token: str, row: LockRow) -> bool:
-        # Compare-and-swap: of several contenders replacing the same stale row, exactly one matches.
-        where = and_(run_lock.c.name == job, run_lock.c.token == expected_token)
-        with self._store._write() as conn:
-            return conn.execute(update(run_lock).where(where).values(_lock_values(row))).rowcount == 1
-
-    def renew_lock(self, job: str, token: str, expires_at: datetime) -> bool:
-        where = and_(run_lock.c.name == job, run_lock.c.token == token)
-        with self._store._write() as conn:
-            return conn.execute(update(run_lock).where(where).values(expires_at=expires_at)).rowcount == 1
-
-    def delete_lock(self, job: str, token: str) -> None:
-        with self._store._write() as conn:
-            conn.execute(delete(run_lock).where(run_lock.c.name == job, run_lock.c.token == token))
-
-
 def _streamed(conn: Connection, query: Select[Any]) -> Iterator[Any]:
     """The query's rows, fetched _STREAM_ROWS at a time."""
     for part in conn.execution_options(yield_per=_STREAM_ROWS).execute(query).partitions():
@@ -370,17 +334,6 @@ def _prune_runs(conn: Connection, *, before: datetime, spare: int) -> None:
     pruned = conn.execute(delete(runs).where(old)).rowcount
     if pruned:
         log.info("history: forgot %d runs started before %s", pruned, before.date().isoformat())
-
-
-def _lock_values(row: LockRow) -> dict[str, Any]:
-    return {
-        "token": row.token,
-        "owner": row.owner,
-        "hostname": row.hostname,
-        "pid": row.pid,
-        "acquired_at": row.acquired_at,
-        "expires_at": row.expires_at,
-    }
 
 
 def _dump_counts(counts: Mapping[str, int]) -> str:
