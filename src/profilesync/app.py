@@ -207,10 +207,9 @@ def compute_plan(
 
 def _synced_before(store: HistoryStore, target: AvatarTarget, records: Mapping[str, SyncRecord]) -> bool:
     """Whether the target's history holds a successful sync (the safety valve's question before early writes).
-    A paged history has read nothing yet: then any record under the target's name (former names are adopted
-    by then), a failure too, counts — the sync lists first, checks the valve, then writes."""
+    A paged history has read nothing yet, so the store is asked (former names were adopted into this one by then)."""
     if isinstance(records, PagedRecords):
-        return target.target_id in store.target_ids()
+        return store.synced_any(target.target_id)
     return valve.synced_any(records)
 
 

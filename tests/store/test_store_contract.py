@@ -87,6 +87,16 @@ class TestSyncRecords:
         assert store.records("canvas:a", ["S2"]) == {"S2": store.records("canvas:a")["S2"]}
         assert store.records("canvas:a", []) == {}
 
+    def test_synced_any_counts_successes_of_that_target_only(self, store: HistoryStore) -> None:
+        """``synced_any``: only a success counts (a failure is "never synced"), and only on that target."""
+        assert not store.synced_any("canvas:a")
+        store.record_failure("canvas:a", "S1", "u1", "boom", T0)
+        store.record_success("canvas:b", "S1", "u1", "a" * 64, UP, T0)
+        store.start_run("canvas:a", "avatars sync", T0)
+        assert not store.synced_any("canvas:a") and store.synced_any("canvas:b")
+        store.record_success("canvas:a", "S2", "u2", "a" * 64, UP, T0)
+        assert store.synced_any("canvas:a")
+
     def test_history_newest_first_never_synced_last(self, store: HistoryStore) -> None:
         """History lists the newest sync first and never-synced keys at the end."""
         store.record_failure("t", "never", "u0", "boom", T0 + timedelta(days=9))

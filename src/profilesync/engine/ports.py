@@ -104,6 +104,10 @@ class HistoryStore(Protocol):
         """Records, newest sync first, optionally for one target and/or key."""
         ...
 
+    def synced_any(self, target_id: str) -> bool:
+        """Whether any user of the target was ever synced successfully (one indexed look, not the records)."""
+        ...
+
     # -- target names ---------------------------------------------------------------------------------
     def target_ids(self) -> set[str]:
         """Every target name the history holds sync records, observer links or runs under."""

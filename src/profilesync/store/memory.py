@@ -93,6 +93,10 @@ class MemoryStore:
         return found
 
     # -- target names ---------------------------------------------------------------------------------
+    def synced_any(self, target_id: str) -> bool:
+        with self.database.mutex:
+            return any(t == target_id and r.synced_at is not None for (t, _), r in self.database.records.items())
+
     def target_ids(self) -> set[str]:
         with self.database.mutex:
             found = {t for t, _ in self.database.records}

@@ -155,6 +155,11 @@ class SqlStore:
         return [SyncRecord(*row) for row in rows]
 
     # -- target names ---------------------------------------------------------------------------------
+    def synced_any(self, target_id: str) -> bool:
+        synced = and_(sync_records.c.target_id == target_id, sync_records.c.synced_at.is_not(None))
+        with self._read() as conn:
+            return conn.execute(select(sync_records.c.key).where(synced).limit(1)).first() is not None
+
     def target_ids(self) -> set[str]:
         query = union(select(sync_records.c.target_id), select(observer_links.c.target_id), select(runs.c.target_id))
         with self._read() as conn:
