@@ -213,7 +213,7 @@ def write_review(path: Path, plan: Plan, settings: Settings, request: AvatarRequ
     from profilesync import app, report_html  # Jinja2 and Pillow, only when a review page is asked for
     from profilesync.engine.model import Action
 
-    fetch = getattr(app.build_target(settings, request), "fetch_avatar_image", None)
+    fetch = getattr(app.build_target(settings, request, named=False), "fetch_avatar_image", None)
     page = report_html.review_page(plan, image_size=settings.image_size, fetch_current=fetch)
     partial = path.with_name(f".{path.name}.partial")
     try:

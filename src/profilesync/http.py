@@ -13,7 +13,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,6 +38,7 @@ from profilesync.errors import (
     TransientError,
 )
 from profilesync.rategate import RateGate
+from profilesync.readahead import read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -363,27 +363,25 @@ class Api:
         query = [*params, ("per_page", per_page)] if per_page else list(params)
         seen: set[str] = set()
 
-        def fetch(url: str, params: list[tuple[str, Any]] | None) -> requests.Response:
-            response = self.request("GET", url, what=what, params=params)
-            self.dialect.check(response, what)
-            return response
-
-        # The next page is fetched while this one is consumed, so a listing costs about pages × latency, not
-        # pages × (latency + our work). It is requested only once this page is known to be full: a short or
-        # empty page ends the listing whatever its links say (past the end Canvas still links a next page).
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as pool:
-            pending: Future[requests.Response] | None = pool.submit(fetch, self.url(path), query)
-            while pending is not None:
-                response = pending.result()
+        def pages() -> Iterator[list[dict[str, Any]]]:
+            # The next page is requested as soon as this one is known to be full (a short or empty page ends the
+            # listing whatever its links say: past the end Canvas still links a next page), by the thread that
+            # read it: a listing costs about pages × latency, the caller's work on each page running beside it.
+            url: str | None = self.url(path)
+            page_params: list[tuple[str, Any]] | None = query
+            while url is not None:
+                response = self.request("GET", url, what=what, params=page_params)
+                self.dialect.check(response, what)
                 page = self.body(response, what)
                 if not isinstance(page, list):
                     raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
                 if not page:
                     return
                 short = per_page is not None and len(page) < self.dialect.full_page(response, per_page)
-                next_url = None if short else self._next_link(response, next_rels, seen, what)
-                pending = pool.submit(fetch, next_url, None) if next_url else None
+                url, page_params = (None if short else self._next_link(response, next_rels, seen, what)), None
                 yield page
+
+        return read_ahead(pages)
 
     def _next_link(self, response: requests.Response, rels: tuple[str, ...], seen: set[str], what: str) -> str | None:
         seen.add(response.url)
