@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -29,7 +28,6 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from profilesync import __version__
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
@@ -39,27 +37,14 @@ from profilesync.errors import (
 )
 from profilesync.rategate import RateGate
 from profilesync.readahead import read_ahead
+from profilesync.session import USER_AGENT as USER_AGENT  # re-exported: the client's name for itself
+from profilesync.session import make_session as make_session  # re-exported: every target's session factory
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"profilesync/{__version__} (+https://github.com/profilesync/profilesync)"
 CONNECT_TIMEOUT_S = 10.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 SECRET_QUERY_KEYS = frozenset({"access_token", "api_key", "token", "policy", "signature", "x-amz-signature"})
-
-
-def make_session(max_in_flight: int = 16) -> requests.Session:
-    """One session per target: keep-alive connections shared by every worker thread, no automatic retries.
-
-    The pool holds twice the requests the gate lets in flight (at least 32): uploads and page prefetches run
-    beside them, and a request that finds no free connection would open and drop one."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(32, max_in_flight * 2), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    session.headers["Accept"] = "application/json"
-    return session
 
 
 def redact_url(url: str) -> str:

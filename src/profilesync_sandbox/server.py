@@ -91,13 +91,15 @@ class Pipeline:
         self.record = record
         self.throttling = throttling
 
-    def run(self, request: Request) -> Response | None:
-        """The answer, or None when the connection must be dropped without one."""
+    def run(self, request: Request, arrived: float | None = None) -> Response | None:
+        """The answer, or None when the connection must be dropped without one. ``arrived``: the monotonic time
+        the request's first line was read (its latency runs from then), else now."""
         started = time.time()
+        arrived = time.monotonic() if arrived is None else arrived
         match = self.app.match(request)
         route = match.key if match else None
         host = self.app.host_name
-        response = self._run(request, match, host)
+        response = self._run(request, match, host, arrived)
         self.record(
             RequestRecord(
                 method=request.method,
@@ -114,11 +116,12 @@ class Pipeline:
         )
         return response
 
-    def _run(self, request: Request, match: RouteMatch | None, host: str) -> Response | None:
+    def _run(self, request: Request, match: RouteMatch | None, host: str, arrived: float) -> Response | None:
         method, path = request.method, request.raw_path
         if self.faults.kill_if_due(host, method, path, when="before"):
             return None  # the client was killed as the request arrived: it is never handled
-        self.faults.wait_if_held(host, method, path)
+        if self.faults.wait_if_held(host, method, path):
+            arrived = time.monotonic()  # a held request's latency runs once it is let go
         if self.faults.in_outage():
             self._sleep()
             return text_response(503, _OUTAGE_PAGE, "text/html; charset=utf-8")
@@ -136,7 +139,6 @@ class Pipeline:
         # A read's answer is computed while its latency runs (it still takes the latency, not latency + the
         # emulator's own rendering time); a write takes effect only once its latency has passed.
         read = method in _READS
-        arrived = time.monotonic()
         try:
             if not read:
                 self._sleep()
@@ -176,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
     # flushed by handle_one_request, so the client reads an answer in one wake-up rather than two.
     wbufsize = 1 << 16
 
+    def parse_request(self) -> bool:
+        self.arrived = time.monotonic()  # the request line was just read: parsing the headers is server time too
+        return super().parse_request()
+
     def _serve(self) -> None:
         try:
             body = self._read_body()
@@ -185,7 +191,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = Request.parse(self.command, self.path, headers, body, self.client_address[0])
         try:
-            response = self.server.pipeline.run(request)
+            response = self.server.pipeline.run(request, self.arrived)
         except Exception:  # the emulator must never hang a client: answer 500 and say why in the log
             log.exception("sandbox %s failed on %s %s", self.server.pipeline.app.host_name, self.command, self.path)
             response = text_response(500, "sandbox internal error\n")
