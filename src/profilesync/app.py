@@ -77,12 +77,13 @@ class AvatarRequest:
     force: bool = False
 
 
-def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
-    """The target registry: each name builds its adapter from the settings."""
+def build_target(settings: Settings, request: AvatarRequest, *, named: bool = True) -> AvatarTarget:
+    """The target registry: each name builds its adapter from the settings. ``named``: the caller will ask for
+    the target's ``target_id`` (every job does), so Canvas starts reading its root account at once."""
     workers = request.workers or settings.workers or DEFAULT_WORKERS
     if request.target == "canvas":
         base_url, token = require_canvas(settings)
-        return avatar_target(
+        canvas = avatar_target(
             base_url,
             token,
             account_id=settings.canvas_account_id,
@@ -91,6 +92,9 @@ def build_target(settings: Settings, request: AvatarRequest) -> AvatarTarget:
             timeout_s=settings.timeout_s,
             lock_avatars=settings.lock_avatars,
         )
+        if named:
+            canvas.read_account_early()  # its request overlaps opening the history and taking the lock
+        return canvas
     if request.target == "guru":
         # Imported here so the Guru branch stays self-contained in the registry.
         from profilesync.targets import guru

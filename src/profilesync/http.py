@@ -13,13 +13,11 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -30,7 +28,6 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from profilesync import __version__
 from profilesync.errors import (
     FatalRemoteError,
     NotFoundError,
@@ -39,27 +36,15 @@ from profilesync.errors import (
     TransientError,
 )
 from profilesync.rategate import RateGate
+from profilesync.readahead import read_ahead
+from profilesync.session import USER_AGENT as USER_AGENT  # re-exported: the client's name for itself
+from profilesync.session import make_session as make_session  # re-exported: every target's session factory
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"profilesync/{__version__} (+https://github.com/profilesync/profilesync)"
 CONNECT_TIMEOUT_S = 10.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 SECRET_QUERY_KEYS = frozenset({"access_token", "api_key", "token", "policy", "signature", "x-amz-signature"})
-
-
-def make_session(max_in_flight: int = 16) -> requests.Session:
-    """One session per target: keep-alive connections shared by every worker thread, no automatic retries.
-
-    The pool holds twice the requests the gate lets in flight (at least 32): uploads and page prefetches run
-    beside them, and a request that finds no free connection would open and drop one."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(32, max_in_flight * 2), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    session.headers["Accept"] = "application/json"
-    return session
 
 
 def redact_url(url: str) -> str:
@@ -363,27 +348,26 @@ class Api:
         query = [*params, ("per_page", per_page)] if per_page else list(params)
         seen: set[str] = set()
 
-        def fetch(url: str, params: list[tuple[str, Any]] | None) -> requests.Response:
-            with self.gate.ahead():  # writes may run beside the listing (a pipelined sync): pages go first
-                response = self.request("GET", url, what=what, params=params)
-            self.dialect.check(response, what)
-            return response
-
-        # The next page is fetched while this one is consumed (a listing costs pages × latency, not pages ×
-        # (latency + our work)), once this one is known full: a short or empty page ends it whatever its links say.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as pool:
-            pending: Future[requests.Response] | None = pool.submit(fetch, self.url(path), query)
-            while pending is not None:
-                response = pending.result()
+        def pages() -> Iterator[list[dict[str, Any]]]:
+            # The next page is requested as soon as this one is known to be full (a short or empty page ends the
+            # listing whatever its links say: past the end Canvas still links a next page), by the thread that
+            # read it: a listing costs about pages × latency, the caller's work on each page running beside it.
+            url: str | None = self.url(path)
+            page_params: list[tuple[str, Any]] | None = query
+            while url is not None:
+                with self.gate.ahead():  # writes may run beside the listing (a pipelined sync): pages go first
+                    response = self.request("GET", url, what=what, params=page_params)
+                self.dialect.check(response, what)
                 page = self.body(response, what)
                 if not isinstance(page, list):
                     raise FatalRemoteError(f"{what}: expected a JSON list, got {type(page).__name__}")
                 if not page:
                     return
                 short = per_page is not None and len(page) < self.dialect.full_page(response, per_page)
-                next_url = None if short else self._next_link(response, next_rels, seen, what)
-                pending = pool.submit(fetch, next_url, None) if next_url else None
+                url, page_params = (None if short else self._next_link(response, next_rels, seen, what)), None
                 yield page
+
+        return read_ahead(pages)
 
     def _next_link(self, response: requests.Response, rels: tuple[str, ...], seen: set[str], what: str) -> str | None:
         seen.add(response.url)

@@ -48,7 +48,12 @@ def wait_for_interrupt(sb: Sandbox) -> None:
     help="JSON file of users and settings (instead of --users).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for generated users and the token.")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Delay added to every request.")
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Time every request takes before its answer (a read's answer is computed meanwhile).",
+)
 @click.option("--upload-mode", type=click.Choice(UPLOAD_MODES), default="instfs", show_default=True)
 @click.option(
     "--thumbnail-lag", type=click.FloatRange(min=0), default=0.0, help="Seconds before an upload is an avatar option."

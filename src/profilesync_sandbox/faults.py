@@ -208,12 +208,13 @@ class Faults:
 
     # -- used by the servers
 
-    def wait_if_held(self, host: str, method: str, path: str) -> None:
-        """Wait while a hold matching this request is not released."""
+    def wait_if_held(self, host: str, method: str, path: str) -> bool:
+        """Wait while a hold matching this request is not released; whether one matched."""
         with self._lock:
             holds = [h for h in self._holds if h.matches(host, method, path)]
         for hold in holds:
             hold.released.wait(HOLD_MAX_S)
+        return bool(holds)
 
     def in_outage(self) -> bool:
         with self._lock:

@@ -27,6 +27,31 @@ def test_latency_is_added_to_every_request(make_sandbox: MakeSandbox) -> None:
     assert time.monotonic() - started >= 0.3
 
 
+def test_a_write_takes_effect_only_once_its_latency_has_passed(make_sandbox: MakeSandbox) -> None:
+    """A PUT changes nothing while its latency runs (a GET's answer, by contrast, is computed meanwhile)."""
+    sb = make_sandbox(latency_ms=400)
+    user = student(sb)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        put = pool.submit(api(sb).put, f"{sb.base_url}/api/v1/users/{user.id}", data={"user[name]": "Renamed"})
+        time.sleep(0.1)
+        assert sb.state.user(user.id).name != "Renamed"
+        assert put.result(timeout=20).status_code == 200
+    assert sb.state.user(user.id).name == "Renamed"
+
+
+def test_a_held_read_still_takes_its_latency_once_released(make_sandbox: MakeSandbox) -> None:
+    """A GET held past its latency is answered no sooner than the latency after its release."""
+    sb = make_sandbox(latency_ms=200)
+    hold = sb.faults.hold(None, "/api/v1/users/self")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(api(sb).get, f"{sb.base_url}/api/v1/users/self", timeout=20)
+        time.sleep(0.3)
+        released = time.monotonic()
+        hold.release()
+        assert held.result(timeout=20).status_code == 200
+    assert time.monotonic() - released >= 0.2
+
+
 def test_error_rate_answers_5xx_with_a_canvas_body(make_sandbox: MakeSandbox) -> None:
     """error_rate=1: every request is a 500/502/503 carrying Canvas's error JSON."""
     sb = make_sandbox(error_rate=1.0)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,6 +124,7 @@ class CanvasAccount:
         self.api = api
         self._lock = threading.Lock()  # one question in flight at a time: concurrent workers wait for its answer
         self._root: RootAccount | None = None
+        self._early: Future[RootAccount] | None = None  # the read started by read_root_early, if it was
         self._rights: dict[str, bool] | None = None
         self._rights_unavailable = False
 
@@ -130,8 +132,30 @@ class CanvasAccount:
         """:calls: ``GET /api/v1/accounts/self`` — once per run (``accounts_controller.rb#show``)."""
         with self._lock:
             if self._root is None:
-                self._root = self._read_root()
+                # an early read's answer, or its error raised here, in the caller's thread: still one request
+                self._root = self._early.result() if self._early is not None else self._read_root()
             return self._root
+
+    def read_root_early(self) -> None:
+        """Start reading the root account in the background, so that its request overlaps what a run does before
+        it names its target (opening the history, taking the lock); ``root()`` then waits for that answer.
+
+        The read is the same one request ``root()`` would make, made sooner; a run that stops before naming
+        its target (a held lock, a history it cannot open) makes it without using it.
+        """
+        with self._lock:
+            if self._root is not None or self._early is not None:
+                return
+            early: Future[RootAccount] = Future()
+            self._early = early
+
+        def read() -> None:
+            try:
+                early.set_result(self._read_root())
+            except BaseException as exc:  # raised again by root(), in the thread that asks
+                early.set_exception(exc)
+
+        threading.Thread(target=read, name="root-account", daemon=True).start()
 
     def _read_root(self) -> RootAccount:
         what = "reading the Canvas root account"

@@ -86,6 +86,10 @@ class CanvasTarget(CanvasUploads):
         with self._no_secrets():
             return self.account.root().target_id
 
+    def read_account_early(self) -> None:
+        """Start the root account's read now, beside whatever comes before ``target_id`` (``account``)."""
+        self.account.read_root_early()
+
     def before_writes(self) -> None:
         """Stop (exit 3) before the first write when the token lacks the root-account rights every write needs."""
         with self._no_secrets():
