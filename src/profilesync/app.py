@@ -272,6 +272,17 @@ def avatars_plan(settings: Settings, request: AvatarRequest) -> Plan:
         return compute_plan(settings, request, store, target, source, save_cache=False, photos_required=required)
 
 
+def review_page(settings: Settings, request: AvatarRequest, plan: Plan) -> str:
+    """``plan --html``: the review page; current avatars are read through the target, new photos as uploaded."""
+    from profilesync import report_html  # Jinja2, only when a review page is asked for
+
+    fetch = getattr(build_target(settings, request, named=False), "fetch_avatar_image", None)
+    with photo_source(settings.for_target(request.target)) as source:
+        return report_html.review_page(
+            plan, image_size=settings.image_size, crop=settings.crop, fetch_current=fetch, read=source.read
+        )
+
+
 def avatars_preview(settings: Settings, request: AvatarRequest) -> tuple[Plan, valve.Verdict]:
     """``avatars plan`` / ``sync --dry-run``: the plan, and whether the real sync's safety valve would stop it."""
     plan = avatars_plan(settings, request)

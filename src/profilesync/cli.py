@@ -216,14 +216,10 @@ def avatars_plan(obj: Context, target: str, user: str | None, fmt: str, html_fil
 
 def write_review(path: Path, plan: Plan, settings: Settings, request: AvatarRequest) -> None:
     """``plan --html``: the review page, written atomically; current avatars are read through the target."""
-    from profilesync import app, report_html  # Jinja2 and Pillow, only when a review page is asked for
+    from profilesync import app  # Jinja2 and Pillow, only when a review page is asked for
     from profilesync.engine.model import Action
 
-    fetch = getattr(app.build_target(settings, request, named=False), "fetch_avatar_image", None)
-    with app.photo_source(settings.for_target(request.target)) as source:
-        page = report_html.review_page(
-            plan, image_size=settings.image_size, crop=settings.crop, fetch_current=fetch, read=source.read
-        )
+    page = app.review_page(settings, request, plan)
     partial = path.with_name(f".{path.name}.partial")
     try:
         partial.write_text(page, encoding="utf-8")
