@@ -9,13 +9,13 @@ choice is made once, here (``open_source``): a photo query URL set means the dat
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Protocol
 
 from profilesync.domain import Crop, Secret, fold_key, photo_fingerprint
 from profilesync.engine.executor import InvalidImage
-from profilesync.engine.model import Photo, PhotoSet
+from profilesync.engine.model import Fingerprint, Photo, PhotoSet
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import SafetyValveError
 from profilesync.photos.image import InvalidPhoto, normalise, read_photo
@@ -35,8 +35,10 @@ class PhotoSource(Protocol):
     def unavailable(self) -> str | None:
         """Why the photos cannot be read at all (a missing folder, an unreachable database), else None."""
 
-    def scan(self, *, fold_key: Callable[[str], str], cache: Lookup, keys: Collection[str] | None) -> ScanResult:
-        """Every photo by key (only ``keys`` when given); ``cache`` looks up earlier fingerprints by locator."""
+    def scan(
+        self, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint] | Lookup, keys: Collection[str] | None
+    ) -> ScanResult:
+        """Every photo by key (only ``keys`` when given); ``cache``: earlier fingerprints by locator, or a look-up."""
 
     def empty_problem(self) -> str:
         """What "no photos at all" is called for this source (the safety valve's message)."""
@@ -60,7 +62,9 @@ class FolderSource:
     def unavailable(self) -> str | None:
         return None if self.folder.is_dir() else f"the photo folder {self.folder} does not exist"
 
-    def scan(self, *, fold_key: Callable[[str], str], cache: Lookup, keys: Collection[str] | None) -> ScanResult:
+    def scan(
+        self, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint] | Lookup, keys: Collection[str] | None
+    ) -> ScanResult:
         # The folder is listed whatever ``keys`` says; only those keys' files are stat'ed and fingerprinted.
         return scan_photos(self.folder, fold_key=fold_key, cache=cache, keys=keys)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -96,7 +96,9 @@ class SqlSource:
     def empty_problem(self) -> str:
         return "the photo query (PROFILESYNC_PHOTOS_SQL_QUERY) returned no rows"
 
-    def scan(self, *, fold_key: Callable[[str], str], cache: Lookup, keys: Collection[str] | None) -> ScanResult:
+    def scan(
+        self, *, fold_key: Callable[[str], str], cache: Mapping[str, Fingerprint] | Lookup, keys: Collection[str] | None
+    ) -> ScanResult:
         """Every row by match key (``keys``: only those, one indexed lookup each, for ``--user``)."""
         claims: dict[str, list[tuple[str, str | None]]] = {}  # key → (raw key, stamp) of each row naming it
         photos: dict[str, Photo] = {}
@@ -127,9 +129,11 @@ class SqlSource:
             fresh = self._fingerprint(conn, stale, photos, fold_key)
         return ScanResult(PhotoSet(photos, ambiguous), fresh, files=rows_seen)
 
-    def _cached(self, cache: Lookup, raws: list[str]) -> dict[str, Fingerprint]:
+    def _cached(self, cache: Mapping[str, Fingerprint] | Lookup, raws: list[str]) -> dict[str, Fingerprint]:
         """The cache entries of these rows' keys, asked a batch at a time as the folder's scan does."""
         locators = [self._locator(raw) for raw in raws]
+        if not callable(cache):
+            return {locator: cache[locator] for locator in locators if locator in cache}
         known: dict[str, Fingerprint] = {}
         for start in range(0, len(locators), CACHE_BATCH):
             known.update(cache(locators[start : start + CACHE_BATCH]))
