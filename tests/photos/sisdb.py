@@ -7,7 +7,6 @@ except under CI=true, where they fail.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Engine, Integer, LargeBinary, MetaData, String, Table, create_engine, make_url, text
 
-POSTGRES_ENV = "PROFILESYNC_TEST_POSTGRES_URL"
+from support.postgres import postgres_url_or_skip
+
 #: the admin's query, as the README shows it: the SIS's own column names, aliased
 QUERY = "SELECT sis_id AS photo_key, picture AS photo_bytes, version AS changed_at FROM student_pictures;"
 
@@ -51,16 +51,6 @@ class SisDatabase:
     def clear(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(pictures.delete())
-
-
-def postgres_url_or_skip() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    message = f'{POSTGRES_ENV} is not set; start a server with: eval "$(bash scripts/ci-postgres.sh)"'
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true requires the PostgreSQL tests, but {message}", pytrace=False)
-    pytest.skip(message)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ where they fail: CI must exercise them.
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,8 +20,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from profilesync.engine.ports import HistoryStore
 from profilesync.store import LockSettings, MemoryDatabase, MemoryStore, SqlStore
-
-POSTGRES_ENV = "PROFILESYNC_TEST_POSTGRES_URL"
+from support.postgres import postgres_url_or_skip
 
 
 @dataclass
@@ -47,17 +45,6 @@ class Backend:
     def close_all(self) -> None:
         for store in self.opened:
             store.close()
-
-
-def postgres_url_or_skip() -> str:
-    """The test server's URL, or skip (fail under CI) when none is configured."""
-    url = os.environ.get(POSTGRES_ENV)
-    if url:
-        return url
-    message = f'{POSTGRES_ENV} is not set; start a server with: eval "$(bash scripts/ci-postgres.sh)"'
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true requires the PostgreSQL store tests, but {message}", pytrace=False)
-    pytest.skip(message)
 
 
 @contextmanager

@@ -136,15 +136,21 @@ def from_error(command: str, exc: ProfilesyncError) -> RunSummary:
     return RunSummary(command=command, exit_code=int(exc.exit_code), error=exc.message, advice=exc.advice)
 
 
-def text(summary: RunSummary) -> str:
-    """The plain-text part: the heading, the error or counts, one block per failure; no links."""
-    lines = [summary.heading(), ""]
+def facts(summary: RunSummary) -> list[str]:
+    """The error and its advice, or the counts line, as plain-text lines (the mail's and the chat's)."""
+    lines = []
     if summary.error is not None:
         lines.append(f"error: {summary.error}")
         if summary.advice:
             lines.append(f"what to do: {summary.advice}")
     if summary.counts is not None:
         lines.append(summary.counts)
+    return lines
+
+
+def text(summary: RunSummary) -> str:
+    """The plain-text part: the heading, the error or counts, one block per failure; no links."""
+    lines = [summary.heading(), "", *facts(summary)]
     listed, more = summary.listed()
     if listed:
         # Blocks, not a table: many mail clients show plain text in a proportional font, and a phone wraps it.

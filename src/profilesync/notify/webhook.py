@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from profilesync import __version__
-from profilesync.notify.message import RunSummary
+from profilesync.notify.message import RunSummary, facts
 from profilesync.notify.settings import WebhookFormat
 
 #: failures listed in a chat message (a channel is no place for 500 rows; the mail and the log have them all)
@@ -35,18 +35,11 @@ def payload(summary: RunSummary, flavour: WebhookFormat) -> dict[str, Any]:
 
 def lines(summary: RunSummary) -> tuple[list[str], list[str]]:
     """The facts (error, advice, counts) and one line per listed failure, plain text."""
-    facts = []
-    if summary.error is not None:
-        facts.append(f"error: {summary.error}")
-        if summary.advice:
-            facts.append(f"what to do: {summary.advice}")
-    if summary.counts is not None:
-        facts.append(summary.counts)
     shown = summary.failures[:MAX_LISTED]
     failures = [f"{f.who}: {f.reason}: {f.message} (what to do: {f.advice})" for f in shown]
     if len(summary.failures) > MAX_LISTED:
         failures.append(f"... and {len(summary.failures) - MAX_LISTED} more (the mail and the log file list them all)")
-    return facts, failures
+    return facts(summary), failures
 
 
 def slack_text(summary: RunSummary) -> dict[str, Any]:
