@@ -42,10 +42,8 @@ from profilesync.errors import (
     RemoteError,
 )
 from profilesync.interrupt import Stop
-from profilesync.photos import UNDECODABLE_NAME
 from profilesync.photos.names import with_near_misses
-from profilesync.photos.source import PhotoSource, image_reader, open_source, read_photo_set
-from profilesync.photos.sql import NULL_KEY
+from profilesync.photos.source import UNNAMEABLE, PhotoSource, image_reader, open_source, read_photo_set
 from profilesync.runs import DEFAULT_WORKERS, Run, Tally, now_utc, opened_store, recorded_run
 from profilesync.store.lock import avatars_job
 from profilesync.targets.canvas.build import avatar_target
@@ -233,7 +231,7 @@ def _unnameable_photos_are_errors(plan: Plan) -> Plan:
 
     Found by the reliability tests: such a photo used to be silently left out of the sync report.
     """
-    unnameable = [p for p in plan.unmatched_photos if (p.problem or "").startswith((UNDECODABLE_NAME, NULL_KEY))]
+    unnameable = [p for p in plan.unmatched_photos if (p.problem or "").startswith(UNNAMEABLE)]
     if not unnameable:
         return plan
     errors = tuple(

@@ -12,8 +12,8 @@ from profilesync.engine.model import Fingerprint
 from profilesync.errors import ConfigError, SafetyValveError
 from profilesync.photos import InvalidPhoto, ScanResult
 from profilesync.photos import sql as sqlphotos
-from profilesync.photos.source import FolderSource, open_source
-from profilesync.photos.sql import GONE, NULL_KEY, NULL_PHOTO, SqlSource
+from profilesync.photos.source import NULL_KEY, FolderSource, open_source
+from profilesync.photos.sql import GONE, NULL_PHOTO, SqlSource
 from profilesync_sandbox.samples import make_portrait
 
 from .sisdb import KINDS, QUERY, SisDatabase, sis_database

@@ -19,9 +19,15 @@ from profilesync.engine.model import Fingerprint, Photo, PhotoSet
 from profilesync.engine.ports import HistoryStore
 from profilesync.errors import SafetyValveError
 from profilesync.photos.image import InvalidPhoto, normalise, read_photo
-from profilesync.photos.scan import Lookup, ScanResult, scan_photos
+from profilesync.photos.scan import UNDECODABLE_NAME, Lookup, ScanResult, scan_photos
 
 log = logging.getLogger(__name__)
+
+#: a database row without a key: like a file name that is not UTF-8, it can match nobody (``photos/sql.py``)
+NULL_KEY = "the row's photo_key is NULL or blank"
+#: the problems of photos that can match no user yet are surely meant for someone: a sync fails them (exit 1)
+#: rather than only listing them among the unmatched photos
+UNNAMEABLE = (UNDECODABLE_NAME, NULL_KEY)
 
 
 class PhotoSource(Protocol):

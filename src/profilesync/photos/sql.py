@@ -36,6 +36,7 @@ from profilesync.engine.model import Fingerprint, Photo, PhotoSet
 from profilesync.errors import ConfigError, SafetyValveError
 from profilesync.photos.image import MAX_FILE_BYTES, InvalidPhoto, check_image, too_large_reason
 from profilesync.photos.scan import CACHE_BATCH, Lookup, ScanResult
+from profilesync.photos.source import NULL_KEY
 from profilesync.scrub import Scrubber
 
 KEY, BYTES, STAMP = "photo_key", "photo_bytes", "changed_at"
@@ -48,8 +49,6 @@ PHOTO_ROWS = 100
 BY_KEY_LIMIT = 500
 #: where a database photo "lives", for reports (``Photo.path.name`` is its key) and the cache locator
 ROOT = Path("sql")
-#: how a row whose key is missing is reported (it can never match a user, yet it is surely meant for someone)
-NULL_KEY = "the row's photo_key is NULL or blank"
 NULL_PHOTO = "the row's photo_bytes is NULL (no photo in the SIS)"
 GONE = "the row is no longer returned by the photo query"
 QUERY_ADVICE = (
