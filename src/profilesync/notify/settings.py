@@ -11,9 +11,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from profilesync.domain import Secret
+
+_E = TypeVar("_E", bound=Enum)
 
 
 class When(str, Enum):
@@ -131,12 +134,7 @@ def parse_notify(raw: Mapping[str, str], *, allow_insecure_http: bool) -> tuple[
     webhook = Secret(get("_WEBHOOK_URL")) if get("_WEBHOOK_URL") else None
     if webhook is not None:
         problems += _webhook_problems(webhook.reveal(), allow_insecure_http)
-    webhook_format = WebhookFormat.TEXT
-    if get("_WEBHOOK_FORMAT"):
-        try:
-            webhook_format = WebhookFormat(get("_WEBHOOK_FORMAT").lower())
-        except ValueError:
-            problems.append(f"PROFILESYNC_NOTIFY_WEBHOOK_FORMAT={get('_WEBHOOK_FORMAT')!r} must be text or teams")
+    webhook_format = _choice(get, "_WEBHOOK_FORMAT", WebhookFormat.TEXT, problems)
     if smtp is None and webhook is None and not problems:
         problems.append(
             f"PROFILESYNC_NOTIFY={when.value} but neither PROFILESYNC_NOTIFY_SMTP_HOST nor "
@@ -151,12 +149,7 @@ def _smtp(get: Callable[[str], str], problems: list[str]) -> SmtpSettings | None
 
     before = len(problems)
     host = get("_SMTP_HOST")
-    security = Security.STARTTLS
-    if get("_SMTP_SECURITY"):
-        try:
-            security = Security(get("_SMTP_SECURITY").lower())
-        except ValueError:
-            problems.append(f"PROFILESYNC_NOTIFY_SMTP_SECURITY={get('_SMTP_SECURITY')!r} must be starttls, ssl or none")
+    security = _choice(get, "_SMTP_SECURITY", Security.STARTTLS, problems)
     port = DEFAULT_PORTS[security]
     if get("_SMTP_PORT"):
         try:
@@ -218,3 +211,18 @@ def _webhook_problems(url: str, allow_insecure_http: bool) -> list[str]:
             "PROFILESYNC_NOTIFY_WEBHOOK_URL uses plain http to a non-loopback host, which would send its token in clear"
         ]
     return []
+
+
+def _choice(get: Callable[[str], str], name: str, default: _E, problems: list[str]) -> _E:
+    """PROFILESYNC_NOTIFY<name> as one of ``default``'s enum values (``default`` when unset); when it is none of
+    them, ``default`` and a problem naming the values."""
+    text = get(name)
+    if not text:
+        return default
+    kind = type(default)
+    try:
+        return kind(text.lower())
+    except ValueError:
+        *first, last = (member.value for member in kind)
+        problems.append(f"PROFILESYNC_NOTIFY{name}={text!r} must be {', '.join(first)} or {last}")
+        return default
