@@ -93,6 +93,7 @@ class Hold:
     pattern: re.Pattern[str]
     host: str | None
     released: threading.Event = field(default_factory=threading.Event)
+    skip: int = 0  # matching requests let through before the hold starts stalling them
 
     def matches(self, host: str, method: str, path: str) -> bool:
         return (
@@ -189,9 +190,10 @@ class Faults:
             self._kills.append(point)
         return point
 
-    def hold(self, method: str | None, path_regex: str, *, host: str | None = None) -> Hold:
-        """Stall every matching request until the returned hold is released."""
-        hold = Hold(method, re.compile(path_regex), host)
+    def hold(self, method: str | None, path_regex: str, *, host: str | None = None, skip: int = 0) -> Hold:
+        """Stall every matching request, after ``skip`` of them were let through, until the returned hold is
+        released."""
+        hold = Hold(method, re.compile(path_regex), host, skip=skip)
         with self._lock:
             self._holds.append(hold)
         return hold
@@ -212,6 +214,10 @@ class Faults:
         """Wait while a hold matching this request is not released; whether one matched."""
         with self._lock:
             holds = [h for h in self._holds if h.matches(host, method, path)]
+            passing = [h for h in holds if h.skip > 0]
+            for hold in passing:
+                hold.skip -= 1
+            holds = [h for h in holds if h not in passing]
         for hold in holds:
             hold.released.wait(HOLD_MAX_S)
         return bool(holds)

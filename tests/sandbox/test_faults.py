@@ -137,6 +137,19 @@ def test_hold_stalls_matching_requests_until_released(sb: Sandbox, admin: reques
     assert len(sb.state.requests("upload")) == 1
 
 
+def test_hold_with_skip_lets_the_first_matches_through(sb: Sandbox, admin: requests.Session) -> None:
+    """faults.hold(skip=1): the first matching request is answered, the second waits until the release."""
+    me = f"{sb.base_url}/api/v1/users/self"
+    held_reads = sb.faults.hold("GET", r"/users/self$", skip=1)
+    assert admin.get(me).status_code == 200
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        second = pool.submit(admin.get, me, timeout=20)
+        time.sleep(0.2)
+        assert not second.done()
+        held_reads.release()
+        assert second.result(timeout=20).status_code == 200
+
+
 def test_request_log_and_counts(sb: Sandbox, admin: requests.Session) -> None:
     """The log records host, path, status, Authorization presence and as_user_id; counts are per route."""
     user = student(sb)
